@@ -1,0 +1,1 @@
+//! loom models for corelane (run with RUSTFLAGS="--cfg corelane_loom").

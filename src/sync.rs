@@ -1,0 +1,278 @@
+//! The one shim that names atomics, cells, fences and spin hints.
+//!
+//! Everything in corelane that touches shared memory goes through this module.
+//! Under the crate-specific cfg `corelane_loom` it re-exports [loom]'s
+//! instrumented types so every atomic protocol can be model-checked; in normal
+//! builds it re-exports `std` (and adds nothing). The cfg is crate-specific on
+//! purpose: a user running their own code with `--cfg loom` must not flip our
+//! internals.
+//!
+//! Besides re-exports the shim provides three things protocols need:
+//!
+//! * [`UnsafeCell`] with loom's closure API (`with` / `with_mut`) on both sides.
+//! * An *asymmetric barrier* pair, [`light_barrier`] and [`heavy_barrier`]: the
+//!   wake-up handshake of the wait strategies ("publish, then check for
+//!   sleepers" against "announce, then re-check for data") needs a StoreLoad
+//!   barrier on both sides. The publisher's side runs on every push, so it is a
+//!   compiler fence only, and the sleeper's side (a slow path) asks the kernel
+//!   (`membarrier(2)`, private expedited) to run a full barrier on every CPU
+//!   running this process. Where membarrier is unavailable both sides fall back
+//!   to `fence(SeqCst)`. Under loom both are `fence(SeqCst)`, which is what loom
+//!   can model.
+//! * [`Futex`]: a 32-bit word threads can sleep on (futex on Linux; a
+//!   mutex/condvar pair under loom, so a lost wake-up shows up as a deadlock).
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(not(corelane_loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(corelane_loom))]
+pub(crate) use std::sync::Arc;
+
+#[cfg(corelane_loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(corelane_loom)]
+pub(crate) use loom::sync::Arc;
+
+/// A mutex for slow paths (waker lists); poisoning is ignored because the
+/// protected data (a list of wakers) stays consistent whatever panics.
+#[cfg(not(corelane_loom))]
+pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+#[cfg(corelane_loom)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(v: T) -> Self {
+        #[cfg(not(corelane_loom))]
+        return Mutex(std::sync::Mutex::new(v));
+        #[cfg(corelane_loom)]
+        return Mutex(loom::sync::Mutex::new(v));
+    }
+
+    #[cfg(not(corelane_loom))]
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[cfg(corelane_loom)]
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A spin-loop hint: `pause` on x86; a yield to the scheduler under loom so
+/// spin loops do not explode the model.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(corelane_loom))]
+    std::hint::spin_loop();
+    #[cfg(corelane_loom)]
+    loom::thread::yield_now();
+}
+
+/// Yields the thread to the OS scheduler (loom: to the model scheduler).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(corelane_loom))]
+    std::thread::yield_now();
+    #[cfg(corelane_loom)]
+    loom::thread::yield_now();
+}
+
+/// `UnsafeCell` with loom's closure API, so slot access is checked by loom.
+#[cfg(corelane_loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `UnsafeCell` with loom's closure API, so slot access is checked by loom.
+#[cfg(not(corelane_loom))]
+#[derive(Debug)]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(corelane_loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) const fn new(v: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Asymmetric barriers
+// ---------------------------------------------------------------------------
+
+#[cfg(all(not(corelane_loom), target_os = "linux"))]
+mod membarrier {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+    const UNKNOWN: u8 = 0;
+    const YES: u8 = 1;
+    const NO: u8 = 2;
+
+    /// Whether this process registered for private expedited membarrier.
+    /// Only ever moves UNKNOWN -> YES or UNKNOWN -> NO. Relaxed suffices: a
+    /// thread that reads a stale UNKNOWN/NO takes the full-fence path, which
+    /// is correct on its own; YES is stored only after registration returned.
+    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    fn membarrier(cmd: libc::c_long) -> bool {
+        // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches
+        // no user memory; an unsupported command just returns -1.
+        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long, 0 as libc::c_long) == 0 }
+    }
+
+    /// Registers once; called when a ring is created, long before any
+    /// barrier pair that depends on it runs.
+    #[cold]
+    pub(crate) fn init() {
+        if STATE.load(Ordering::Relaxed) == UNKNOWN {
+            let ok = membarrier(CMD_REGISTER_PRIVATE_EXPEDITED);
+            STATE.store(if ok { YES } else { NO }, Ordering::Relaxed);
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn available() -> bool {
+        STATE.load(Ordering::Relaxed) == YES
+    }
+
+    #[cold]
+    pub(crate) fn heavy() -> bool {
+        available() && membarrier(CMD_PRIVATE_EXPEDITED)
+    }
+}
+
+/// Prepares the asymmetric barrier (registers with `membarrier(2)` once per
+/// process). Cheap after the first call.
+#[inline]
+pub(crate) fn barrier_init() {
+    #[cfg(all(not(corelane_loom), target_os = "linux"))]
+    membarrier::init();
+}
+
+/// The fast side of the StoreLoad handshake: orders this thread's earlier
+/// stores before its later loads *with respect to a concurrent
+/// [`heavy_barrier`]*. A compiler fence when membarrier is registered, else
+/// `fence(SeqCst)`.
+#[inline(always)]
+pub(crate) fn light_barrier() {
+    #[cfg(all(not(corelane_loom), target_os = "linux"))]
+    {
+        if membarrier::available() {
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+    #[cfg(any(corelane_loom, not(target_os = "linux")))]
+    fence(Ordering::SeqCst);
+}
+
+/// The slow side of the StoreLoad handshake: after it returns, every thread
+/// that passed a [`light_barrier`] has its earlier stores visible to us, or
+/// will see our earlier stores in its later loads.
+#[cold]
+pub(crate) fn heavy_barrier() {
+    fence(Ordering::SeqCst);
+    #[cfg(all(not(corelane_loom), target_os = "linux"))]
+    {
+        // When membarrier is not available the light side used a full fence,
+        // so the fence above completes the pair.
+        let _ = membarrier::heavy();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Futex
+// ---------------------------------------------------------------------------
+
+/// A 32-bit word a thread can sleep on until it changes.
+pub(crate) struct Futex {
+    word: AtomicU32,
+    #[cfg(corelane_loom)]
+    lock: loom::sync::Mutex<()>,
+    #[cfg(corelane_loom)]
+    cv: loom::sync::Condvar,
+}
+
+impl Futex {
+    pub(crate) fn new() -> Self {
+        Futex {
+            word: AtomicU32::new(0),
+            #[cfg(corelane_loom)]
+            lock: loom::sync::Mutex::new(()),
+            #[cfg(corelane_loom)]
+            cv: loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Current value (Acquire: pairs with the Release in [`Futex::bump_and_wake`]).
+    #[inline]
+    pub(crate) fn load(&self) -> u32 {
+        self.word.load(Ordering::Acquire)
+    }
+
+    /// Sleeps while the word still equals `expected`. May return spuriously.
+    #[cfg(not(corelane_loom))]
+    pub(crate) fn wait(&self, expected: u32) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the word is a live, aligned u32 for the duration of the
+        // call (we hold `&self`); FUTEX_WAIT only reads it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                std::ptr::null::<libc::timespec>(),
+            );
+        }
+        #[cfg(not(target_os = "linux"))]
+        while self.word.load(Ordering::Acquire) == expected {
+            std::thread::park_timeout(std::time::Duration::from_micros(50));
+        }
+    }
+
+    /// Sleeps while the word still equals `expected`.
+    #[cfg(corelane_loom)]
+    pub(crate) fn wait(&self, expected: u32) {
+        let mut g = self.lock.lock().unwrap();
+        while self.word.load(Ordering::Acquire) == expected {
+            g = self.cv.wait(g).unwrap();
+        }
+    }
+
+    /// Changes the word and wakes every sleeper.
+    pub(crate) fn bump_and_wake(&self) {
+        // Release: pairs with the Acquire `load` a sleeper took its key with.
+        self.word.fetch_add(1, Ordering::Release);
+        #[cfg(all(not(corelane_loom), target_os = "linux"))]
+        // SAFETY: as in `wait`; FUTEX_WAKE does not access the word.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                i32::MAX,
+            );
+        }
+        #[cfg(corelane_loom)]
+        {
+            let _g = self.lock.lock().unwrap();
+            self.cv.notify_all();
+        }
+    }
+}
