@@ -25,12 +25,12 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(corelane_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 #[cfg(not(corelane_loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(corelane_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 #[cfg(corelane_loom)]
 pub(crate) use loom::sync::Arc;
 
@@ -131,7 +131,14 @@ mod membarrier {
     fn membarrier(cmd: libc::c_long) -> bool {
         // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches
         // no user memory; an unsupported command just returns -1.
-        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long, 0 as libc::c_long) == 0 }
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                cmd,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            ) == 0
+        }
     }
 
     /// Registers once; called when a ring is created, long before any
@@ -276,3 +283,7 @@ impl Futex {
         }
     }
 }
+
+/// Pads and aligns a value to the length of a cache line (128 bytes on
+/// x86_64: the adjacent-line prefetcher pulls lines in pairs).
+pub(crate) use crossbeam_utils::CachePadded;

@@ -1,0 +1,1017 @@
+//! Single-producer single-consumer ring.
+//!
+//! # Ground rules
+//!
+//! * Slot `i` holds a *stamp* and a value. The producer writes the value of
+//!   position `p`, then stores stamp `p + 1` (Release). The consumer at
+//!   position `p` takes the value only after loading stamp `p + 1` (Acquire).
+//!   So the consumer never reads the producer's cursor: a hand-off moves
+//!   exactly one cache line (the slot's), which is why the round trip sits near
+//!   the one-line ping-pong floor.
+//! * The consumer publishes its cursor `head` (Release) after reading; the
+//!   producer may overwrite position `p - cap` only after loading a `head > p -
+//!   cap` (Acquire). It caches `head + cap` as its *limit* and reloads only
+//!   when the cache says "full", so with room to spare a push touches only the
+//!   slot and the producer's own line.
+//! * The producer also publishes `tail` (Release) after each push/chunk, used
+//!   only by `len` and by `Drop`.
+//! * Positions are `usize` and wrap; stamps compare with `==`, so wrapping is
+//!   harmless (position `p` expects `p + 1`, which no earlier lap wrote).
+//! * Each side's "other side is gone" flag lives in *its own* cache line and
+//!   is written once, by the other side's `Drop` (Release), so checking it
+//!   costs a cache hit.
+//!
+//! # Examples
+//!
+//! ```
+//! use corelane::queue::spsc;
+//!
+//! let (mut tx, mut rx) = spsc::channel::<u64>(1024);
+//! let t = std::thread::spawn(move || {
+//!     for i in 0..10_000 {
+//!         while tx.push(i).is_err() {
+//!             std::hint::spin_loop();
+//!         }
+//!     }
+//! });
+//! let mut expected = 0;
+//! while expected < 10_000 {
+//!     if let Ok(v) = rx.pop() {
+//!         assert_eq!(v, expected);
+//!         expected += 1;
+//!     }
+//! }
+//! t.join().unwrap();
+//! ```
+
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use super::wait::{block_on, Notify, Retry, WaitStrategy};
+use super::{ring_capacity, PopError, PushError};
+use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, Ordering, UnsafeCell};
+
+struct Slot<T> {
+    stamp: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// A cursor and the flag the *other* side sets when it goes away, in one line.
+struct Side {
+    pos: AtomicUsize,
+    peer_gone: AtomicBool,
+}
+
+struct Shared<T> {
+    /// Producer's line: `tail`, and "consumer gone".
+    prod: CachePadded<Side>,
+    /// Consumer's line: `head`, and "producer gone".
+    cons: CachePadded<Side>,
+    /// Consumers wait here for items.
+    items: CachePadded<Notify>,
+    /// Producers wait here for space.
+    space: CachePadded<Notify>,
+    mask: usize,
+    slots: Box<[Slot<T>]>,
+}
+
+// SAFETY: values of `T` move from the producer thread to the consumer thread
+// (hence `T: Send`); each slot's value is accessed by at most one side at a
+// time, as arbitrated by the stamp/head protocol in the module docs.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above; `&Shared` only exposes atomics and the slot protocol.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // Both handles are gone (we are the last Arc), so nobody races us.
+        let head = self.cons.pos.load(Ordering::Acquire);
+        let tail = self.prod.pos.load(Ordering::Acquire);
+        let mut p = head;
+        while p != tail {
+            let slot = &self.slots[p & self.mask];
+            // SAFETY: positions in [head, tail) were written and not read.
+            slot.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
+            p = p.wrapping_add(1);
+        }
+    }
+}
+
+/// Creates a ring with room for `capacity` items (rounded up to a power of
+/// two) and returns its two ends.
+///
+/// # Panics
+///
+/// If `capacity` is 0 or the ring would not fit in memory.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = corelane::queue::spsc::channel::<u32>(1000);
+/// assert_eq!(tx.capacity(), 1024);
+/// assert_eq!(rx.capacity(), 1024);
+/// ```
+pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    let cap = ring_capacity(capacity, std::mem::size_of::<Slot<T>>());
+    let slots = (0..cap)
+        .map(|_| Slot {
+            stamp: AtomicUsize::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        })
+        .collect();
+    let side = || {
+        CachePadded::new(Side {
+            pos: AtomicUsize::new(0),
+            peer_gone: AtomicBool::new(false),
+        })
+    };
+    let shared = Arc::new(Shared {
+        prod: side(),
+        cons: side(),
+        items: CachePadded::new(Notify::new()),
+        space: CachePadded::new(Notify::new()),
+        mask: cap - 1,
+        slots,
+    });
+    let producer = Producer {
+        cursor: ProdCursor {
+            tail: 0,
+            limit: cap,
+        },
+        shared: shared.clone(),
+    };
+    (producer, Consumer { head: 0, shared })
+}
+
+struct ProdCursor {
+    tail: usize,
+    /// `head + capacity` as last seen: positions below it are free.
+    limit: usize,
+}
+
+/// The sending end of an SPSC ring. `Send`, not `Clone`.
+pub struct Producer<T> {
+    cursor: ProdCursor,
+    shared: Arc<Shared<T>>,
+}
+
+/// The receiving end of an SPSC ring. `Send`, not `Clone`.
+pub struct Consumer<T> {
+    head: usize,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Producer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Consumer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+impl ProdCursor {
+    /// Free slots, refreshing the cached head only if the cache says fewer
+    /// than `want`.
+    #[inline]
+    fn free<T>(&mut self, shared: &Shared<T>, want: usize) -> usize {
+        let free = self.limit.wrapping_sub(self.tail);
+        if free >= want {
+            return free;
+        }
+        // Acquire: pairs with the consumer's Release store of `head`, so its
+        // reads of the slots below `head` happened before we overwrite them.
+        self.limit = shared
+            .cons
+            .pos
+            .load(Ordering::Acquire)
+            .wrapping_add(shared.mask + 1);
+        self.limit.wrapping_sub(self.tail)
+    }
+
+    #[inline]
+    fn push<T, const NOTIFY: bool>(
+        &mut self,
+        shared: &Shared<T>,
+        value: T,
+    ) -> Result<(), PushError<T>> {
+        // Relaxed: the flag only ever goes false -> true; a stale false lets
+        // one more item into a ring nobody reads, which Drop then frees.
+        if shared.prod.peer_gone.load(Ordering::Relaxed) {
+            return Err(PushError::Disconnected(value));
+        }
+        if self.free(shared, 1) == 0 {
+            return Err(PushError::Full(value));
+        }
+        let slot = &shared.slots[self.tail & shared.mask];
+        // SAFETY: `tail < limit`, so the consumer released this slot (Acquire
+        // above) and will not read it before we store its stamp.
+        slot.value.with_mut(|v| unsafe { (*v).write(value) });
+        self.tail = self.tail.wrapping_add(1);
+        // Release: pairs with the consumer's Acquire stamp load in `pop`.
+        slot.stamp.store(self.tail, Ordering::Release);
+        // Release: pairs with the Acquire loads in `len` and `Drop`.
+        shared.prod.pos.store(self.tail, Ordering::Release);
+        if NOTIFY {
+            shared.items.notify();
+        }
+        Ok(())
+    }
+}
+
+impl<T> Producer<T> {
+    /// Pushes `value`, or hands it back if the ring is full or the consumer
+    /// is gone. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when every slot is taken; [`PushError::Disconnected`]
+    /// when the consumer has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, PushError};
+    ///
+    /// let (mut tx, rx) = spsc::channel::<u8>(1);
+    /// assert_eq!(tx.push(1), Ok(()));
+    /// assert_eq!(tx.push(2), Err(PushError::Full(2)));
+    /// drop(rx);
+    /// assert_eq!(tx.push(3), Err(PushError::Disconnected(3)));
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        self.cursor.push::<T, true>(&self.shared, value)
+    }
+
+    /// `push` without the wake-up check, for measuring what the check costs.
+    /// Items pushed this way do not wake a parked consumer.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __push_without_notify(&mut self, value: T) -> Result<(), PushError<T>> {
+        self.cursor.push::<T, false>(&self.shared, value)
+    }
+
+    /// Pushes `value`, waiting per `strategy` while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Disconnected`] (with the value) if the consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy};
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(1);
+    /// tx.push_blocking(1, WaitStrategy::Park).unwrap();
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// ```
+    pub fn push_blocking(&mut self, value: T, strategy: WaitStrategy) -> Result<(), PushError<T>> {
+        let Producer { cursor, shared } = self;
+        let mut value = Some(value);
+        block_on(strategy, &shared.space, || {
+            retry_push(cursor, shared, &mut value)
+        })
+    }
+
+    /// Pushes `value`, waiting asynchronously while the ring is full. Works
+    /// under any executor (it registers the task's [`Waker`](std::task::Waker)).
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Disconnected`] (with the value) if the consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// tx.send(5).await.unwrap();
+    /// assert_eq!(rx.recv().await, Ok(5));
+    /// # });
+    /// ```
+    pub async fn send(&mut self, value: T) -> Result<(), PushError<T>> {
+        let Producer { cursor, shared } = self;
+        let mut value = Some(value);
+        Retry {
+            notify: &shared.space,
+            op: || retry_push(cursor, shared, &mut value),
+        }
+        .await
+    }
+
+    /// Opens a chunk of exactly `n` free slots to fill in place; its items are
+    /// published together, with one release, when the chunk is committed or
+    /// dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ChunkError::TooFewSlots`] with the number of free slots if fewer than
+    /// `n` are free; [`ChunkError::Disconnected`] if the consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::spsc;
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u32>(8);
+    /// let mut chunk = tx.write_chunk(3).unwrap();
+    /// chunk.fill_from_iter(10..);
+    /// chunk.commit();
+    /// assert_eq!(rx.pop(), Ok(10));
+    /// assert_eq!(rx.len(), 2);
+    /// ```
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, ChunkError> {
+        if self.shared.prod.peer_gone.load(Ordering::Relaxed) {
+            return Err(ChunkError::Disconnected);
+        }
+        let free = self.cursor.free(&self.shared, n);
+        if free < n {
+            return Err(ChunkError::TooFewSlots(free));
+        }
+        Ok(WriteChunk {
+            producer: self,
+            len: n,
+            filled: 0,
+        })
+    }
+
+    /// Items in the ring (exact from this side's view: may only shrink
+    /// concurrently, as the consumer pops).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        let head = self.shared.cons.pos.load(Ordering::Acquire);
+        self.cursor.tail.wrapping_sub(head).min(self.capacity())
+    }
+
+    /// True if no item is in the ring (may become false only by our pushes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if every slot is taken *now*; a `false` is a guarantee that the
+    /// next `push` succeeds (only we fill slots), a `true` may be stale.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// tx.push(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// Number of slots (a power of two).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corelane::queue::spsc::channel::<u8>(3).0.capacity(), 4);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// True once the consumer has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// drop(rx);
+    /// assert!(tx.is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.prod.peer_gone.load(Ordering::Acquire)
+    }
+}
+
+fn retry_push<T>(
+    cursor: &mut ProdCursor,
+    shared: &Shared<T>,
+    value: &mut Option<T>,
+) -> Option<Result<(), PushError<T>>> {
+    let v = value
+        .take()
+        .expect("corelane: push retried after completion");
+    match cursor.push::<T, true>(shared, v) {
+        Ok(()) => Some(Ok(())),
+        Err(PushError::Disconnected(v)) => Some(Err(PushError::Disconnected(v))),
+        Err(PushError::Full(v) | PushError::Busy(v)) => {
+            *value = Some(v);
+            None
+        }
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // Release: pairs with the consumer's Acquire load in `pop`, so every
+        // item we pushed is visible once it sees the flag.
+        self.shared.cons.peer_gone.store(true, Ordering::Release);
+        self.shared.items.notify_slow();
+    }
+}
+
+/// Why [`Producer::write_chunk`] or [`Consumer::read_chunk`] could not open
+/// the chunk asked for.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::spsc::{self, ChunkError};
+///
+/// let (mut tx, _rx) = spsc::channel::<u8>(2);
+/// assert!(matches!(tx.write_chunk(3), Err(ChunkError::TooFewSlots(2))));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkError {
+    /// Fewer slots than asked for are free; the number free is given.
+    TooFewSlots(usize),
+    /// The other side is gone.
+    Disconnected,
+}
+
+impl fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChunkError::TooFewSlots(n) => write!(f, "only {n} slots are free"),
+            ChunkError::Disconnected => f.write_str("the other side of the ring is gone"),
+        }
+    }
+}
+
+impl std::error::Error for ChunkError {}
+
+/// A run of free slots reserved by [`Producer::write_chunk`], filled in
+/// place in order. On [`commit`](WriteChunk::commit) (or drop) every filled
+/// slot is published with one release fence and one cursor store; the
+/// unfilled rest stays free.
+pub struct WriteChunk<'a, T> {
+    producer: &'a mut Producer<T>,
+    len: usize,
+    filled: usize,
+}
+
+impl<T> WriteChunk<'_, T> {
+    /// Writes `value` into the next slot of the chunk, or hands it back when
+    /// the chunk is full.
+    ///
+    /// # Errors
+    ///
+    /// The value, if all `len()` slots are already filled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// let mut c = tx.write_chunk(1).unwrap();
+    /// assert_eq!(c.push(1), Ok(()));
+    /// assert_eq!(c.push(2), Err(2));
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), T> {
+        if self.filled == self.len {
+            return Err(value);
+        }
+        let shared = &self.producer.shared;
+        let pos = self.producer.cursor.tail.wrapping_add(self.filled);
+        // SAFETY: `pos < limit` (checked by `write_chunk`), so the consumer
+        // released the slot; it reads it only after `commit` stores the stamp.
+        shared.slots[pos & shared.mask]
+            .value
+            .with_mut(|v| unsafe { (*v).write(value) });
+        self.filled += 1;
+        Ok(())
+    }
+
+    /// Fills the remaining slots from `iter`; returns how many were written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// let mut c = tx.write_chunk(4).unwrap();
+    /// assert_eq!(c.fill_from_iter([1, 2]), 2);
+    /// assert_eq!(c.fill_from_iter(0..), 2);
+    /// ```
+    pub fn fill_from_iter(&mut self, iter: impl IntoIterator<Item = T>) -> usize {
+        let before = self.filled;
+        let mut iter = iter.into_iter();
+        while self.filled < self.len {
+            match iter.next() {
+                Some(v) => {
+                    let _ = self.push(v);
+                }
+                None => break,
+            }
+        }
+        self.filled - before
+    }
+
+    /// Slots reserved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert_eq!(tx.write_chunk(3).unwrap().len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if the chunk reserved no slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert!(tx.write_chunk(0).unwrap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slots written so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// let mut c = tx.write_chunk(3).unwrap();
+    /// c.push(9).unwrap();
+    /// assert_eq!(c.filled(), 1);
+    /// ```
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+
+    /// Publishes the filled slots (the same as dropping the chunk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// let mut c = tx.write_chunk(2).unwrap();
+    /// c.fill_from_iter([1, 2]);
+    /// c.commit();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
+    pub fn commit(self) {}
+}
+
+impl<T> Drop for WriteChunk<'_, T> {
+    fn drop(&mut self) {
+        if self.filled == 0 {
+            return;
+        }
+        let Producer { cursor, shared } = &mut *self.producer;
+        // One Release fence for the batch: the Relaxed stamp stores below
+        // are ordered after every value write above, and a consumer's Acquire
+        // load of any of these stamps synchronizes with this fence.
+        fence(Ordering::Release);
+        for i in 0..self.filled {
+            let pos = cursor.tail.wrapping_add(i);
+            shared.slots[pos & shared.mask]
+                .stamp
+                .store(pos.wrapping_add(1), Ordering::Relaxed);
+        }
+        cursor.tail = cursor.tail.wrapping_add(self.filled);
+        // Release: pairs with the Acquire loads in `len` and `Drop`.
+        shared.prod.pos.store(cursor.tail, Ordering::Release);
+        shared.items.notify();
+    }
+}
+
+impl<T> Shared<T> {
+    /// Whether the slot at `pos` holds the item of that position.
+    #[inline]
+    fn ready(&self, pos: usize) -> bool {
+        let slot = &self.slots[pos & self.mask];
+        // Acquire: pairs with the producer's Release stamp store (or its
+        // Release fence before a chunk's stamps), making the value visible.
+        slot.stamp.load(Ordering::Acquire) == pos.wrapping_add(1)
+    }
+
+    #[inline]
+    fn pop_at(&self, head: &mut usize) -> Result<T, PopError> {
+        if !self.ready(*head) {
+            return Err(self.empty_reason(*head));
+        }
+        // SAFETY: the stamp says the producer wrote this position, and it will
+        // not touch the slot again until we publish a head past it.
+        let value = self.slots[*head & self.mask]
+            .value
+            .with(|v| unsafe { (*v).assume_init_read() });
+        *head = head.wrapping_add(1);
+        // Release: pairs with the producer's Acquire head load, ordering our
+        // read of the slot before its overwrite.
+        self.cons.pos.store(*head, Ordering::Release);
+        self.space.notify();
+        Ok(value)
+    }
+
+    #[cold]
+    fn empty_reason(&self, head: usize) -> PopError {
+        // Acquire: pairs with the producer's Release in its Drop; after it,
+        // every item it pushed is visible, so re-checking the slot is final.
+        if self.cons.peer_gone.load(Ordering::Acquire) && !self.ready(head) {
+            PopError::Disconnected
+        } else {
+            PopError::Empty
+        }
+    }
+}
+
+impl<T> Consumer<T> {
+    /// Takes the oldest item. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if no item is waiting; [`PopError::Disconnected`]
+    /// if none is waiting and the producer is gone (items pushed before the
+    /// producer was dropped are still returned first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, PopError};
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        self.shared.pop_at(&mut self.head)
+    }
+
+    /// Takes the oldest item, waiting per `strategy` while the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy};
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(2);
+    /// std::thread::spawn(move || tx.push(3).unwrap());
+    /// assert_eq!(rx.pop_blocking(WaitStrategy::Park), Ok(3));
+    /// ```
+    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
+        let Consumer { head, shared } = self;
+        block_on(strategy, &shared.items, || retry_pop(shared.pop_at(head)))
+    }
+
+    /// Takes the oldest item, waiting asynchronously while the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    pub async fn recv(&mut self) -> Result<T, PopError> {
+        let Consumer { head, shared } = self;
+        Retry {
+            notify: &shared.items,
+            op: || retry_pop(shared.pop_at(head)),
+        }
+        .await
+    }
+
+    /// Opens the run of up to `max` items waiting, to read in place; the items
+    /// taken from it are released with one store when it drops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(8);
+    /// for i in 0..5 {
+    ///     tx.push(i).unwrap();
+    /// }
+    /// let chunk = rx.read_chunk(3);
+    /// assert_eq!(chunk.len(), 3);
+    /// assert_eq!(chunk.get(1), Some(&1));
+    /// let taken: Vec<u32> = chunk.collect();
+    /// assert_eq!(taken, [0, 1, 2]);
+    /// assert_eq!(rx.len(), 2);
+    /// ```
+    pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, T> {
+        let mut len = 0;
+        while len < max && self.shared.ready(self.head.wrapping_add(len)) {
+            len += 1;
+        }
+        ReadChunk {
+            consumer: self,
+            len,
+            taken: 0,
+        }
+    }
+
+    /// Items waiting (may only grow concurrently, as the producer pushes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        let tail = self.shared.prod.pos.load(Ordering::Acquire);
+        tail.wrapping_sub(self.head).min(self.capacity())
+    }
+
+    /// True if no item is waiting *now* (a `false` guarantees the next `pop`
+    /// succeeds, since only we take items).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        !self.shared.ready(self.head)
+    }
+
+    /// True if every slot holds an item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// tx.push(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// Number of slots (a power of two).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corelane::queue::spsc::channel::<u8>(5).1.capacity(), 8);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// True once the producer has been dropped (items may still be waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// drop(tx);
+    /// assert!(rx.is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.cons.peer_gone.load(Ordering::Acquire)
+    }
+}
+
+fn retry_pop<T>(r: Result<T, PopError>) -> Option<Result<T, PopError>> {
+    match r {
+        Err(PopError::Empty | PopError::Busy) => None,
+        other => Some(other),
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Release: pairs with the producer's loads of the flag.
+        self.shared.prod.peer_gone.store(true, Ordering::Release);
+        self.shared.space.notify_slow();
+    }
+}
+
+/// A run of waiting items opened by [`Consumer::read_chunk`], read in place.
+///
+/// Iterating moves items out in order; when the chunk drops, the items taken
+/// are released to the producer with one store. Items not taken stay in the
+/// ring.
+pub struct ReadChunk<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    len: usize,
+    taken: usize,
+}
+
+impl<T> ReadChunk<'_, T> {
+    /// Items in the chunk not yet taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.read_chunk(8).len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len - self.taken
+    }
+
+    /// True if nothing is left in the chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, mut rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert!(rx.read_chunk(8).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th item not yet taken, by reference (in place, no copy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(7).unwrap();
+    /// assert_eq!(rx.read_chunk(1).get(0), Some(&7));
+    /// ```
+    pub fn get(&self, i: usize) -> Option<&T> {
+        if i >= self.len() {
+            return None;
+        }
+        let shared = &self.consumer.shared;
+        let pos = self.consumer.head.wrapping_add(self.taken + i);
+        // SAFETY: positions in the chunk were published (stamp seen with
+        // Acquire in `read_chunk`) and are not released until we drop; the
+        // reference borrows `self`, which holds the consumer exclusively.
+        Some(
+            shared.slots[pos & shared.mask]
+                .value
+                .with(|v| unsafe { (*v).assume_init_ref() }),
+        )
+    }
+
+    /// Iterates over the items not yet taken, by reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
+    /// let c = rx.read_chunk(4);
+    /// assert_eq!(c.iter().sum::<u8>(), 3);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+
+    /// Drops every item left in the chunk and releases the whole chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// rx.read_chunk(4).commit_all();
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn commit_all(mut self) {
+        for _ in self.by_ref() {}
+    }
+}
+
+impl<T> Iterator for ReadChunk<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        if self.taken == self.len {
+            return None;
+        }
+        let shared = &self.consumer.shared;
+        let pos = self.consumer.head.wrapping_add(self.taken);
+        self.taken += 1;
+        // SAFETY: published (see `get`), taken exactly once (`taken` moves
+        // past it), and released only in Drop after this read.
+        Some(
+            shared.slots[pos & shared.mask]
+                .value
+                .with(|v| unsafe { (*v).assume_init_read() }),
+        )
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len(), Some(self.len()))
+    }
+}
+
+impl<T> ExactSizeIterator for ReadChunk<'_, T> {}
+
+impl<T> Drop for ReadChunk<'_, T> {
+    fn drop(&mut self) {
+        if self.taken == 0 {
+            return;
+        }
+        let c = &mut *self.consumer;
+        c.head = c.head.wrapping_add(self.taken);
+        // Release: pairs with the producer's Acquire head load (see `pop`).
+        c.shared.cons.pos.store(c.head, Ordering::Release);
+        c.shared.space.notify();
+    }
+}
+
+#[cfg(all(test, not(corelane_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdCount;
+
+    #[test]
+    fn fifo_and_wrap() {
+        let (mut tx, mut rx) = channel::<usize>(4);
+        for round in 0..10 {
+            for i in 0..4 {
+                tx.push(round * 4 + i).unwrap();
+            }
+            assert!(tx.push(99).is_err());
+            for i in 0..4 {
+                assert_eq!(rx.pop(), Ok(round * 4 + i));
+            }
+            assert_eq!(rx.pop(), Err(PopError::Empty));
+        }
+    }
+
+    #[test]
+    fn drops_leftovers_once() {
+        static DROPS: StdCount = StdCount::new(0);
+        struct D;
+        impl Drop for D {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let (mut tx, mut rx) = channel::<D>(8);
+        for _ in 0..6 {
+            assert!(tx.push(D).is_ok());
+        }
+        drop(rx.pop().unwrap());
+        drop(tx);
+        assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(rx);
+        assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn chunk_partial_take_keeps_rest() {
+        let (mut tx, mut rx) = channel::<String>(4);
+        let mut c = tx.write_chunk(3).unwrap();
+        c.fill_from_iter(["a", "b", "c"].map(String::from));
+        drop(c);
+        let mut r = rx.read_chunk(3);
+        assert_eq!(r.next().as_deref(), Some("a"));
+        drop(r);
+        assert_eq!(rx.pop().as_deref(), Ok("b"));
+        assert_eq!(rx.len(), 1);
+    }
+}
