@@ -1,0 +1,169 @@
+//! The advance engine: firing, draining, and paced cascading.
+//!
+//! # Ground rules
+//!
+//! * `now` is the tick being processed. Every timer due at or before `now`
+//!   is in the level-0 list of `now` (the "due list") or, while a drain is
+//!   pending, in the current slot of a level `>= 1`. Every other timer is in
+//!   a slot after the current one of its level.
+//! * A tick is complete when its due list is empty and no level `>= 1` holds
+//!   entries in the slot containing it. Only then does `now` move, and only
+//!   to the next *stop*: the target, or the earliest tick at which some
+//!   level's earliest occupied slot starts — so no occupied slot is ever
+//!   jumped over, and empty stretches cost nothing.
+//! * **Drain** (correctness): when `now` reaches the start of an occupied
+//!   slot on level `L >= 1`, its entries are placed again from `now`
+//!   (they land on lower levels, or in the due list). This is the classic
+//!   cascade, and it is all a wheel strictly needs.
+//! * **Pacing** (smoothness): while the wheel moves from `now` to the next
+//!   stop, each level `L >= 1` moves a share of its *next* slot (`c + 1`)
+//!   down ahead of time, `ceil(count * step / (aim - now))` entries, where
+//!   `aim` is one lower-level slot before that slot starts. A slot is thus
+//!   spread over the `64^L` ticks before it is due instead of landing on one
+//!   poll, and the drains find it (almost always) empty. Pacing moves only
+//!   entries due at or after the next stop, so it never makes anything late;
+//!   skipping it (budget exhausted) is always safe.
+//! * Every unit of work — firing one timer or moving one entry — costs one
+//!   unit of the caller's budget, which is how `advance_to_bounded` bounds a
+//!   call.
+
+use super::level::{due_list, list_id, SLOT_BITS};
+use super::slab::NIL;
+use super::Wheel;
+
+/// What one engine step produced.
+pub(super) enum Step<T> {
+    /// A timer fired; its value.
+    Fired(T),
+    /// The wheel is caught up with the target.
+    Done,
+    /// The budget ran out first.
+    OutOfBudget,
+}
+
+enum Drain {
+    Clean,
+    Moved,
+    OutOfBudget,
+}
+
+impl<T> Wheel<T> {
+    /// Runs the wheel toward `target` until one timer fires, the target is
+    /// reached, or `budget` is spent.
+    pub(super) fn step(&mut self, target: u64, budget: &mut usize) -> Step<T> {
+        loop {
+            let due = due_list(self.now);
+            if self.levels.head(due) != NIL {
+                if *budget == 0 {
+                    return Step::OutOfBudget;
+                }
+                *budget -= 1;
+                let index = self.levels.head(due);
+                let e = self.slab.remove(index);
+                self.levels.detach(&mut self.slab, index, NIL, e.next, due);
+                return Step::Fired(e.value);
+            }
+            // Slots on levels >= 1 start at multiples of 64.
+            if self.now & 63 == 0 && self.levels.nonempty() & !1 != 0 {
+                match self.drain(budget) {
+                    Drain::Clean => {}
+                    Drain::Moved => continue,
+                    Drain::OutOfBudget => return Step::OutOfBudget,
+                }
+            }
+            if self.now >= target {
+                return Step::Done;
+            }
+            let stop = self.next_stop(target);
+            self.pace(stop, budget);
+            self.now = stop;
+        }
+    }
+
+    /// Unlinks entry `index` and links it where it belongs seen from `from`.
+    #[inline]
+    fn relink(&mut self, index: u32, from: u64) {
+        self.levels.unlink(&mut self.slab, index);
+        let list = self.levels.list_for(from, self.slab.entry(index).deadline);
+        self.levels.push(&mut self.slab, list, index);
+    }
+
+    /// Empties the current slot of every level `>= 1`, highest first.
+    #[cold]
+    fn drain(&mut self, budget: &mut usize) -> Drain {
+        let mut moved = false;
+        let mut mask = self.levels.nonempty() & !1;
+        while mask != 0 {
+            let level = u32::BITS - 1 - mask.leading_zeros();
+            mask &= !(1 << level);
+            let list = list_id(level, self.now >> (SLOT_BITS * level));
+            loop {
+                let index = self.levels.head(list);
+                if index == NIL {
+                    break;
+                }
+                if *budget == 0 {
+                    return Drain::OutOfBudget;
+                }
+                *budget -= 1;
+                self.relink(index, self.now);
+                moved = true;
+            }
+        }
+        if moved {
+            Drain::Moved
+        } else {
+            Drain::Clean
+        }
+    }
+
+    /// The first tick in `(now, target]` at which something must happen, or
+    /// `target`.
+    #[inline]
+    fn next_stop(&self, target: u64) -> u64 {
+        let mut stop = target;
+        let mut mask = self.levels.nonempty();
+        while mask != 0 {
+            let level = mask.trailing_zeros();
+            mask &= mask - 1;
+            if let Some(t) = self.levels.next_event(level, self.now) {
+                stop = stop.min(t);
+            }
+        }
+        stop
+    }
+
+    /// Moves a share of each level's next slot down, for a step from `now`
+    /// to `stop`.
+    #[inline]
+    fn pace(&mut self, stop: u64, budget: &mut usize) {
+        let mut mask = self.levels.nonempty() & !1;
+        while mask != 0 && *budget > 0 {
+            let level = mask.trailing_zeros();
+            mask &= mask - 1;
+            let shift = SLOT_BITS * level;
+            let next_slot = (self.now >> shift) + 1;
+            if next_slot > u64::MAX >> shift {
+                continue;
+            }
+            let list = list_id(level, next_slot);
+            let count = self.levels.count(list);
+            if count == 0 {
+                continue;
+            }
+            let aim = (next_slot << shift) - (1 << (shift - SLOT_BITS));
+            let share = if stop >= aim {
+                u64::from(count)
+            } else {
+                let num = u128::from(count) * u128::from(stop - self.now);
+                num.div_ceil(u128::from(aim - self.now)) as u64
+            };
+            let share = share.min(*budget as u64) as usize;
+            for _ in 0..share {
+                let index = self.levels.head(list);
+                self.relink(index, stop);
+            }
+            *budget -= share;
+        }
+    }
+}

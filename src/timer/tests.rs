@@ -1,0 +1,118 @@
+//! Unit tests of the wheel internals that the integration tests cannot see.
+
+use super::*;
+
+fn drain_to(wheel: &mut Wheel<u64>, tick: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    wheel.advance_to(tick, |v| out.push(v));
+    out
+}
+
+#[test]
+fn every_level_boundary_fires_exactly_on_time() {
+    let mut wheel = Wheel::new();
+    let mut ticks: Vec<u64> = (0..11).map(|l| 1u64 << (6 * l)).collect();
+    ticks.extend(ticks.clone().iter().map(|t| t - 1));
+    ticks.extend([u64::MAX, u64::MAX - 1, (1 << 63) + 12345]);
+    ticks.sort_unstable();
+    ticks.dedup();
+    for &t in &ticks {
+        wheel.insert_at(t, t);
+    }
+    for &t in &ticks {
+        if t > 0 {
+            assert_eq!(
+                drain_to(&mut wheel, t - 1),
+                Vec::<u64>::new(),
+                "early before {t}"
+            );
+        }
+        assert_eq!(drain_to(&mut wheel, t), vec![t]);
+    }
+    assert!(wheel.is_empty());
+    assert_eq!(wheel.current_tick(), u64::MAX);
+    // Past the end of time: everything is due at once.
+    wheel.insert_at(7, 7);
+    assert_eq!(drain_to(&mut wheel, u64::MAX), vec![7]);
+}
+
+#[test]
+fn pacing_moves_the_next_slot_down_before_it_is_due() {
+    let mut wheel = Wheel::new();
+    // 640 timers in level-1 slot 2 (ticks 128..192), placed from tick 0.
+    for i in 0..640u64 {
+        wheel.insert_at(128 + i % 64, i);
+    }
+    let slot = level::list_id(1, 2);
+    assert_eq!(wheel.levels.count(slot), 640);
+    // One tick at a time through slot 1: the share moved per tick is small.
+    let mut before = 640;
+    for t in 1..=127 {
+        assert!(drain_to(&mut wheel, t).is_empty());
+        let left = wheel.levels.count(slot);
+        if t > 64 {
+            assert!(before - left <= 12, "tick {t} moved {}", before - left);
+        }
+        before = left;
+    }
+    assert_eq!(
+        wheel.levels.count(slot),
+        0,
+        "paced out before the slot starts"
+    );
+    assert_eq!(drain_to(&mut wheel, 191).len(), 640);
+}
+
+#[test]
+fn bounded_advance_resumes_mid_drain() {
+    let mut wheel = Wheel::new();
+    for i in 0..10_000u64 {
+        wheel.insert_at(1 << 20, i);
+    }
+    // Jump straight to the deadline: one big drain, spread by the budget.
+    let mut fired = 0;
+    let mut calls = 0;
+    loop {
+        let p = wheel.advance_to_bounded(1 << 20, 100, |_| fired += 1);
+        calls += 1;
+        if p.done {
+            break;
+        }
+    }
+    assert_eq!(fired, 10_000);
+    assert!(calls > 100);
+}
+
+#[test]
+fn limited_horizon_keeps_far_timers() {
+    let mut wheel = Wheel::builder().horizon(Duration::from_millis(64)).build();
+    assert_eq!(wheel.levels.levels(), 2);
+    let far = [1u64 << 20, (1 << 20) + 1, 1 << 24, u64::MAX];
+    for &t in &far {
+        wheel.insert_at(t, t);
+    }
+    for &t in &far[..3] {
+        assert!(drain_to(&mut wheel, t - 1).is_empty());
+        assert_eq!(drain_to(&mut wheel, t), vec![t]);
+    }
+    assert_eq!(wheel.len(), 1);
+    assert_eq!(wheel.deadline_tick(TimerKey::from_test(0, 0)), None);
+}
+
+#[test]
+fn next_deadline_is_a_lower_bound_and_exact_at_level_zero() {
+    let mut wheel = Wheel::new();
+    wheel.insert_at(5000, 1);
+    let hint = wheel.next_deadline_tick().unwrap();
+    assert!(hint <= 5000);
+    let mut t = 0;
+    let mut wakeups = 0;
+    while t < 5000 {
+        t = wheel.next_deadline_tick().unwrap();
+        wakeups += 1;
+        let fired = drain_to(&mut wheel, t);
+        assert!(t == 5000 || fired.is_empty());
+    }
+    assert!(wakeups <= 3, "{wakeups} wakeups");
+    assert_eq!(wheel.next_deadline_tick(), None);
+}

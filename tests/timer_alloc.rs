@@ -1,0 +1,162 @@
+//! A counting global allocator proves that a warm `timer::Wheel` never
+//! allocates: insert, cancel, reset, advance, bounded advance, poll and
+//! `next_deadline` all run on the preallocated slab and level table.
+
+use corelane::timer::{TimerKey, Wheel};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread while counting is on.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    // `try_with`: the allocator may run while thread-locals are torn down.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so
+// `System`'s guarantees carry over; the counting touches only thread-local
+// `Cell`s and never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counting<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    ALLOCS.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    let r = f();
+    COUNTING.with(|on| on.set(false));
+    (r, ALLOCS.with(Cell::get))
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const CAP: usize = 50_000;
+
+/// A mixed workload that keeps at most `CAP` timers pending.
+fn churn(wheel: &mut Wheel<u64>, keys: &mut [Option<TimerKey>], rng: &mut Rng, ops: usize) -> u64 {
+    let mut fired = 0u64;
+    for _ in 0..ops {
+        let r = rng.next();
+        let slot = (r >> 8) as usize % keys.len();
+        let now = wheel.current_tick();
+        let deadline = match r % 8 {
+            0 => now.saturating_sub(r >> 60),
+            1..=4 => now + (r >> 40) % 5_000,
+            5 => now + (r >> 20) % (1 << 26),
+            6 => r >> 1,
+            _ => u64::MAX,
+        };
+        match (r >> 4) % 10 {
+            0..=3 => {
+                if let Some(k) = keys[slot].take() {
+                    wheel.cancel(k);
+                }
+                keys[slot] = Some(wheel.insert_at(deadline, r));
+            }
+            4..=5 => {
+                if let Some(k) = keys[slot].take() {
+                    let _ = wheel.cancel(k);
+                }
+            }
+            6 => {
+                if let Some(k) = keys[slot] {
+                    wheel.reset_at(k, deadline);
+                }
+            }
+            7 => fired += wheel.advance_to(now + (r >> 50) % 300, |_| {}) as u64,
+            8 => {
+                let _ = wheel.advance_to_bounded(now + (r >> 50) % 5_000, 32, |_| fired += 1);
+            }
+            _ => {
+                if wheel.poll_at(now + (r >> 50) % 100).is_some() {
+                    fired += 1;
+                }
+                let _ = wheel.next_deadline_tick();
+            }
+        }
+    }
+    fired
+}
+
+#[test]
+fn warm_wheel_never_allocates() {
+    let mut wheel = Wheel::with_capacity(CAP);
+    let mut keys = vec![None; CAP];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    // Warm-up: fill to capacity, then churn.
+    for k in keys.iter_mut() {
+        *k = Some(wheel.insert_at(rng.next() % 100_000, 1));
+    }
+    churn(&mut wheel, &mut keys, &mut rng, 100_000);
+
+    let (fired, allocs) = counting(|| churn(&mut wheel, &mut keys, &mut rng, 400_000));
+    assert!(fired > 1_000, "the workload fires timers ({fired})");
+    assert_eq!(allocs, 0, "a warm wheel allocated {allocs} times");
+
+    // The Instant layer too.
+    let origin = wheel.origin();
+    let (_, allocs) = counting(|| {
+        for i in 0..10_000u64 {
+            let k = wheel.insert(origin + std::time::Duration::from_micros(i * 37), i);
+            let _ = wheel.reset(k, origin + std::time::Duration::from_millis(i));
+            let _ = wheel.poll(origin + std::time::Duration::from_millis(i / 2));
+            let _ = wheel.next_deadline();
+            let _ = wheel.cancel(k);
+        }
+    });
+    assert_eq!(allocs, 0);
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (_, allocs) = counting(|| {
+        let mut wheel: Wheel<u64> = Wheel::with_capacity(0);
+        for i in 0..100 {
+            wheel.insert_at(i, i);
+        }
+        wheel
+    });
+    assert!(allocs > 0);
+}
