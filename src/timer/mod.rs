@@ -19,7 +19,8 @@
 //!   at or after its deadline tick, and an `Instant` deadline rounds *up* to
 //!   a tick (see [Rounding](#rounding)).
 //! * **At most one tick late.** `advance_to(t)` fires every timer with a
-//!   deadline `<= t` before it returns; through `poll(now)` a timer fires less
+//!   deadline `<= t` before it returns. Through `poll(now)` a timer fires at
+//!   the first poll at or after the start of its deadline tick, which is less
 //!   than one tick after its `Instant`.
 //! * **Exactly once.** Every inserted timer fires once or is cancelled once.
 //!   A deadline at or before the current tick fires on the next advance (it
@@ -91,6 +92,7 @@
 mod advance;
 mod builder;
 mod clock;
+mod instant;
 mod level;
 mod slab;
 
@@ -435,203 +437,6 @@ impl<T> Wheel<T> {
     #[inline]
     pub fn current_tick(&self) -> u64 {
         self.now
-    }
-
-    // ----- Instant layer --------------------------------------------------
-
-    /// Arms a timer for `deadline` (rounded up to a tick, so it never fires
-    /// early) and returns its key. Any `Instant` is accepted. O(1).
-    ///
-    /// # Panics
-    ///
-    /// Panics if `2^32 - 2` timers are already pending.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let mut wheel = Wheel::builder().origin(t0).tick(Duration::from_millis(1)).build();
-    /// wheel.insert(t0 + Duration::from_micros(1500), "ttl");
-    /// assert_eq!(wheel.poll(t0 + Duration::from_micros(1999)), None); // tick 1
-    /// assert_eq!(wheel.poll(t0 + Duration::from_millis(2)), Some("ttl"));
-    /// ```
-    #[inline]
-    pub fn insert(&mut self, deadline: Instant, value: T) -> TimerKey {
-        let tick = self.clock.deadline_tick(deadline);
-        self.insert_at(tick, value)
-    }
-
-    /// Moves a pending timer to `deadline` in place (see
-    /// [`reset_at`](Self::reset_at)). Returns `false` if the key is stale.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let mut wheel = Wheel::builder().origin(t0).build();
-    /// let key = wheel.insert(t0 + Duration::from_secs(1), "quote expiry");
-    /// assert!(wheel.reset(key, t0 + Duration::from_millis(10)));
-    /// assert_eq!(wheel.poll(t0 + Duration::from_millis(10)), Some("quote expiry"));
-    /// ```
-    #[inline]
-    pub fn reset(&mut self, key: TimerKey, deadline: Instant) -> bool {
-        let tick = self.clock.deadline_tick(deadline);
-        self.reset_at(key, tick)
-    }
-
-    /// Fires the next timer due at `now` and returns its value, or `None`.
-    /// See [`poll_at`](Self::poll_at).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let mut wheel = Wheel::builder().origin(t0).build();
-    /// wheel.insert(t0 + Duration::from_millis(3), 1);
-    /// wheel.insert(t0 + Duration::from_millis(1), 2);
-    /// let now = t0 + Duration::from_millis(5);
-    /// assert_eq!(wheel.poll(now), Some(2));
-    /// assert_eq!(wheel.poll(now), Some(1));
-    /// assert_eq!(wheel.poll(now), None);
-    /// ```
-    #[inline]
-    pub fn poll(&mut self, now: Instant) -> Option<T> {
-        let tick = self.clock.now_tick(now);
-        self.poll_at(tick)
-    }
-
-    /// Fires every timer due at `now`, calling `f` with each value; returns
-    /// how many fired. See [`advance_to`](Self::advance_to).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let mut wheel = Wheel::builder().origin(t0).build();
-    /// for ms in 1..=5 {
-    ///     wheel.insert(t0 + Duration::from_millis(ms), ms);
-    /// }
-    /// let mut sum = 0;
-    /// assert_eq!(wheel.advance(t0 + Duration::from_millis(3), |ms| sum += ms), 3);
-    /// assert_eq!(sum, 6);
-    /// ```
-    #[inline]
-    pub fn advance(&mut self, now: Instant, f: impl FnMut(T)) -> usize {
-        let tick = self.clock.now_tick(now);
-        self.advance_to(tick, f)
-    }
-
-    /// The start of [`next_deadline_tick`](Self::next_deadline_tick) as an
-    /// `Instant`: sleep until it, then poll. `None` if the wheel is empty (or
-    /// that tick lies beyond what an `Instant` can represent).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let mut wheel = Wheel::builder().origin(t0).tick(Duration::from_millis(1)).build();
-    /// wheel.insert(t0 + Duration::from_millis(20), ());
-    /// assert_eq!(wheel.next_deadline(), Some(t0 + Duration::from_millis(20)));
-    /// ```
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.clock.tick_start(self.next_deadline_tick()?)
-    }
-
-    /// The tick a deadline maps to (rounded up).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let wheel: Wheel<()> = Wheel::builder().origin(t0).tick(Duration::from_millis(1)).build();
-    /// assert_eq!(wheel.deadline_to_tick(t0 + Duration::from_micros(1001)), 2);
-    /// ```
-    #[inline]
-    pub fn deadline_to_tick(&self, deadline: Instant) -> u64 {
-        self.clock.deadline_tick(deadline)
-    }
-
-    /// The tick containing `now` (rounded down).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let wheel: Wheel<()> = Wheel::builder().origin(t0).tick(Duration::from_millis(1)).build();
-    /// assert_eq!(wheel.now_to_tick(t0 + Duration::from_micros(1999)), 1);
-    /// ```
-    #[inline]
-    pub fn now_to_tick(&self, now: Instant) -> u64 {
-        self.clock.now_tick(now)
-    }
-
-    /// The `Instant` at which tick `tick` starts, or `None` if it cannot be
-    /// represented.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t0 = Instant::now();
-    /// let wheel: Wheel<()> = Wheel::builder().origin(t0).tick(Duration::from_micros(10)).build();
-    /// assert_eq!(wheel.tick_to_instant(3), Some(t0 + Duration::from_micros(30)));
-    /// ```
-    pub fn tick_to_instant(&self, tick: u64) -> Option<Instant> {
-        self.clock.tick_start(tick)
-    }
-
-    /// The tick length.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::Duration;
-    ///
-    /// let wheel: Wheel<()> = Wheel::builder().tick(Duration::from_micros(5)).build();
-    /// assert_eq!(wheel.tick_duration(), Duration::from_micros(5));
-    /// ```
-    pub fn tick_duration(&self) -> Duration {
-        self.clock.tick()
-    }
-
-    /// The `Instant` of tick 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::Instant;
-    ///
-    /// let t0 = Instant::now();
-    /// let wheel: Wheel<()> = Wheel::builder().origin(t0).build();
-    /// assert_eq!(wheel.origin(), t0);
-    /// ```
-    pub fn origin(&self) -> Instant {
-        self.clock.origin()
     }
 
     // ----- keys and size --------------------------------------------------
