@@ -27,7 +27,7 @@
 //!   unit of the caller's budget, which is how `advance_to_bounded` bounds a
 //!   call.
 
-use super::level::{due_list, list_id, SLOT_BITS};
+use super::level::{due_list, list_id, MAX_LEVELS, SLOT_BITS};
 use super::slab::NIL;
 use super::Wheel;
 
@@ -83,6 +83,10 @@ impl<T> Wheel<T> {
     /// Unlinks entry `index` and links it where it belongs seen from `from`.
     #[inline]
     fn relink(&mut self, index: u32, from: u64) {
+        #[cfg(test)]
+        {
+            self.moved += 1;
+        }
         self.levels.unlink(&mut self.slab, index);
         let list = self.levels.list_for(from, self.slab.entry(index).deadline);
         self.levels.push(&mut self.slab, list, index);
@@ -134,36 +138,66 @@ impl<T> Wheel<T> {
     }
 
     /// Moves a share of each level's next slot down, for a step from `now`
-    /// to `stop`.
+    /// to `stop`. The levels' lists are walked round-robin, one entry each
+    /// in turn: every list is a chain of dependent cache misses, and
+    /// interleaving two or three chains lets their misses overlap.
     #[inline]
     fn pace(&mut self, stop: u64, budget: &mut usize) {
+        #[cfg(test)]
+        if !self.pacing {
+            return;
+        }
+        let mut work = [(0u32, 0usize); MAX_LEVELS as usize];
+        let mut lists = 0;
         let mut mask = self.levels.nonempty() & !1;
-        while mask != 0 && *budget > 0 {
+        let mut left = *budget;
+        while mask != 0 && left > 0 {
             let level = mask.trailing_zeros();
             mask &= mask - 1;
-            let shift = SLOT_BITS * level;
-            let next_slot = (self.now >> shift) + 1;
-            if next_slot > u64::MAX >> shift {
-                continue;
+            if let Some((list, share)) = self.share(level, stop) {
+                let share = share.min(left);
+                left -= share;
+                work[lists] = (list, share);
+                lists += 1;
             }
-            let list = list_id(level, next_slot);
-            let count = self.levels.count(list);
-            if count == 0 {
-                continue;
-            }
-            let aim = (next_slot << shift) - (1 << (shift - SLOT_BITS));
-            let share = if stop >= aim {
-                u64::from(count)
-            } else {
-                let num = u128::from(count) * u128::from(stop - self.now);
-                num.div_ceil(u128::from(aim - self.now)) as u64
-            };
-            let share = share.min(*budget as u64) as usize;
-            for _ in 0..share {
-                let index = self.levels.head(list);
-                self.relink(index, stop);
-            }
-            *budget -= share;
         }
+        *budget = left;
+        let mut busy = lists;
+        while busy > 0 {
+            busy = 0;
+            for (list, share) in work[..lists].iter_mut() {
+                if *share > 0 {
+                    *share -= 1;
+                    busy += usize::from(*share > 0);
+                    let index = self.levels.head(*list);
+                    self.relink(index, stop);
+                }
+            }
+        }
+    }
+
+    /// The list of `level`'s next slot and how many of its entries to move
+    /// for a step from `now` to `stop`: `ceil(count * step / (aim - now))`,
+    /// or all of them once `stop` reaches `aim`.
+    #[inline]
+    fn share(&self, level: u32, stop: u64) -> Option<(u32, usize)> {
+        let shift = SLOT_BITS * level;
+        let next_slot = (self.now >> shift) + 1;
+        if next_slot > u64::MAX >> shift {
+            return None;
+        }
+        let list = list_id(level, next_slot);
+        let count = self.levels.count(list);
+        if count == 0 {
+            return None;
+        }
+        let aim = (next_slot << shift) - (1 << (shift - SLOT_BITS));
+        let share = if stop >= aim {
+            u64::from(count)
+        } else {
+            let num = u128::from(count) * u128::from(stop - self.now);
+            num.div_ceil(u128::from(aim - self.now)) as u64
+        };
+        Some((list, share as usize))
     }
 }

@@ -134,6 +134,12 @@ pub struct Wheel<T> {
     levels: Levels,
     now: u64,
     clock: TickClock,
+    /// Unit tests: entries moved between levels so far.
+    #[cfg(test)]
+    moved: u64,
+    /// Unit tests: `false` turns pacing off (to show what it prevents).
+    #[cfg(test)]
+    pacing: bool,
 }
 
 /// The outcome of [`Wheel::advance_to_bounded`].
@@ -205,6 +211,10 @@ impl<T> Wheel<T> {
             levels: Levels::new(levels),
             now: 0,
             clock: TickClock::new(origin, tick),
+            #[cfg(test)]
+            moved: 0,
+            #[cfg(test)]
+            pacing: true,
         }
     }
 
