@@ -91,8 +91,16 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
+    // Under loom every spin is a scheduling point: shrink the ladder so the
+    // models stay small (the protocol does not depend on these numbers).
+    #[cfg(not(corelane_loom))]
     const SPIN_LIMIT: u32 = 6;
+    #[cfg(not(corelane_loom))]
     const YIELD_LIMIT: u32 = 10;
+    #[cfg(corelane_loom)]
+    const SPIN_LIMIT: u32 = 0;
+    #[cfg(corelane_loom)]
+    const YIELD_LIMIT: u32 = 1;
 
     /// Waits a little longer than last time.
     #[inline]

@@ -1,0 +1,283 @@
+//! loom models of the point-to-point rings and the park/wake handshake.
+//!
+//! Run: `RUSTFLAGS="--cfg corelane_loom" LOOM_MAX_PREEMPTIONS=2 cargo test
+//! --release -p corelane-loom-tests --target-dir target/loom` (see ci/loom.sh).
+#![cfg(corelane_loom)]
+
+use corelane::queue::wait::WaitStrategy;
+use corelane::queue::{mpmc, mpsc, spmc, spsc, PopError, PushError};
+use loom::thread;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// `loom::model` with room for the spin loops of 3-thread models (each
+/// failed try is a few scheduling points; the default 1000 is too tight).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.max_branches = 100_000;
+    b.check(f);
+}
+
+/// Spins (yielding to loom) until `f` returns `Some`.
+fn spin<R>(mut f: impl FnMut() -> Option<R>) -> R {
+    loop {
+        if let Some(r) = f() {
+            return r;
+        }
+        thread::yield_now();
+    }
+}
+
+fn push_spin<T>(mut push: impl FnMut(T) -> Result<(), PushError<T>>, v: T) {
+    let mut v = Some(v);
+    spin(|| match push(v.take().unwrap()) {
+        Ok(()) => Some(()),
+        Err(e) => {
+            assert!(!e.is_disconnected(), "unexpected disconnect");
+            v = Some(e.into_inner());
+            None
+        }
+    })
+}
+
+fn pop_spin<T>(mut pop: impl FnMut() -> Result<T, PopError>) -> Result<T, PopError> {
+    spin(|| match pop() {
+        Err(PopError::Empty | PopError::Busy) => None,
+        r => Some(r),
+    })
+}
+
+/// Counts drops, to prove every item is dropped exactly once.
+struct Counted(usize, &'static AtomicUsize);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn spsc_fifo_wraps_and_disconnects() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::channel::<usize>(2);
+        let p = thread::spawn(move || {
+            for i in 0..3 {
+                push_spin(|v| tx.push(v), i);
+            }
+        });
+        for i in 0..3 {
+            assert_eq!(pop_spin(|| rx.pop()), Ok(i));
+        }
+        p.join().unwrap();
+        assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    });
+}
+
+#[test]
+fn spsc_disconnect_sees_last_item() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::channel::<usize>(2);
+        let p = thread::spawn(move || {
+            tx.push(7).unwrap();
+            drop(tx);
+        });
+        assert_eq!(pop_spin(|| rx.pop()), Ok(7));
+        assert_eq!(pop_spin(|| rx.pop()), Err(PopError::Disconnected));
+        p.join().unwrap();
+    });
+}
+
+#[test]
+fn spsc_chunks() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::channel::<usize>(2);
+        let p = thread::spawn(move || {
+            let mut c = tx.write_chunk(2).unwrap();
+            c.fill_from_iter([1, 2]);
+            c.commit();
+            spin(|| {
+                let mut c = tx.write_chunk(1).ok()?;
+                c.push(3).unwrap();
+                Some(())
+            });
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            got.extend(rx.read_chunk(2));
+            thread::yield_now();
+        }
+        assert_eq!(got, [1, 2, 3]);
+        p.join().unwrap();
+    });
+}
+
+#[test]
+fn spsc_drops_leftovers_once() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        DROPS.store(0, SeqCst);
+        let (mut tx, mut rx) = spsc::channel::<Counted>(2);
+        let p = thread::spawn(move || {
+            let _ = tx.push(Counted(1, &DROPS));
+            let _ = tx.push(Counted(2, &DROPS));
+        });
+        let _ = rx.pop();
+        drop(rx);
+        p.join().unwrap();
+        assert_eq!(DROPS.load(SeqCst), 2);
+    });
+}
+
+#[test]
+fn spsc_park_no_lost_wakeup() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::channel::<usize>(2);
+        let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
+        tx.push(5).unwrap();
+        assert_eq!(c.join().unwrap(), Ok(5));
+    });
+}
+
+#[test]
+fn spsc_park_full_no_lost_wakeup() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::channel::<usize>(1);
+        tx.push(1).unwrap();
+        let p = thread::spawn(move || tx.push_blocking(2, WaitStrategy::Park));
+        assert_eq!(pop_spin(|| rx.pop()), Ok(1));
+        assert_eq!(pop_spin(|| rx.pop()), Ok(2));
+        assert!(p.join().unwrap().is_ok());
+    });
+}
+
+#[test]
+fn spsc_park_wakes_on_disconnect() {
+    model(|| {
+        let (tx, mut rx) = spsc::channel::<usize>(2);
+        let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
+        drop(tx);
+        assert_eq!(c.join().unwrap(), Err(PopError::Disconnected));
+    });
+}
+
+#[test]
+fn mpsc_two_producers() {
+    model(|| {
+        let (mut tx1, mut rx) = mpsc::channel::<usize>(4);
+        let mut tx2 = tx1.clone();
+        let a = thread::spawn(move || {
+            tx2.push(10).unwrap();
+            tx2.push(11).unwrap();
+        });
+        tx1.push(20).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(pop_spin(|| rx.pop()).unwrap());
+        }
+        a.join().unwrap();
+        let from_a: Vec<_> = got.iter().filter(|&&v| v < 20).copied().collect();
+        assert_eq!(from_a, [10, 11], "per-producer FIFO");
+        assert!(got.contains(&20));
+        drop(tx1);
+        assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    });
+}
+
+#[test]
+fn mpsc_batch_against_single_push() {
+    model(|| {
+        let (tx, mut rx) = mpsc::channel::<usize>(4);
+        let mut tx2 = tx.clone();
+        let a = thread::spawn(move || {
+            let mut batch = vec![1, 2];
+            while !batch.is_empty() {
+                tx.push_batch(&mut batch).unwrap();
+                thread::yield_now();
+            }
+        });
+        let b = thread::spawn(move || push_spin(|v| tx2.push(v), 9));
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(pop_spin(|| rx.pop()).unwrap());
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        let ones: Vec<_> = got.iter().filter(|&&v| v < 9).copied().collect();
+        assert_eq!(ones, [1, 2]);
+        assert!(got.contains(&9));
+    });
+}
+
+#[test]
+fn spmc_each_item_once() {
+    model(|| {
+        let (mut tx, mut rx1) = spmc::channel::<usize>(2);
+        let mut rx2 = rx1.clone();
+        tx.push(1).unwrap();
+        let a = thread::spawn(move || pop_spin(|| rx2.pop()).unwrap());
+        tx.push(2).unwrap();
+        let mine = pop_spin(|| rx1.pop()).unwrap();
+        let mut got = vec![mine, a.join().unwrap()];
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
+fn mpmc_exactly_once_with_wrap() {
+    model(|| {
+        let (mut tx1, mut rx1) = mpmc::channel::<usize>(2);
+        let (mut tx2, mut rx2) = (tx1.clone(), rx1.clone());
+        let a = thread::spawn(move || {
+            push_spin(|v| tx2.push(v), 1);
+            pop_spin(|| rx2.pop()).unwrap()
+        });
+        push_spin(|v| tx1.push(v), 2);
+        push_spin(|v| tx1.push(v), 3);
+        let mine = pop_spin(|| rx1.pop()).unwrap();
+        let theirs = a.join().unwrap();
+        let last = pop_spin(|| rx1.pop()).unwrap();
+        let mut got = vec![mine, theirs, last];
+        got.sort();
+        assert_eq!(got, [1, 2, 3]);
+    });
+}
+
+#[test]
+fn stamped_drops_leftovers_once() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        DROPS.store(0, SeqCst);
+        let (mut tx, mut rx) = mpmc::channel::<Counted>(2);
+        let p = thread::spawn(move || {
+            let _ = tx.push(Counted(1, &DROPS));
+            let _ = tx.push(Counted(2, &DROPS));
+        });
+        let _ = rx.pop();
+        drop(rx);
+        p.join().unwrap();
+        assert_eq!(DROPS.load(SeqCst), 2);
+    });
+}
+
+#[test]
+fn stamped_park_no_lost_wakeup() {
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(2);
+        let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
+        tx.push(5).unwrap();
+        assert_eq!(c.join().unwrap(), Ok(5));
+    });
+}
+
+#[test]
+fn stamped_park_wakes_on_disconnect() {
+    model(|| {
+        let (mut tx, rx) = mpmc::channel::<usize>(2);
+        let c = thread::spawn(move || {
+            let mut rx = rx;
+            rx.pop_blocking(WaitStrategy::Park)
+        });
+        tx.push(1).unwrap();
+        drop(tx);
+        assert_eq!(c.join().unwrap(), Ok(1));
+    });
+}
