@@ -359,7 +359,8 @@ impl<T> Producer<T> {
     /// ```
     pub fn len(&self) -> usize {
         let head = self.shared.cons.pos.load(Ordering::Acquire);
-        self.cursor.tail.wrapping_sub(head).min(self.capacity())
+        // `head` never passes our own tail.
+        self.cursor.tail.wrapping_sub(head)
     }
 
     /// True if no item is in the ring (may become false only by our pushes).
@@ -761,7 +762,9 @@ impl<T> Consumer<T> {
     /// ```
     pub fn len(&self) -> usize {
         let tail = self.shared.prod.pos.load(Ordering::Acquire);
-        tail.wrapping_sub(self.head).min(self.capacity())
+        // The producer stores `tail` after the stamp, so we may have popped
+        // past the `tail` we see: clamp a negative gap to 0.
+        (tail.wrapping_sub(self.head) as isize).max(0) as usize
     }
 
     /// True if no item is waiting *now* (a `false` guarantees the next `pop`

@@ -145,7 +145,9 @@ impl<T> Ring<T> {
             let tail = self.tail.load(Ordering::Acquire);
             let head = self.head.load(Ordering::Acquire);
             if self.tail.load(Ordering::Acquire) == tail {
-                return tail.wrapping_sub(head).min(self.capacity());
+                // A single producer stores `tail` after the stamp, so a fast
+                // consumer can be ahead of it: clamp a negative gap to 0.
+                return (signed(tail, head).max(0) as usize).min(self.capacity());
             }
         }
     }
