@@ -3,7 +3,8 @@
 //! Random sequences of insert / cancel / reset / advance / bounded advance /
 //! poll, with deadlines near, far, in the past and at `u64::MAX`, must
 //! produce exactly the model's expiries, in deadline order at tick
-//! granularity, never early, and leave stale keys harmless.
+//! granularity, never early, and leave stale keys harmless — with the full
+//! horizon and with shortened ones (the overflow list).
 
 use corelane::timer::{Clock, ManualClock, TimerKey, Wheel};
 use proptest::prelude::*;
@@ -107,8 +108,11 @@ impl Model {
     }
 }
 
-fn run(ops: Vec<Op>) {
-    let mut wheel: Wheel<u64> = Wheel::new();
+fn run(ops: Vec<Op>, horizon: Option<Duration>) {
+    let mut wheel: Wheel<u64> = match horizon {
+        None => Wheel::new(),
+        Some(h) => Wheel::builder().horizon(h).build(),
+    };
     let mut other: Wheel<u64> = Wheel::new();
     let foreign: Vec<TimerKey> = (0..64).map(|i| other.insert_at(i * 1000, i)).collect();
     let mut model = Model {
@@ -240,7 +244,17 @@ proptest! {
 
     #[test]
     fn wheel_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops);
+        run(ops, None);
+    }
+
+    /// Shortened horizons (2 to 4 levels at a 1 ms tick): far deadlines go
+    /// through the overflow list and must still match the model.
+    #[test]
+    fn short_horizon_wheel_matches_btreemap_model(
+        ops in prop::collection::vec(op(), 1..300),
+        horizon_ms in prop_oneof![Just(64u64), Just(5_000), Just(300_000)],
+    ) {
+        run(ops, Some(Duration::from_millis(horizon_ms)));
     }
 
     /// The `Instant` layer on a manual clock: never before the deadline,

@@ -23,11 +23,15 @@
 //!   poll, and the drains find it (almost always) empty. Pacing moves only
 //!   entries due at or after the next stop, so it never makes anything late;
 //!   skipping it (budget exhausted) is always safe.
+//! * **Overflow** (shortened horizons only): when `now` reaches the
+//!   overflow list's scan tick, one pass places what fits (see the `level`
+//!   module). The scan tick is a stop like any other, so a jump over a long
+//!   empty stretch costs nothing extra.
 //! * Every unit of work — firing one timer or moving one entry — costs one
 //!   unit of the caller's budget, which is how `advance_to_bounded` bounds a
-//!   call.
+//!   call (an overflow scan, once begun, runs to its end).
 
-use super::level::{due_list, list_id, MAX_LEVELS, SLOT_BITS};
+use super::level::{due_list, list_id, MAX_LEVELS, OVERFLOW, SLOT_BITS};
 use super::slab::NIL;
 use super::Wheel;
 
@@ -70,6 +74,14 @@ impl<T> Wheel<T> {
                     Drain::Moved => continue,
                     Drain::OutOfBudget => return Step::OutOfBudget,
                 }
+            }
+            if self
+                .levels
+                .overflow_scan_tick()
+                .is_some_and(|t| t <= self.now)
+            {
+                self.scan_overflow(budget);
+                continue;
             }
             if self.now >= target {
                 return Step::Done;
@@ -121,11 +133,36 @@ impl<T> Wheel<T> {
         }
     }
 
+    /// Places every overflow entry that fits now (a shortened horizon only)
+    /// and records the exact minimum of the rest. One pass over the
+    /// overflow list, run to completion; moved entries are charged to the
+    /// budget, but the scan does not stop when it runs out.
+    #[cold]
+    fn scan_overflow(&mut self, budget: &mut usize) {
+        let mut index = self.levels.head(OVERFLOW);
+        let mut min = u64::MAX;
+        while index != NIL {
+            let e = self.slab.entry(index);
+            let (next, deadline) = (e.next, e.deadline);
+            if self.levels.list_for(self.now, deadline) == OVERFLOW {
+                min = min.min(deadline);
+            } else {
+                self.relink(index, self.now);
+                *budget = budget.saturating_sub(1);
+            }
+            index = next;
+        }
+        self.levels.set_overflow_min(min);
+    }
+
     /// The first tick in `(now, target]` at which something must happen, or
     /// `target`.
     #[inline]
     fn next_stop(&self, target: u64) -> u64 {
-        let mut stop = target;
+        let mut stop = match self.levels.overflow_scan_tick() {
+            Some(t) => target.min(t),
+            None => target,
+        };
         let mut mask = self.levels.nonempty();
         while mask != 0 {
             let level = mask.trailing_zeros();

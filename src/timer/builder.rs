@@ -65,11 +65,13 @@ impl Builder {
     }
 
     /// How far ahead timers are placed directly. The wheel gets the fewest
-    /// levels (2 to 11) whose reach covers `horizon`; a deadline beyond it is
-    /// parked in the top level and placed again when the wheel gets closer —
-    /// kept, never dropped, at the cost of one extra move per top-level
-    /// rotation. The default is the whole `u64` tick range (11 levels).
-    /// Fewer levels make the level table smaller (1 KiB a level).
+    /// levels (2 to 11) whose reach covers `horizon`; a deadline beyond it
+    /// waits in an overflow list (O(1) insert and cancel, nothing dropped)
+    /// that is scanned once, in one pass, each time the wheel's top level
+    /// turns over with an overflow deadline coming into reach. The default
+    /// is the whole `u64` tick range (11 levels, no overflow). A shorter
+    /// horizon saves little memory (the level table is fixed-size); use it
+    /// when deadlines beyond it are rare.
     ///
     /// # Examples
     ///

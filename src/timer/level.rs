@@ -19,11 +19,17 @@
 //!     lists never alias, and the current slot `c` only receives entries
 //!     when `now` crosses into it (it is then drained before `now` moves on);
 //!   - `d <= now` goes to the level-0 list of `now` ("due").
-//! * With fewer than 11 levels (a limited horizon), a deadline beyond the top
-//!   level's two rotations is parked in the top level's farthest slot
-//!   (`((c >> 6) + 2) * 64 - 1`), which starts before `d`; when that slot is
-//!   drained the entry is simply placed again. Nothing is dropped. With 11
-//!   levels (`6 * 11 >= 64`) every `u64` deadline has a level.
+//! * With fewer than 11 levels (a shortened horizon), a deadline beyond the
+//!   top level's two rotations goes to the **overflow list** (unsorted,
+//!   doubly linked like the others, so cancel stays O(1)). `overflow_min` is
+//!   a lower bound of its deadlines. Placeability only changes when `now`
+//!   crosses a top-level rotation, so the overflow needs a look only at the
+//!   rotation boundary that brings `overflow_min` into range
+//!   ([`overflow_scan_tick`](Levels::overflow_scan_tick)); the scan places
+//!   what fits and recomputes the minimum. Nothing is dropped, and a large
+//!   jump costs one scan, not one step per rotation. With 11 levels
+//!   (`6 * 11 >= 64`) every `u64` deadline has a level and the overflow is
+//!   never used.
 //! * `counts[list]` is the number of entries in a list; `occupied` has a bit
 //!   set exactly when the list is non-empty (two `u64` words a level, word
 //!   `list >> 6`); `nonempty` has bit `L` set exactly when level `L` has any
@@ -43,11 +49,14 @@ pub(crate) const RING: u32 = 128;
 const RING_MASK: u64 = RING as u64 - 1;
 /// Levels needed to cover every `u64` tick (`6 * 11 >= 64`).
 pub(crate) const MAX_LEVELS: u32 = 11;
-/// The smallest level count: parking beyond the horizon needs a level >= 1.
+/// The smallest level count (levels 0 and 1 have fast paths).
 pub(crate) const MIN_LEVELS: u32 = 2;
 
 /// Lists the tables have room for (16 levels; only `levels` are used).
 const LISTS: usize = 16 * RING as usize;
+/// The overflow list (beyond a shortened horizon): the last list of the
+/// table, on a level never used, so the engine's level loops skip it.
+pub(crate) const OVERFLOW: u32 = LISTS as u32 - 1;
 
 /// The level table.
 pub(crate) struct Levels {
@@ -56,6 +65,8 @@ pub(crate) struct Levels {
     occupied: [u64; LISTS / 64],
     nonempty: u32,
     levels: u32,
+    /// A lower bound of the overflow list's deadlines (`u64::MAX` if empty).
+    overflow_min: u64,
 }
 
 /// The list of `slot` (absolute slot number) on `level`.
@@ -84,6 +95,7 @@ impl Levels {
             occupied: [0; LISTS / 64],
             nonempty: 0,
             levels: levels.clamp(MIN_LEVELS, MAX_LEVELS),
+            overflow_min: u64::MAX,
         }
     }
 
@@ -93,10 +105,30 @@ impl Levels {
         self.levels
     }
 
-    /// Bit `L` set when level `L` holds any entry.
+    /// Bit `L` set when level `L` holds any entry (the overflow list is not
+    /// a level and never shows here).
     #[inline]
     pub(crate) fn nonempty(&self) -> u32 {
-        self.nonempty
+        self.nonempty & ((1 << self.levels) - 1)
+    }
+
+    /// The tick at which the overflow list must be scanned: the top-level
+    /// rotation boundary from which its earliest deadline can be placed.
+    /// `None` when it is empty.
+    #[inline]
+    pub(crate) fn overflow_scan_tick(&self) -> Option<u64> {
+        if self.counts[ix(OVERFLOW)] == 0 {
+            return None;
+        }
+        // Placeable from `now` once `(d >> S) <= (now >> S) + 1`; overflow
+        // entries have `d >> S >= 2`, so this does not underflow.
+        let shift = SLOT_BITS * self.levels;
+        Some(((self.overflow_min >> shift).max(1) - 1) << shift)
+    }
+
+    /// Records the exact minimum after a scan of the overflow list.
+    pub(crate) fn set_overflow_min(&mut self, min: u64) {
+        self.overflow_min = min;
     }
 
     /// First entry of a list, or [`NIL`].
@@ -150,10 +182,7 @@ impl Levels {
                 return list_id(level, deadline >> (SLOT_BITS * level));
             }
         }
-        // Beyond the horizon: park in the farthest slot of the top level.
-        let top = self.levels - 1;
-        let c = now >> (SLOT_BITS * top);
-        list_id(top, ((c >> SLOT_BITS) + 2) * 64 - 1)
+        OVERFLOW
     }
 
     /// Stores a new timer at the head of `list`; one slab write.
@@ -165,6 +194,9 @@ impl Levels {
         deadline: u64,
         value: T,
     ) -> TimerKey {
+        if list == OVERFLOW {
+            self.overflow_min = self.overflow_min.min(deadline);
+        }
         let head = self.heads[ix(list)];
         let key = slab.insert(NIL, head, list, deadline, value);
         if head != NIL {
@@ -180,6 +212,9 @@ impl Levels {
     pub(crate) fn push<T>(&mut self, slab: &mut Slab<T>, list: u32, index: u32) {
         let head = self.heads[ix(list)];
         let e = slab.entry_mut(index);
+        if list == OVERFLOW {
+            self.overflow_min = self.overflow_min.min(e.deadline);
+        }
         e.prev = NIL;
         e.next = head;
         e.set_list(list);
@@ -237,6 +272,9 @@ impl Levels {
 
     #[inline]
     fn emptied(&mut self, list: u32) {
+        if list == OVERFLOW {
+            self.overflow_min = u64::MAX;
+        }
         let w = ix(list) >> 6;
         self.occupied[w] &= !(1 << (list & 63));
         if self.occupied[w] == 0 && self.occupied[w ^ 1] == 0 {
@@ -269,7 +307,7 @@ impl Levels {
     /// `true` when a level `>= 1` still holds entries in the slot containing
     /// `now` (a drain is pending).
     pub(crate) fn drain_pending(&self, now: u64) -> bool {
-        let mut mask = self.nonempty & !1;
+        let mut mask = self.nonempty() & !1;
         while mask != 0 {
             let level = mask.trailing_zeros();
             mask &= mask - 1;
@@ -286,6 +324,7 @@ impl Levels {
         self.counts.fill(0);
         self.occupied = [0; LISTS / 64];
         self.nonempty = 0;
+        self.overflow_min = u64::MAX;
     }
 }
 
@@ -324,12 +363,11 @@ mod tests {
     }
 
     #[test]
-    fn beyond_the_horizon_parks_in_the_top_level_before_the_deadline() {
+    fn beyond_the_horizon_goes_to_the_overflow_list() {
         let l = Levels::new(3);
-        let list = l.list_for(0, 1 << 40);
-        assert_eq!(level_of(list), 2);
-        let slot = u64::from(list % RING);
-        assert_eq!(slot, 127);
-        assert!((slot << 12) < (1 << 40));
+        assert_eq!(l.list_for(0, 1 << 40), OVERFLOW);
+        assert_eq!(level_of(l.list_for(0, (1 << 18) * 2 - 1)), 2);
+        assert_eq!(l.list_for(0, (1 << 18) * 2), OVERFLOW);
+        assert_eq!(l.nonempty(), 0);
     }
 }

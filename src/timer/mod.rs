@@ -27,8 +27,8 @@
 //!   counts as due at the current tick).
 //! * **Never lost, never a panic.** Any `u64` tick and any `Instant` are
 //!   accepted; with the default horizon every tick has a level, and with a
-//!   shorter [`Builder::horizon`] farther deadlines are parked and placed
-//!   again later.
+//!   shorter [`Builder::horizon`] farther deadlines wait in an overflow list
+//!   and are placed when the wheel comes within reach of them.
 //! * **Order.** Timers fire in deadline order at tick granularity; within one
 //!   tick the order is unspecified.
 //! * **Stale keys are harmless.** [`TimerKey`]s are generation-checked: a key
@@ -413,14 +413,14 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.next_deadline_tick(), Some(100));
     /// ```
     pub fn next_deadline_tick(&self) -> Option<u64> {
-        let mask = self.levels.nonempty();
-        if mask == 0 {
+        if self.is_empty() {
             return None;
         }
+        let mask = self.levels.nonempty();
         if self.levels.head(due_list(self.now)) != NIL || self.levels.drain_pending(self.now) {
             return Some(self.now);
         }
-        let mut best = None::<u64>;
+        let mut best = self.levels.overflow_scan_tick();
         let mut m = mask;
         while m != 0 {
             let level = m.trailing_zeros();

@@ -87,16 +87,43 @@ fn bounded_advance_resumes_mid_drain() {
 fn limited_horizon_keeps_far_timers() {
     let mut wheel = Wheel::builder().horizon(Duration::from_millis(64)).build();
     assert_eq!(wheel.levels.levels(), 2);
-    let far = [1u64 << 20, (1 << 20) + 1, 1 << 24, u64::MAX];
+    let far = [
+        1u64 << 20,
+        (1 << 20) + 1,
+        1 << 24,
+        1 << 40,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
     for &t in &far {
         wheel.insert_at(t, t);
     }
-    for &t in &far[..3] {
+    let cancelled = wheel.insert_at(1 << 30, 0);
+    assert_ne!(wheel.levels.head(level::OVERFLOW), slab::NIL);
+    assert!(wheel.next_deadline_tick().unwrap() <= 1 << 20);
+    for &t in &far {
         assert!(drain_to(&mut wheel, t - 1).is_empty());
         assert_eq!(drain_to(&mut wheel, t), vec![t]);
+        if t == 1 << 24 {
+            assert_eq!(wheel.cancel(cancelled), Some(0));
+        }
     }
-    assert_eq!(wheel.len(), 1);
+    assert!(wheel.is_empty());
     assert_eq!(wheel.deadline_tick(TimerKey::from_test(0, 0)), None);
+}
+
+#[test]
+fn a_huge_jump_over_overflow_timers_is_one_scan_not_a_walk() {
+    let mut wheel = Wheel::builder().horizon(Duration::from_millis(64)).build();
+    for i in 0..1000u64 {
+        wheel.insert_at(u64::MAX - i * 1_000_000_007, i);
+    }
+    wheel.insert_at(5, 5);
+    let t0 = std::time::Instant::now();
+    let mut n = 0;
+    wheel.advance_to(u64::MAX, |_| n += 1);
+    assert_eq!(n, 1001);
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }
 
 #[test]
