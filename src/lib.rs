@@ -1,4 +1,66 @@
-//! corelane: low-latency primitives.
+//! # corelane
+//!
+//! Low-latency primitives for trading engines, message brokers and latency
+//! microbenchmarks. Each module stands alone above [`sync`](#the-sync-shim):
+//! take just the rings, just the wheel or just the topology into an existing
+//! engine.
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`queue`] | bounded lock-free rings: [`queue::spsc`], [`queue::mpsc`], [`queue::spmc`], [`queue::mpmc`]; wait strategies and async endpoints ([`queue::wait`]) |
+//! | [`timer`] | a hierarchical timer wheel: O(1) insert/cancel, never early, never lost, no allocation once warm |
+//! | [`topology`] | cores, SMT siblings, caches, NUMA, the process affinity mask; verified pinning; placement plans; core-to-core latency |
+//!
+//! ## queue
+//!
+//! ```
+//! use corelane::queue::{spsc, wait::WaitStrategy};
+//!
+//! let (mut tx, mut rx) = spsc::channel::<u64>(1024);
+//! let consumer = std::thread::spawn(move || {
+//!     let mut sum = 0;
+//!     while let Ok(v) = rx.pop_blocking(WaitStrategy::Park) {
+//!         sum += v;
+//!     }
+//!     sum
+//! });
+//! for i in 0..1000 {
+//!     tx.push_blocking(i, WaitStrategy::BusySpin).unwrap();
+//! }
+//! drop(tx); // the consumer sees Disconnected once the ring is drained
+//! assert_eq!(consumer.join().unwrap(), 499_500);
+//! ```
+//!
+//! ## timer
+//!
+//! ```
+//! use corelane::timer::Wheel;
+//!
+//! let mut wheel: Wheel<&str> = Wheel::builder().capacity(64).build();
+//! let ttl = wheel.insert_at(50, "order 42 expires");
+//! wheel.insert_at(10, "heartbeat");
+//! assert_eq!(wheel.cancel(ttl), Some("order 42 expires"));
+//! let mut fired = Vec::new();
+//! wheel.advance_to(100, |v| fired.push(v));
+//! assert_eq!(fired, ["heartbeat"]);
+//! ```
+//!
+//! ## topology
+//!
+//! ```
+//! use corelane::topology::{self, PlanOptions, Topology};
+//!
+//! let topo = Topology::detect()?;
+//! let cpu = topo.plan(1, &PlanOptions::new())?.cpus()[0];
+//! std::thread::spawn(move || topology::pin_current_thread(cpu)).join().unwrap()?;
+//! # Ok::<(), topology::Error>(())
+//! ```
+//!
+//! ## The sync shim
+//!
+//! `src/sync.rs` is the only file that names atomics, cells or fences. Under
+//! `RUSTFLAGS="--cfg corelane_loom"` it switches to [loom](https://docs.rs/loom)
+//! and every atomic protocol is model-checked by the `loom-tests/` crate.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 

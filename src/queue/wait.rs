@@ -3,7 +3,7 @@
 //!
 //! # Ground rules (the eventcount)
 //!
-//! Every ring has two [`Notify`] cells: `items` (consumers wait here for
+//! Every ring has two `Notify` cells: `items` (consumers wait here for
 //! data) and `space` (producers wait here for room). A waiter never sleeps
 //! unless it has *announced* itself and then *re-checked* the ring:
 //!
@@ -25,7 +25,7 @@
 //!
 //! The publisher's half is the hot path: with nobody waiting it costs one
 //! load of a read-mostly cache line and a *compiler* fence, because
-//! [`heavy_barrier`](crate::sync) uses `membarrier(2)` to run the full fence
+//! the waiter's `heavy_barrier` uses `membarrier(2)` to run the full fence
 //! on the publisher's CPU on the waiter's behalf (the technique of
 //! liburcu and folly's `asymmetricLightBarrier`). Where membarrier is missing
 //! both sides fall back to `fence(SeqCst)`.
