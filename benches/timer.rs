@@ -136,6 +136,21 @@ fn filter() -> Option<String> {
     found
 }
 
+/// `cargo test --benches` runs each benchmark once without `--bench`: keep
+/// that quick by shrinking every population 100x (and skipping the memory
+/// table).
+fn test_mode() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+fn size(n: usize) -> usize {
+    if test_mode() {
+        n / 100
+    } else {
+        n
+    }
+}
+
 /// Whether benchmark `id` can match the filter. A plain filter is matched as
 /// a substring; one with regex syntax matches everything here (criterion
 /// then applies the real regex), which only costs unneeded setups.
@@ -229,7 +244,8 @@ fn insert_cancel<I: Timers>(g: &mut BenchmarkGroup<'_, WallTime>, pending: usize
                 t.advance(now, &mut |_| fired += 1);
                 for _ in 0..fired {
                     id += 1;
-                    black_box(t.insert(now + 1 + rng.below(FAR), id));
+                    let k = t.insert(now + 1 + rng.below(FAR), id);
+                    t.forget(k);
                 }
                 total += t0.elapsed();
             }
@@ -312,7 +328,8 @@ fn expire<I: Timers>(g: &mut BenchmarkGroup<'_, WallTime>, per_round: usize) {
             while fired < iters {
                 for _ in 0..per_round {
                     id += 1;
-                    black_box(t.insert(now + 1 + rng.below(1000), id));
+                    let k = t.insert(now + 1 + rng.below(1000), id);
+                    t.forget(k);
                 }
                 for _ in 0..1000 {
                     now += 1;
@@ -392,7 +409,8 @@ fn poll_tail<I: Timers>(
                 fired_total += fired;
                 for _ in 0..fired {
                     id += 1;
-                    t.insert(now + 1 + rng.below(FAR), id);
+                    let k = t.insert(now + 1 + rng.below(FAR), id);
+                    t.forget(k);
                 }
             }
             total
@@ -419,23 +437,25 @@ fn poll_tail<I: Timers>(
 
 fn main() {
     let _tokio = tokio_rt().enter();
-    memory();
+    if !test_mode() {
+        memory();
+    }
     let mut c = Criterion::default().configure_from_args();
 
     let mut g = c.benchmark_group("timer/insert_cancel_100k");
     g.throughput(Throughput::Elements(1));
-    insert_cancel::<Corelane>(&mut g, 100_000);
-    insert_cancel::<CorelaneTicks>(&mut g, 100_000);
-    insert_cancel::<DelayQueue>(&mut g, 100_000);
-    insert_cancel::<Hhwt>(&mut g, 100_000);
-    insert_cancel::<Nexus>(&mut g, 100_000);
-    insert_cancel::<Bit>(&mut g, 100_000);
-    insert_cancel::<BTree>(&mut g, 100_000);
+    insert_cancel::<Corelane>(&mut g, size(100_000));
+    insert_cancel::<CorelaneTicks>(&mut g, size(100_000));
+    insert_cancel::<DelayQueue>(&mut g, size(100_000));
+    insert_cancel::<Hhwt>(&mut g, size(100_000));
+    insert_cancel::<Nexus>(&mut g, size(100_000));
+    insert_cancel::<Bit>(&mut g, size(100_000));
+    insert_cancel::<BTree>(&mut g, size(100_000));
     g.finish();
 
     for (group, pending) in [
-        ("cancel_random_1M", 1_000_000),
-        ("cancel_random_10M", 10_000_000),
+        ("cancel_random_1M", size(1_000_000)),
+        ("cancel_random_10M", size(10_000_000)),
     ] {
         let mut g = c.benchmark_group(format!("timer/{group}"));
         g.throughput(Throughput::Elements(1));
@@ -452,27 +472,27 @@ fn main() {
     let mut g = c.benchmark_group("timer/expire_100k");
     g.throughput(Throughput::Elements(1));
     g.sample_size(20);
-    expire::<Corelane>(&mut g, 100_000);
-    expire::<CorelaneTicks>(&mut g, 100_000);
-    expire::<DelayQueue>(&mut g, 100_000);
-    expire::<Hhwt>(&mut g, 100_000);
-    expire::<Nexus>(&mut g, 100_000);
-    expire::<Bit>(&mut g, 100_000);
-    expire::<BTree>(&mut g, 100_000);
-    expire::<Heap>(&mut g, 100_000);
+    expire::<Corelane>(&mut g, size(100_000));
+    expire::<CorelaneTicks>(&mut g, size(100_000));
+    expire::<DelayQueue>(&mut g, size(100_000));
+    expire::<Hhwt>(&mut g, size(100_000));
+    expire::<Nexus>(&mut g, size(100_000));
+    expire::<Bit>(&mut g, size(100_000));
+    expire::<BTree>(&mut g, size(100_000));
+    expire::<Heap>(&mut g, size(100_000));
     g.finish();
 
     let mut report = Vec::new();
     let mut g = c.benchmark_group("timer/poll_1M");
     g.throughput(Throughput::Elements(1));
     g.sample_size(20);
-    poll_tail::<Corelane>(&mut g, 1_000_000, &mut report);
-    poll_tail::<CorelaneTicks>(&mut g, 1_000_000, &mut report);
-    poll_tail::<DelayQueue>(&mut g, 1_000_000, &mut report);
-    poll_tail::<Hhwt>(&mut g, 1_000_000, &mut report);
-    poll_tail::<Nexus>(&mut g, 1_000_000, &mut report);
-    poll_tail::<BTree>(&mut g, 1_000_000, &mut report);
-    poll_tail::<Heap>(&mut g, 1_000_000, &mut report);
+    poll_tail::<Corelane>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<CorelaneTicks>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<DelayQueue>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<Hhwt>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<Nexus>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<BTree>(&mut g, size(1_000_000), &mut report);
+    poll_tail::<Heap>(&mut g, size(1_000_000), &mut report);
     g.finish();
     if !report.is_empty() {
         println!(

@@ -37,6 +37,11 @@ pub trait Timers: Sized {
     fn garbage(&self) -> usize {
         0
     }
+    /// Gives up a key the workload will never cancel with (nexus handles
+    /// must be freed, not dropped).
+    fn forget(&mut self, key: Self::Key) {
+        drop(key);
+    }
     /// Tears down, consuming keys that must not be dropped (nexus handles).
     fn discard(self, keys: Vec<Self::Key>) {
         drop(keys);
@@ -249,6 +254,9 @@ impl Timers for Nexus {
             .poll_and_rebalance(self.base + ms(to), &mut self.buf);
         self.buf.drain(..).for_each(&mut *f);
         n
+    }
+    fn forget(&mut self, key: Self::Key) {
+        self.wheel.free(key);
     }
     fn discard(mut self, keys: Vec<Self::Key>) {
         for k in keys {
