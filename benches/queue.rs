@@ -15,8 +15,14 @@ use rings::*;
 
 type Cpus = Option<(corelane::topology::CpuId, corelane::topology::CpuId)>;
 
-fn tput<R: Ring>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, cpus: Cpus, cap: usize) {
-    g.bench_function(R::NAME, |b| b.iter_custom(|iters| throughput::<R>(cpus, cap, iters.max(1))));
+fn tput<R: Ring>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    cpus: Cpus,
+    cap: usize,
+) {
+    g.bench_function(R::NAME, |b| {
+        b.iter_custom(|iters| throughput::<R>(cpus, cap, iters.max(1)))
+    });
 }
 
 fn rtt<R: Ring>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, cpus: Cpus) {
@@ -28,16 +34,23 @@ fn rtt<R: Ring>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, cp
     });
 }
 
-fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     g
 }
 
 fn benches(c: &mut Criterion) {
     let cpus = cpu_pair();
     if cpus.is_none() {
-        eprintln!("queue bench: fewer than 2 allowed CPUs; threads run unpinned (figures mean little)");
+        eprintln!(
+            "queue bench: fewer than 2 allowed CPUs; threads run unpinned (figures mean little)"
+        );
     }
     for cap in [1024, 65536] {
         let mut g = group(c, &format!("spsc_throughput/cap{cap}"));

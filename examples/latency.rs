@@ -33,7 +33,11 @@ struct Opts {
 
 fn opts() -> Opts {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut o = Opts { quick: false, json: false, svg: None };
+    let mut o = Opts {
+        quick: false,
+        json: false,
+        svg: None,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -123,7 +127,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("heat map written to {path}");
     }
 
-    let (rounds, samples, items) = if o.quick { (2, 2_000, 200_000) } else { (7, 20_000, 5_000_000) };
+    let (rounds, samples, items) = if o.quick {
+        (2, 2_000, 200_000)
+    } else {
+        (7, 20_000, 5_000_000)
+    };
     let mut rows: Vec<Row> = (0..10).map(|_| Row::default()).collect();
     for _round in 0..rounds {
         // Round trips, interleaved.
@@ -165,8 +173,14 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
     let floor = median(&rows[0].rtt_med);
     let rtrb_rtt = median(&rows[2].rtt_med);
     let rtrb_tput = median(&rows[2].tput);
-    let best_peer_rtt = rows[2..=4].iter().map(|r| median(&r.rtt_med)).fold(f64::INFINITY, f64::min);
-    let best_peer_tput = rows[2..=4].iter().map(|r| median(&r.tput)).fold(0.0, f64::max);
+    let best_peer_rtt = rows[2..=4]
+        .iter()
+        .map(|r| median(&r.rtt_med))
+        .fold(f64::INFINITY, f64::min);
+    let best_peer_tput = rows[2..=4]
+        .iter()
+        .map(|r| median(&r.tput))
+        .fold(0.0, f64::max);
     if o.json {
         let items: Vec<String> = rows
             .iter()
@@ -182,7 +196,10 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
                 .replace("NaN", "null")
             })
             .collect();
-        println!("{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}]}}", items.join(","));
+        println!(
+            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}]}}",
+            items.join(",")
+        );
         return;
     }
     println!(
@@ -219,12 +236,30 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
     let spsc_rtt = median(&rows[1].rtt_med);
     let spsc_tput = median(&rows[1].tput);
     println!("\ntargets (issue #2), this run:");
-    println!("  spsc round trip / best of rtrb, ringbuf, nexus-queue = {:.2} (target <= 0.85)", spsc_rtt / best_peer_rtt);
-    println!("  spsc round trip / one-line floor                     = {:.2} (target <= 1.20)", spsc_rtt / floor);
-    println!("  spsc throughput / best of rtrb, ringbuf, nexus-queue = {:.2} (target >= 1.30)", spsc_tput / best_peer_tput);
-    println!("  spsc chunks of 64 / rtrb single-item                 = {:.2} (target >= 3.00)", median(&rows[9].tput) / rtrb_tput);
-    println!("  mpsc 1->1 / crossbeam-channel bounded                = {:.2} (target >= 2.00)", median(&rows[5].tput) / median(&rows[8].tput));
-    println!("  mpmc 1->1 / crossbeam ArrayQueue                     = {:.2} (target >= 1.00)", median(&rows[6].tput) / median(&rows[7].tput));
+    println!(
+        "  spsc round trip / best of rtrb, ringbuf, nexus-queue = {:.2} (target <= 0.85)",
+        spsc_rtt / best_peer_rtt
+    );
+    println!(
+        "  spsc round trip / one-line floor                     = {:.2} (target <= 1.20)",
+        spsc_rtt / floor
+    );
+    println!(
+        "  spsc throughput / best of rtrb, ringbuf, nexus-queue = {:.2} (target >= 1.30)",
+        spsc_tput / best_peer_tput
+    );
+    println!(
+        "  spsc chunks of 64 / rtrb single-item                 = {:.2} (target >= 3.00)",
+        median(&rows[9].tput) / rtrb_tput
+    );
+    println!(
+        "  mpsc 1->1 / crossbeam-channel bounded                = {:.2} (target >= 2.00)",
+        median(&rows[5].tput) / median(&rows[8].tput)
+    );
+    println!(
+        "  mpmc 1->1 / crossbeam ArrayQueue                     = {:.2} (target >= 1.00)",
+        median(&rows[6].tput) / median(&rows[7].tput)
+    );
     if floor > 150.0 {
         println!("  NOTE: floor {floor:.0} ns > 150 ns: the host looks disturbed; rerun before quoting figures");
     }

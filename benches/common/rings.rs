@@ -68,27 +68,99 @@ macro_rules! ring {
     };
 }
 
-ring!(CorelaneSpsc, "corelane spsc", spsc::Producer<u64>, spsc::Consumer<u64>,
-    |cap| spsc::channel(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop().ok());
-ring!(CorelaneSpscNoNotify, "corelane spsc (no park check)", spsc::Producer<u64>, spsc::Consumer<u64>,
-    |cap| spsc::channel(cap), |tx, v| tx.__push_without_notify(v).is_ok(), |rx| rx.pop().ok());
-ring!(CorelaneMpsc, "corelane mpsc 1->1", mpsc::Producer<u64>, mpsc::Consumer<u64>,
-    |cap| mpsc::channel(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop().ok());
-ring!(CorelaneMpmc, "corelane mpmc 1->1", mpmc::Producer<u64>, mpmc::Consumer<u64>,
-    |cap| mpmc::channel(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop().ok());
-ring!(Rtrb, "rtrb", rtrb::Producer<u64>, rtrb::Consumer<u64>,
-    |cap| rtrb::RingBuffer::new(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop().ok());
-ring!(Ringbuf, "ringbuf", ringbuf::HeapProd<u64>, ringbuf::HeapCons<u64>,
-    |cap| { use ringbuf::traits::Split; ringbuf::HeapRb::<u64>::new(cap).split() },
-    |tx, v| { use ringbuf::traits::Producer; tx.try_push(v).is_ok() },
-    |rx| { use ringbuf::traits::Consumer; rx.try_pop() });
-ring!(Nexus, "nexus-queue", nexus_queue::spsc::Producer<u64>, nexus_queue::spsc::Consumer<u64>,
-    |cap| nexus_queue::spsc::ring_buffer(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop());
-ring!(ArrayQueue, "crossbeam ArrayQueue", Arc<crossbeam_queue::ArrayQueue<u64>>, Arc<crossbeam_queue::ArrayQueue<u64>>,
-    |cap| { let q = Arc::new(crossbeam_queue::ArrayQueue::new(cap)); (q.clone(), q) },
-    |tx, v| tx.push(v).is_ok(), |rx| rx.pop());
-ring!(CbChannel, "crossbeam-channel bounded", crossbeam_channel::Sender<u64>, crossbeam_channel::Receiver<u64>,
-    |cap| crossbeam_channel::bounded(cap), |tx, v| tx.try_send(v).is_ok(), |rx| rx.try_recv().ok());
+ring!(
+    CorelaneSpsc,
+    "corelane spsc",
+    spsc::Producer<u64>,
+    spsc::Consumer<u64>,
+    |cap| spsc::channel(cap),
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop().ok()
+);
+ring!(
+    CorelaneSpscNoNotify,
+    "corelane spsc (no park check)",
+    spsc::Producer<u64>,
+    spsc::Consumer<u64>,
+    |cap| spsc::channel(cap),
+    |tx, v| tx.__push_without_notify(v).is_ok(),
+    |rx| rx.pop().ok()
+);
+ring!(
+    CorelaneMpsc,
+    "corelane mpsc 1->1",
+    mpsc::Producer<u64>,
+    mpsc::Consumer<u64>,
+    |cap| mpsc::channel(cap),
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop().ok()
+);
+ring!(
+    CorelaneMpmc,
+    "corelane mpmc 1->1",
+    mpmc::Producer<u64>,
+    mpmc::Consumer<u64>,
+    |cap| mpmc::channel(cap),
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop().ok()
+);
+ring!(
+    Rtrb,
+    "rtrb",
+    rtrb::Producer<u64>,
+    rtrb::Consumer<u64>,
+    |cap| rtrb::RingBuffer::new(cap),
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop().ok()
+);
+ring!(
+    Ringbuf,
+    "ringbuf",
+    ringbuf::HeapProd<u64>,
+    ringbuf::HeapCons<u64>,
+    |cap| {
+        use ringbuf::traits::Split;
+        ringbuf::HeapRb::<u64>::new(cap).split()
+    },
+    |tx, v| {
+        use ringbuf::traits::Producer;
+        tx.try_push(v).is_ok()
+    },
+    |rx| {
+        use ringbuf::traits::Consumer;
+        rx.try_pop()
+    }
+);
+ring!(
+    Nexus,
+    "nexus-queue",
+    nexus_queue::spsc::Producer<u64>,
+    nexus_queue::spsc::Consumer<u64>,
+    |cap| nexus_queue::spsc::ring_buffer(cap),
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop()
+);
+ring!(
+    ArrayQueue,
+    "crossbeam ArrayQueue",
+    Arc<crossbeam_queue::ArrayQueue<u64>>,
+    Arc<crossbeam_queue::ArrayQueue<u64>>,
+    |cap| {
+        let q = Arc::new(crossbeam_queue::ArrayQueue::new(cap));
+        (q.clone(), q)
+    },
+    |tx, v| tx.push(v).is_ok(),
+    |rx| rx.pop()
+);
+ring!(
+    CbChannel,
+    "crossbeam-channel bounded",
+    crossbeam_channel::Sender<u64>,
+    crossbeam_channel::Receiver<u64>,
+    |cap| crossbeam_channel::bounded(cap),
+    |tx, v| tx.try_send(v).is_ok(),
+    |rx| rx.try_recv().ok()
+);
 
 /// corelane SPSC moving items through the in-place chunk API, 64 at a time.
 pub struct CorelaneSpscBatch;
@@ -180,7 +252,11 @@ pub fn throughput<R: Ring>(cpus: Option<(CpuId, CpuId)>, cap: usize, n: u64) -> 
 
 /// Round trips through two rings (ping, pong echoed back), timed in batches
 /// of `batch` round trips; returns the mean ns per round trip of each batch.
-pub fn round_trips<R: Ring>(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<f64> {
+pub fn round_trips<R: Ring>(
+    cpus: Option<(CpuId, CpuId)>,
+    samples: usize,
+    batch: usize,
+) -> Vec<f64> {
     let (mut ping_tx, mut ping_rx) = R::make(1024);
     let (mut pong_tx, mut pong_rx) = R::make(1024);
     let total = (samples * batch) as u64 + 1000;

@@ -746,7 +746,7 @@ impl<T> Consumer<T> {
         }
         ReadChunk {
             consumer: self,
-            len,
+            remaining: len,
             taken: 0,
         }
     }
@@ -839,8 +839,12 @@ impl<T> Drop for Consumer<T> {
 /// are released to the producer with one store. Items not taken stay in the
 /// ring.
 pub struct ReadChunk<'a, T> {
+    /// `consumer.head` is advanced as items are taken, so it always points
+    /// at the first item not yet taken; forgetting the chunk is therefore
+    /// safe (taken items are never handed out again; their slots are
+    /// released by the next `pop` or chunk).
     consumer: &'a mut Consumer<T>,
-    len: usize,
+    remaining: usize,
     taken: usize,
 }
 
@@ -855,7 +859,7 @@ impl<T> ReadChunk<'_, T> {
     /// assert_eq!(rx.read_chunk(8).len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.len - self.taken
+        self.remaining
     }
 
     /// True if nothing is left in the chunk.
@@ -884,7 +888,7 @@ impl<T> ReadChunk<'_, T> {
             return None;
         }
         let shared = &self.consumer.shared;
-        let pos = self.consumer.head.wrapping_add(self.taken + i);
+        let pos = self.consumer.head.wrapping_add(i);
         // SAFETY: positions in the chunk were published (stamp seen with
         // Acquire in `read_chunk`) and are not released until we drop; the
         // reference borrows `self`, which holds the consumer exclusively.
@@ -930,14 +934,19 @@ impl<T> Iterator for ReadChunk<'_, T> {
 
     #[inline]
     fn next(&mut self) -> Option<T> {
-        if self.taken == self.len {
+        if self.remaining == 0 {
             return None;
         }
-        let shared = &self.consumer.shared;
-        let pos = self.consumer.head.wrapping_add(self.taken);
+        let c = &mut *self.consumer;
+        let pos = c.head;
+        // Advance the private cursor *before* handing the item out, so even a
+        // forgotten chunk can never hand it out again.
+        c.head = pos.wrapping_add(1);
+        self.remaining -= 1;
         self.taken += 1;
-        // SAFETY: published (see `get`), taken exactly once (`taken` moves
-        // past it), and released only in Drop after this read.
+        let shared = &c.shared;
+        // SAFETY: published (stamp seen with Acquire in `read_chunk`), taken
+        // exactly once (`head` moved past it), released only by a later store.
         Some(
             shared.slots[pos & shared.mask]
                 .value
@@ -958,7 +967,6 @@ impl<T> Drop for ReadChunk<'_, T> {
             return;
         }
         let c = &mut *self.consumer;
-        c.head = c.head.wrapping_add(self.taken);
         // Release: pairs with the producer's Acquire head load (see `pop`).
         c.shared.cons.pos.store(c.head, Ordering::Release);
         c.shared.space.notify();

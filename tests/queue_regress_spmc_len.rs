@@ -1,5 +1,4 @@
-//! BUG REPRODUCER (library bug, reported to the lead; do not "fix" here).
-//!
+//! REGRESSION TEST (was a bug reproducer; fixed in src/queue/stamped.rs and spsc.rs by clamping a negative tail-head gap to 0).
 //! `spmc::Consumer::len()` (and so `is_full()`) can report the ring as
 //! *full* while at most one item has ever been in it.
 //!

@@ -1,5 +1,4 @@
-//! BUG REPRODUCER (library bug, reported to the lead; do not "fix" here).
-//!
+//! REGRESSION TEST (was a bug reproducer; fixed in src/queue/spsc.rs: `ReadChunk::next` now advances the private cursor itself).
 //! Forgetting an `spsc::ReadChunk` after moving items out of it makes the
 //! consumer hand the same items out again: safe code observes a moved-out
 //! value twice, which for a non-`Copy` `T` (a `String`, a `Box`) is a
