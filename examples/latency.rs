@@ -132,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         (7, 20_000, 5_000_000)
     };
-    let mut rows: Vec<Row> = (0..10).map(|_| Row::default()).collect();
+    let mut rows: Vec<Row> = (0..11).map(|_| Row::default()).collect();
     for _round in 0..rounds {
         // Round trips, interleaved.
         rows[0].name = "floor: one cache line";
@@ -157,6 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         run_tput::<ArrayQueue>(&mut rows[7], cpus, items);
         run_tput::<CbChannel>(&mut rows[8], cpus, items);
         run_tput::<CorelaneSpscBatch>(&mut rows[9], cpus, items);
+        run_tput::<CorelaneSpscNoNotify>(&mut rows[10], cpus, items);
     }
     report(&o, &rows, rounds);
     if !o.json {
@@ -259,6 +260,10 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
     println!(
         "  mpmc 1->1 / crossbeam ArrayQueue                     = {:.2} (target >= 1.00)",
         median(&rows[6].tput) / median(&rows[7].tput)
+    );
+    println!(
+        "  spsc push cost with park check / without (per item)  = {:.2} (target <= 1.05)",
+        median(&rows[10].tput) / spsc_tput
     );
     if floor > 150.0 {
         println!("  NOTE: floor {floor:.0} ns > 150 ns: the host looks disturbed; rerun before quoting figures");
