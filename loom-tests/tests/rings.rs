@@ -47,7 +47,7 @@ fn pop_spin<T>(mut pop: impl FnMut() -> Result<T, PopError>) -> Result<T, PopErr
 }
 
 /// Counts drops, to prove every item is dropped exactly once.
-struct Counted(usize, &'static AtomicUsize);
+struct Counted(#[allow(dead_code)] usize, &'static AtomicUsize);
 impl Drop for Counted {
     fn drop(&mut self) {
         self.1.fetch_add(1, SeqCst);

@@ -1,8 +1,8 @@
 //! Multi-producer multi-consumer ring: both ends are `Clone`; positions are
 //! claimed by CAS on the shared cursors, readiness is each slot's own stamp
 //! (Vyukov's bounded queue). A try that fails only because another thread is
-//! mid-way through the next slot says so ([`PushError::Busy`](crate::queue::PushError::Busy),
-//! [`PopError::Busy`](crate::queue::PopError::Busy)).
+//! mid-way through the next slot says so ([`PushError::Busy`],
+//! [`PopError::Busy`]).
 //!
 //! The ground rules are in `src/queue/stamped.rs`.
 //!
