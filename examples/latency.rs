@@ -14,8 +14,6 @@
 //! trips are reported as ratios to a raw one-cache-line ping-pong measured in
 //! the same rounds, and to rtrb.
 
-use std::time::Instant;
-
 use corelane::topology::{c2c, CpuId, PlanOptions, Topology};
 
 #[path = "../benches/common/rings.rs"]
@@ -90,7 +88,6 @@ fn run_tput<R: Ring>(row: &mut Row, cpus: Option<(CpuId, CpuId)>, items: u64) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = opts();
-    let started = Instant::now();
 
     // Topology first, before any thread is pinned (a pinned thread's mask
     // is one CPU, and threads it spawns inherit it).
@@ -165,7 +162,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (label, ns) in timer_row::timer_row(o.quick) {
             println!("  {label:<48} {ns:>8.1} ns");
         }
-        println!("\n(done in {:.1} s)", started.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -182,6 +182,24 @@ fn mpsc_two_producers() {
 }
 
 #[test]
+fn mpsc_full_ring_reloads_cached_head() {
+    // Capacity 2, three items: the producer's cached head must be reloaded
+    // (Acquire) before it reuses a slot the consumer released.
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(2);
+        let p = thread::spawn(move || {
+            for i in 0..3 {
+                push_spin(|v| tx.push(v), i);
+            }
+        });
+        for i in 0..3 {
+            assert_eq!(pop_spin(|| rx.pop()), Ok(i));
+        }
+        p.join().unwrap();
+    });
+}
+
+#[test]
 fn mpsc_batch_against_single_push() {
     model(|| {
         let (tx, mut rx) = mpsc::channel::<usize>(4);

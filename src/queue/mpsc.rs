@@ -34,17 +34,21 @@
 //! }
 //! ```
 
-use super::stamped::{stamped_endpoints, Owned, SharedClaim};
+use super::stamped::{stamped_endpoints, Owned, ScProducerClaim};
 use super::Disconnected;
 
-stamped_endpoints!(module = "mpsc", producer = SharedClaim, consumer = Owned);
+stamped_endpoints!(
+    module = "mpsc",
+    producer = ScProducerClaim,
+    consumer = Owned
+);
 
 impl<T> Clone for Producer<T> {
     fn clone(&self) -> Self {
         self.ring.add_sender();
         Producer {
             ring: self.ring.clone(),
-            claim: SharedClaim,
+            claim: self.claim,
         }
     }
 }

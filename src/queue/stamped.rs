@@ -76,6 +76,27 @@ pub(crate) struct Owned(usize);
 #[derive(Default, Clone, Copy)]
 pub(crate) struct SharedClaim;
 
+/// The many producers of a **single-consumer** ring (MPSC): claims by CAS on
+/// the tail, but decides "slot free" from a cached copy of the consumer's
+/// `head` instead of loading the slot's stamp, so a push touches the slot's
+/// line once (to write it) and the consumer's line only when the cache says
+/// the ring is full.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ScProducerClaim {
+    head_cache: usize,
+}
+
+impl Claim for ScProducerClaim {
+    #[inline]
+    fn push<T>(&mut self, ring: &Ring<T>, value: T) -> Result<(), PushError<T>> {
+        ring.push_sc(&mut self.head_cache, value)
+    }
+    #[inline]
+    fn pop<T>(&mut self, ring: &Ring<T>) -> Result<T, PopError> {
+        ring.pop_shared()
+    }
+}
+
 impl Claim for Owned {
     #[inline]
     fn push<T>(&mut self, ring: &Ring<T>, value: T) -> Result<(), PushError<T>> {
@@ -262,6 +283,49 @@ impl<T> Ring<T> {
             }
             crate::sync::spin_hint();
         }
+    }
+
+    /// Multi-producer push for a ring with a **single consumer**, which
+    /// releases positions in order and publishes `head` after each release:
+    /// `pos - head < capacity` then proves the slot of `pos` free.
+    #[inline]
+    pub(crate) fn push_sc(&self, head_cache: &mut usize, value: T) -> Result<(), PushError<T>> {
+        if self.receivers_gone() {
+            return Err(PushError::Disconnected(value));
+        }
+        let cap = self.capacity() as isize;
+        // Relaxed: a hint; ownership is decided by the CAS below.
+        let mut pos = self.tail.load(Ordering::Relaxed);
+        loop {
+            if signed(pos, *head_cache) >= cap {
+                // Acquire: pairs with the consumer's Release head store in
+                // `pop_owned`, issued after it read and released every
+                // position below `head`.
+                *head_cache = self.head.load(Ordering::Acquire);
+                if signed(pos, *head_cache) >= cap {
+                    let now = self.tail.load(Ordering::Relaxed);
+                    if now == pos {
+                        return Err(PushError::Full(value));
+                    }
+                    pos = now;
+                    continue;
+                }
+            }
+            // Relaxed: ownership only (see `push_shared`).
+            match self.tail.compare_exchange_weak(
+                pos,
+                pos.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => pos = now,
+            }
+            crate::sync::spin_hint();
+        }
+        self.write(pos, value);
+        self.items.notify();
+        Ok(())
     }
 
     #[inline]
