@@ -6,6 +6,7 @@
 //! | [`mpsc`] | many (`Clone`) | 1 | CAS on the tail | batch push |
 //! | [`spmc`] | 1 | many (`Clone`) | CAS on the head | |
 //! | [`mpmc`] | many | many | CAS on both | |
+//! | [`multicast`] | 1, or many (`Clone`) | many cursors, each sees every item | CAS (many producers) | Disruptor-style consumer graph, worker groups, lossy cursors |
 //!
 //! All rings share one vocabulary: a power-of-two capacity (requests are
 //! rounded up), non-blocking [`push`](spsc::Producer::push) returning
@@ -35,6 +36,7 @@ use std::fmt;
 
 pub mod mpmc;
 pub mod mpsc;
+pub mod multicast;
 pub mod spmc;
 pub mod spsc;
 pub(crate) mod stamped;

@@ -5,7 +5,7 @@
 //! The ground rules are in `src/queue/stamped.rs`.
 //!
 //! **Head-of-line semantics.** [`Consumer::pop`] returns
-//! [`PopError::Empty`](crate::queue::PopError::Empty) (never `Busy`) when the
+//! [`PopError::Empty`] (never `Busy`) when the
 //! next slot has been claimed by a producer that has not finished writing it:
 //! telling the two apart would cost the consumer a load of the producers'
 //! contended cursor on every empty poll. Items claimed later may already be

@@ -1,0 +1,476 @@
+//! Worker groups: a node of the consumer graph whose members share one claim
+//! cursor, so each item goes to exactly one member.
+//!
+//! # Ground rules
+//!
+//! * The group's `claim` is the next unclaimed position. A member claims the
+//!   run `[c, c + n)` by CAS `c -> c + n`, only after learning that `c + n`
+//!   is within its barrier (stamps, or its upstream nodes). A CAS hands each
+//!   position to exactly one member.
+//! * Each member publishes the position it *holds*: before the CAS it stores
+//!   `held = c` (Release), and when it has finished its run it stores
+//!   [`IDLE`] (Release, after reading the slots). A member that holds nothing
+//!   is `IDLE`, so a sleeping member never holds the group back.
+//! * The group's released position is `min(claim, every non-idle held)`,
+//!   reading `claim` **first** (Acquire). If a member's CAS is in the claim
+//!   value read, the CAS (Release) published its `held` store before it, so
+//!   the later load of `held` sees `c` or a later value; if the CAS is not in
+//!   it, the claim read is `<= c` anyway. Either way no position a member is
+//!   still reading is reported as released.
+
+use std::fmt;
+
+use super::cursor::{earlier, signed, Sequence};
+use super::graph::{Barrier, NodeId};
+use super::ring::{Ring, OPEN};
+use super::subscriber::{
+    batch_async, batch_blocking, extend_run, Batch, Item, ReadSide, Release, WakeCell,
+};
+use crate::queue::wait::WaitStrategy;
+use crate::queue::PopError;
+use crate::sync::Arc;
+
+/// A member's `held` value when it holds nothing.
+pub(crate) const IDLE: usize = usize::MAX;
+
+pub(crate) struct GroupShared {
+    claim: Sequence,
+    held: Box<[Sequence]>,
+}
+
+impl GroupShared {
+    pub(crate) fn new(start: usize, members: usize) -> Self {
+        GroupShared {
+            claim: Sequence::new(start),
+            held: (0..members).map(|_| Sequence::new(IDLE)).collect(),
+        }
+    }
+
+    /// Every position below the result is released by the group (see the
+    /// ground rules for why `claim` is read first).
+    #[inline]
+    pub(crate) fn position(&self) -> usize {
+        let claim = self.claim.get();
+        self.held.iter().fold(claim, |m, h| match h.get() {
+            IDLE => m,
+            held => earlier(m, held),
+        })
+    }
+}
+
+/// One member of a worker group: together the members see every item once,
+/// each item going to exactly one member (in claim order, in runs of up to
+/// the `max` a member asks for).
+///
+/// Made by [`Builder::group`](super::Builder::group) and taken with
+/// [`Handles::workers`](super::Handles::workers). Dropping a worker leaves
+/// the group; when the last member leaves, the group leaves the graph.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::Builder;
+///
+/// let mut b = Builder::new(16, || 0u64);
+/// let g = b.group(2);
+/// let (mut tx, mut handles) = b.build().unwrap();
+/// let mut workers = handles.workers(g);
+/// for i in 0..4 {
+///     tx.try_publish(i).unwrap();
+/// }
+/// let a = workers[0].poll(3).unwrap().iter().copied().collect::<Vec<_>>();
+/// let b = workers[1].poll(3).unwrap().iter().copied().collect::<Vec<_>>();
+/// assert_eq!((a, b), (vec![0, 1, 2], vec![3]));
+/// ```
+pub struct Worker<T> {
+    ring: Arc<Ring<T>>,
+    group: Arc<GroupShared>,
+    st: WorkState,
+}
+
+struct WorkState {
+    id: NodeId,
+    member: usize,
+    /// Positions below `limit` are known readable (valid while the claim has
+    /// not passed them: the group gates the producer until it does).
+    limit: usize,
+    barrier: Barrier,
+    version: usize,
+}
+
+impl<T> fmt::Debug for Worker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multicast::Worker")
+            .field("id", &self.st.id)
+            .field("member", &self.st.member)
+            .finish()
+    }
+}
+
+impl<T> Worker<T> {
+    pub(crate) fn new(
+        ring: Arc<Ring<T>>,
+        group: Arc<GroupShared>,
+        id: NodeId,
+        member: usize,
+        barrier: Barrier,
+        version: usize,
+    ) -> Self {
+        let limit = group.claim.get();
+        Worker {
+            ring,
+            group,
+            st: WorkState {
+                id,
+                member,
+                limit,
+                barrier,
+                version,
+            },
+        }
+    }
+
+    fn batch(&mut self, (start, len): (usize, usize)) -> Batch<'_, T> {
+        let held = &self.group.held[self.st.member];
+        Batch::new(&self.ring, start, len, Release::Worker(held))
+    }
+
+    /// Claims the next item, read in place; the worker is done with it when
+    /// the [`Item`] drops. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if nothing is left to claim now;
+    /// [`PopError::Disconnected`] once every publisher is gone and the group
+    /// has claimed everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast::Builder, PopError};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.try_publish(5).unwrap();
+    /// assert_eq!(*w.try_next().unwrap(), 5);
+    /// assert!(matches!(w.try_next(), Err(PopError::Empty)));
+    /// ```
+    #[inline]
+    pub fn try_next(&mut self) -> Result<Item<'_, T>, PopError> {
+        let r = self.st.take(&self.ring, &self.group, 1)?;
+        Ok(Item(self.batch(r)))
+    }
+
+    /// Claims a run of up to `max` items (at least one), read in place.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_next`](Self::try_next).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(8, || 0u8);
+    /// let g = b.group(3);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut ws = h.workers(g);
+    /// tx.try_publish_batch(5, |i, slot| *slot = i as u8).unwrap();
+    /// assert_eq!(ws[2].poll(8).unwrap().len(), 5);
+    /// assert!(ws[0].poll(8).is_err());
+    /// ```
+    #[inline]
+    pub fn poll(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
+        let r = self.st.take(&self.ring, &self.group, max)?;
+        Ok(self.batch(r))
+    }
+
+    /// Claims up to `max` items and hands each to `handler` with its
+    /// sequence number and an end-of-batch flag; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_next`](Self::try_next).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(8, || 0u32);
+    /// let g = b.group(2);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut ws = h.workers(g);
+    /// tx.try_publish(7).unwrap();
+    /// let mut seen = vec![];
+    /// ws[0].process(16, |v, seq, last| seen.push((*v, seq, last))).unwrap();
+    /// assert_eq!(seen, [(7, 0, true)]);
+    /// ```
+    pub fn process<F: FnMut(&T, u64, bool)>(
+        &mut self,
+        max: usize,
+        handler: F,
+    ) -> Result<usize, PopError> {
+        Ok(self.poll(max)?.process(handler))
+    }
+
+    /// Claims the next item, waiting per `strategy` while none is left.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once every publisher is gone and the group
+    /// has claimed everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast::Builder, wait::WaitStrategy};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// std::thread::spawn(move || tx.try_publish(3).unwrap());
+    /// assert_eq!(*w.next_blocking(WaitStrategy::Park).unwrap(), 3);
+    /// ```
+    pub fn next_blocking(&mut self, strategy: WaitStrategy) -> Result<Item<'_, T>, PopError> {
+        Ok(Item(self.poll_blocking(1, strategy)?))
+    }
+
+    /// Claims up to `max` items, waiting per `strategy` while none is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast::Builder, wait::WaitStrategy};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(2);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.try_publish(1).unwrap();
+    /// assert_eq!(w.poll_blocking(4, WaitStrategy::Yield).unwrap().len(), 1);
+    /// ```
+    pub fn poll_blocking(
+        &mut self,
+        max: usize,
+        strategy: WaitStrategy,
+    ) -> Result<Batch<'_, T>, PopError> {
+        let mut side = WorkSide {
+            st: &mut self.st,
+            group: &self.group,
+        };
+        let r = batch_blocking(&mut side, &self.ring, max, strategy)?;
+        Ok(self.batch(r))
+    }
+
+    /// Claims the next item, waiting asynchronously while none is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.try_publish(9).unwrap();
+    /// assert_eq!(*w.recv().await.unwrap(), 9);
+    /// # });
+    /// ```
+    pub async fn recv(&mut self) -> Result<Item<'_, T>, PopError> {
+        Ok(Item(self.recv_batch(1).await?))
+    }
+
+    /// Claims up to `max` items, waiting asynchronously while none is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.try_publish(1).unwrap();
+    /// tx.try_publish(2).unwrap();
+    /// assert_eq!(w.recv_batch(8).await.unwrap().len(), 2);
+    /// # });
+    /// ```
+    pub async fn recv_batch(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
+        let mut side = WorkSide {
+            st: &mut self.st,
+            group: &self.group,
+        };
+        let r = batch_async(&mut side, &self.ring, max).await?;
+        Ok(self.batch(r))
+    }
+
+    /// This group's node id (shared by every member), for
+    /// [`Joiner::subscribe_after`](super::Joiner::subscribe_after).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(2);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// assert!(h.workers(g).iter().all(|w| w.id() == g));
+    /// ```
+    pub fn id(&self) -> NodeId {
+        self.st.id
+    }
+
+    /// Number of slots in the ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(5, || 0u8);
+    /// let g = b.group(1);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// assert_eq!(h.workers(g)[0].capacity(), 8);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+}
+
+impl<T> Drop for Worker<T> {
+    fn drop(&mut self) {
+        // Holds nothing from now on (a forgotten batch may have left `held`).
+        self.group.held[self.st.member].set(IDLE);
+        super::builder::leave(&self.ring, self.st.id);
+    }
+}
+
+/// A worker's read side for the shared blocking/async helpers.
+struct WorkSide<'a> {
+    st: &'a mut WorkState,
+    group: &'a GroupShared,
+}
+
+impl<T> ReadSide<T> for WorkSide<'_> {
+    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError> {
+        self.st.take(ring, self.group, max)
+    }
+
+    fn wake_cell(&self) -> WakeCell {
+        match self.st.barrier {
+            Barrier::Root => WakeCell::Items,
+            Barrier::After(_) => WakeCell::Released,
+        }
+    }
+}
+
+impl WorkState {
+    /// Claims `[c, c + n)` with `1 <= n <= max` (see the ground rules).
+    #[inline]
+    fn take<T>(
+        &mut self,
+        ring: &Ring<T>,
+        group: &GroupShared,
+        max: usize,
+    ) -> Result<(usize, usize), PopError> {
+        let held = &group.held[self.member];
+        let max = max.max(1);
+        let mut c = group.claim.get_relaxed();
+        let mut announced = false;
+        loop {
+            if signed(self.limit, c) < max as isize {
+                self.scan(ring, c, max);
+            }
+            let have = signed(self.limit, c);
+            if have <= 0 {
+                if announced {
+                    held.set(IDLE);
+                    announced = false;
+                }
+                self.nothing_ready(ring, group)?;
+                c = group.claim.get_relaxed();
+                continue;
+            }
+            let n = (have as usize).min(max);
+            held.set(c);
+            announced = true;
+            match group.claim.advance(c, c.wrapping_add(n)) {
+                Ok(()) => return Ok((c, n)),
+                Err(now) => c = now,
+            }
+        }
+    }
+
+    /// Extends `limit` from the barrier, looking at positions from `c`.
+    #[inline]
+    fn scan<T>(&mut self, ring: &Ring<T>, c: usize, max: usize) {
+        match &self.barrier {
+            Barrier::Root => {
+                let mut q = if signed(self.limit, c) > 0 {
+                    self.limit
+                } else {
+                    c
+                };
+                if q.wrapping_sub(c) < max && ring.slot(q).stamp.holds(q) {
+                    q = extend_run(ring, q.wrapping_add(1), c, max);
+                }
+                self.limit = q;
+            }
+            Barrier::After(gates) => {
+                let up = Barrier::upstream(gates);
+                if signed(up, self.limit) > 0 {
+                    self.limit = up;
+                }
+            }
+        }
+    }
+
+    /// Nothing to claim: rewire after a leave upstream (then `Ok`, retry),
+    /// or report `Empty` / `Disconnected`.
+    #[cold]
+    fn nothing_ready<T>(&mut self, ring: &Ring<T>, group: &GroupShared) -> Result<(), PopError> {
+        if ring.version() != self.version {
+            let reg = ring.registry.lock();
+            self.version = ring.version();
+            self.barrier = reg.barrier(self.id);
+            return Ok(());
+        }
+        let closed = ring.closed_at();
+        if closed != OPEN {
+            let c = group.claim.get();
+            if c == closed {
+                return Err(PopError::Disconnected);
+            }
+            let before = self.limit;
+            self.scan(ring, c, 1);
+            if self.limit != before {
+                return Ok(());
+            }
+        }
+        Err(PopError::Empty)
+    }
+}

@@ -1,0 +1,230 @@
+//! The multicursor ring (LMAX Disruptor style): one ring of preallocated
+//! slots, one or many publishers, many subscribers arranged in a consumer
+//! graph.
+//!
+//! Every broadcast [`Cursor`] sees every item, in publication order, by
+//! reference into the slot (fanning a `bytes::Bytes` out to ten cursors is
+//! one publish and zero copies). A cursor can be declared to run *after*
+//! other nodes, and never reads an item before they have released it. A
+//! [`Worker`] group hands each item to exactly one member. A
+//! [`LossyCursor`] never holds the producer back and reports how many items
+//! it missed. Cursors join and leave while the ring runs ([`Joiner`]).
+//!
+//! ```text
+//!                        +-----------+
+//!                   +--->|  journal  |---+
+//!                   |    +-----------+   |     +----------------+
+//!   publisher ------+                    +---->| business logic |  leaf: gates
+//!   (fills slots    |    +-----------+   |     +----------------+
+//!    in place)      +--->| replicate |---+
+//!                   |    +-----------+
+//!                   |    +------------------------+
+//!                   +--->| risk workers w0 w1 w2  |  group, leaf: gates;
+//!                   |    +------------------------+  each item to one worker
+//!                   |    +-----------+
+//!                   +...>|  md tap   |  lossy: never gates, reports Lagged(n)
+//!                        +-----------+
+//!
+//!   The publisher may reuse a slot once every leaf (business logic, the
+//!   group) has released it; a node never passes the nodes it runs after.
+//! ```
+//!
+//! | handle | made by | sees |
+//! |---|---|---|
+//! | [`Publisher`] / [`MultiPublisher`] | [`Builder::build`] / [`Builder::build_multi`] | — |
+//! | [`Cursor`] | [`Builder::cursor`], [`Joiner::subscribe`], [`Joiner::subscribe_after`] | every item, in order |
+//! | [`Worker`] | [`Builder::group`] | each item once across the group |
+//! | [`LossyCursor`] (`T: Copy`) | [`Builder::lossy_cursor`], [`Joiner::subscribe_lossy`] | every item it is not lapped on |
+//!
+//! # Ground rules
+//!
+//! * Positions are `usize` sequence numbers (wrapping; a ring never holds
+//!   positions `2^63` apart). Position `p` lives in slot `p & (cap - 1)`.
+//!   Every slot always holds an initialized `T`, made by the factory and then
+//!   overwritten in place.
+//! * **Publication.** A publisher writes the value of `p`, then stores the
+//!   slot's stamp `p + 1` with Release. Root readers Acquire the stamp, so
+//!   the handoff moves only the slot's cache line; with many publishers each
+//!   claimer stamps its own slot, so nobody reads a claimed-but-unwritten
+//!   slot (LMAX's availability buffer, kept in the slot).
+//! * **Release.** A reader publishes its position (Release) after it is done
+//!   with the slots below it. A node that runs after others reads their
+//!   positions (Acquire) and never passes the earliest; so each node's
+//!   position is at most that of every node before it.
+//! * **Gating.** A publisher writes `q` only if `q < floor + cap`, `floor`
+//!   being the earliest position of the *leaves* (nodes nothing runs after),
+//!   which by the rule above is the earliest of all gating nodes. Join and
+//!   leave change the leaves under a registry lock and a version counter;
+//!   the join handshake is in `publisher.rs`, worker groups' claim protocol
+//!   in `group.rs`, lossy seqlock reads in `lossy.rs`.
+//! * **Waiting.** Root readers sleep on the `items` cell (notified by every
+//!   publish), publishers and dependent readers on `released` (notified by
+//!   every release) — the [`wait`](super::wait) eventcount: with nobody
+//!   waiting, a notify is a compiler fence and one load.
+//! * **End.** When the last publisher drops it records the final position;
+//!   a reader that reaches it gets `Disconnected`. When every subscriber is
+//!   gone, publishing fails with `Disconnected`.
+//!
+//! # Examples
+//!
+//! ```
+//! use corelane::queue::{multicast::Builder, wait::WaitStrategy, PopError};
+//!
+//! let mut b = Builder::new(256, || 0u64);
+//! let journal = b.cursor();
+//! let logic = b.cursor();
+//! b.after(logic, &[journal]);
+//! let (mut tx, mut h) = b.build().unwrap();
+//! let (mut journal, mut logic) = (h.cursor(journal), h.cursor(logic));
+//!
+//! let j = std::thread::spawn(move || {
+//!     let mut sum = 0;
+//!     while let Ok(batch) = journal.poll_blocking(64, WaitStrategy::Backoff) {
+//!         sum += batch.iter().sum::<u64>();
+//!     }
+//!     sum
+//! });
+//! let l = std::thread::spawn(move || {
+//!     let mut seen = 0;
+//!     loop {
+//!         match logic.poll_blocking(64, WaitStrategy::Park) {
+//!             Ok(batch) => seen += batch.len(),
+//!             Err(PopError::Disconnected) => return seen,
+//!             Err(e) => panic!("{e}"),
+//!         }
+//!     }
+//! });
+//! for i in 0..1000 {
+//!     tx.publish_blocking(i, WaitStrategy::Backoff).unwrap();
+//! }
+//! drop(tx); // the end of the stream
+//! assert_eq!((j.join().unwrap(), l.join().unwrap()), (499_500, 1000));
+//! ```
+
+use std::fmt;
+
+mod builder;
+mod cursor;
+mod graph;
+mod group;
+mod lossy;
+mod publisher;
+mod ring;
+mod subscriber;
+
+pub use builder::{Builder, Handles, Joiner};
+pub use graph::NodeId;
+pub use group::Worker;
+pub use lossy::LossyCursor;
+pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
+pub use subscriber::{Batch, Cursor, Item, Iter};
+
+/// A ring with `cursors` independent broadcast cursors and a single
+/// publisher; slots are made by `factory`. More cursors can join later
+/// through [`Publisher::joiner`].
+///
+/// # Panics
+///
+/// If `capacity` is 0 or the ring would not fit in memory.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+///
+/// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(64, Bytes::new, 3);
+/// let payload = Bytes::from_static(b"tick");
+/// tx.try_publish(payload.clone()).unwrap();
+/// for c in &mut cs {
+///     // Every cursor sees the same bytes, not a copy.
+///     assert_eq!(c.try_next().unwrap().as_ptr(), payload.as_ptr());
+/// }
+/// ```
+pub fn broadcast<T>(
+    capacity: usize,
+    factory: impl FnMut() -> T,
+    cursors: usize,
+) -> (Publisher<T>, Vec<Cursor<T>>) {
+    let mut b = Builder::new(capacity, factory);
+    let ids: Vec<NodeId> = (0..cursors).map(|_| b.cursor()).collect();
+    let (tx, mut h) = b
+        .build()
+        .expect("corelane: independent cursors form a valid graph");
+    (tx, ids.into_iter().map(|id| h.cursor(id)).collect())
+}
+
+/// Why a consumer graph could not be built, or a node could not join.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, GraphError};
+///
+/// let mut b = Builder::new(4, || 0u8);
+/// let g = b.group(0);
+/// assert_eq!(b.build().unwrap_err(), GraphError::EmptyGroup(g));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// The `after` declarations form a cycle; the nodes on it (and any
+    /// declared after them) are listed.
+    Cycle(Vec<NodeId>),
+    /// A worker group with no members could never release an item.
+    EmptyGroup(NodeId),
+    /// A lossy cursor cannot run after, or be run after by, another node
+    /// (it may skip items, so it cannot vouch for them).
+    LossyEdge(NodeId),
+    /// The node is not (or no longer) part of this ring.
+    UnknownNode(NodeId),
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GraphError::Cycle(nodes) => write!(f, "consumer graph has a cycle through {nodes:?}"),
+            GraphError::EmptyGroup(n) => write!(f, "worker group {n:?} has no members"),
+            GraphError::LossyEdge(n) => {
+                write!(f, "lossy cursor {n:?} cannot take part in dependencies")
+            }
+            GraphError::UnknownNode(n) => write!(f, "node {n:?} is not part of this ring"),
+        }
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+/// Why a [`LossyCursor`] read returned no item.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::ReadError;
+///
+/// assert_eq!(ReadError::Lagged(3).to_string(), "lagged behind the producer: 3 items missed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// The next item is not published yet.
+    Empty,
+    /// The producer overwrote items before this cursor read them; this many
+    /// were skipped, and the next read continues after them.
+    Lagged(u64),
+    /// Every publisher is gone and everything was read.
+    Disconnected,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Empty => f.write_str("no item published yet"),
+            ReadError::Lagged(n) => write!(f, "lagged behind the producer: {n} items missed"),
+            ReadError::Disconnected => f.write_str("every publisher is gone"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+#[cfg(all(test, not(corelane_loom)))]
+mod tests;

@@ -1,0 +1,144 @@
+//! The shared body of a multicast ring: preallocated slots, the producer
+//! cursor, a read-mostly control line, the two wake-up cells and the
+//! registry of subscribers.
+
+use super::cursor::{Sequence, Stamp};
+use super::graph::Registry;
+use crate::queue::wait::Notify;
+use crate::sync::{AtomicUsize, CachePadded, Mutex, Ordering, UnsafeCell};
+
+/// `closed_at` while at least one publisher is alive.
+pub(crate) const OPEN: usize = usize::MAX;
+
+/// One preallocated slot: its publication stamp and its value, which is
+/// always initialized (made by the ring's factory, then overwritten in place).
+pub(crate) struct Slot<T> {
+    pub(crate) stamp: Stamp,
+    pub(crate) value: UnsafeCell<T>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Slot {
+            stamp: Stamp::new(),
+            value: UnsafeCell::new(value),
+        }
+    }
+}
+
+/// Written only on join/leave and on the last publisher's drop; read on
+/// every publish (`version`) and in slow paths.
+struct Control {
+    /// Bumped (under the registry lock) by every join and leave.
+    version: AtomicUsize,
+    /// The final position once every publisher is gone, else [`OPEN`].
+    closed_at: AtomicUsize,
+    /// Live publisher handles.
+    publishers: AtomicUsize,
+}
+
+pub(crate) struct Ring<T> {
+    /// Single producer: the count of published items (written after their
+    /// stamps). Multi producer: the claim cursor (positions handed out).
+    pub(crate) cursor: Sequence,
+    ctl: CachePadded<Control>,
+    /// Root subscribers wait here for items.
+    pub(crate) items: CachePadded<Notify>,
+    /// Publishers wait here for room, dependent subscribers for their
+    /// upstream; every release notifies it.
+    pub(crate) released: CachePadded<Notify>,
+    pub(crate) registry: Mutex<Registry>,
+    pub(crate) multi: bool,
+    mask: usize,
+    slots: Box<[Slot<T>]>,
+}
+
+// SAFETY: the producer writes values of `T` in place from its thread and
+// subscribers on other threads read them by shared reference (`T: Send +
+// Sync`); who may touch which slot when is arbitrated by stamps and gating
+// sequences (module docs of `multicast`); everything else is atomics or
+// behind the registry mutex.
+unsafe impl<T: Send + Sync> Send for Ring<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Ring<T> {}
+
+impl<T> Ring<T> {
+    pub(crate) fn new(slots: Box<[Slot<T>]>, multi: bool, registry: Registry) -> Self {
+        debug_assert!(slots.len().is_power_of_two());
+        Ring {
+            cursor: Sequence::new(0),
+            ctl: CachePadded::new(Control {
+                version: AtomicUsize::new(0),
+                closed_at: AtomicUsize::new(OPEN),
+                publishers: AtomicUsize::new(1),
+            }),
+            items: CachePadded::new(Notify::new()),
+            released: CachePadded::new(Notify::new()),
+            registry: Mutex::new(registry),
+            multi,
+            mask: slots.len() - 1,
+            slots,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, pos: usize) -> &Slot<T> {
+        // Masked, so always in bounds; the bounds check folds away.
+        &self.slots[pos & self.mask]
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// The registry version. Relaxed: a fast-path hint only; the gating
+    /// refresh re-reads it after a barrier (see `publisher.rs`), and a stale
+    /// value sends a handle to the registry lock, which is authoritative.
+    #[inline]
+    pub(crate) fn version(&self) -> usize {
+        self.ctl.version.load(Ordering::Relaxed)
+    }
+
+    /// Bumps the version; call with the registry lock held, after the
+    /// change. SeqCst RMW: the joiner's half of the join handshake (with the
+    /// heavy barrier after it; see `builder.rs`).
+    pub(crate) fn bump_version(&self) -> usize {
+        self.ctl
+            .version
+            .fetch_add(1, Ordering::SeqCst)
+            .wrapping_add(1)
+    }
+
+    /// The final position, or [`OPEN`]. Acquire: pairs with the Release in
+    /// [`close`](Self::close), so every stamp published before is visible.
+    #[inline]
+    pub(crate) fn closed_at(&self) -> usize {
+        self.ctl.closed_at.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add_publisher(&self) {
+        // Relaxed: the new handle is cloned from a live one, which keeps the
+        // count above zero meanwhile (the `Arc::clone` argument).
+        self.ctl.publishers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one publisher handle; the last one closes the ring at `at`
+    /// (`None`: read the claim cursor, for many producers).
+    pub(crate) fn remove_publisher(&self, at: Option<usize>) {
+        // AcqRel: the last handle must see every other handle's publications
+        // (their Release decrements) before it records the final position.
+        if self.ctl.publishers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let at = at.unwrap_or_else(|| self.cursor.get());
+            // Release: pairs with `closed_at`'s Acquire.
+            self.ctl.closed_at.store(at, Ordering::Release);
+            self.items.notify_slow();
+            self.released.notify_slow();
+        }
+    }
+
+    /// True once every publisher is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed_at() != OPEN
+    }
+}

@@ -1,0 +1,225 @@
+//! Error paths of `queue::multicast`: typed errors (or documented panics),
+//! never a hang.
+
+use std::thread;
+use std::time::Duration;
+
+use corelane::queue::multicast::{self, Builder, GraphError, ReadError};
+use corelane::queue::wait::WaitStrategy;
+use corelane::queue::{PopError, PushError};
+
+#[test]
+fn publish_when_every_cursor_is_gone() {
+    let mut b = Builder::new(4, || 0u32);
+    let (c, g, l) = (b.cursor(), b.group(2), b.lossy_cursor());
+    let (mut tx, h) = b.build().unwrap();
+    let _ = (c, g, l);
+    assert_eq!(tx.subscribers(), 4);
+    drop(h); // untaken handles leave with it
+    assert_eq!(tx.subscribers(), 0);
+    assert_eq!(tx.try_publish(1), Err(PushError::Disconnected(1)));
+    assert!(matches!(
+        tx.try_publish_with(|v| *v = 2),
+        Err(PushError::Disconnected(_))
+    ));
+    assert!(tx
+        .try_publish_batch(2, |_, _| {})
+        .unwrap_err()
+        .is_disconnected());
+    // Blocking calls fail too, rather than wait for room forever.
+    assert_eq!(
+        tx.publish_blocking(3, WaitStrategy::Park),
+        Err(PushError::Disconnected(3))
+    );
+}
+
+#[test]
+fn blocked_publisher_is_released_when_the_last_cursor_leaves() {
+    let (mut tx, mut cs) = multicast::broadcast(1, || 0u32, 1);
+    tx.try_publish(1).unwrap();
+    let c = cs.pop().unwrap();
+    let t = thread::spawn(move || tx.publish_blocking(2, WaitStrategy::Park));
+    thread::sleep(Duration::from_millis(50));
+    drop(c);
+    assert_eq!(t.join().unwrap(), Err(PushError::Disconnected(2)));
+}
+
+#[test]
+fn multi_publisher_disconnected() {
+    let mut b = Builder::new(4, || 0u32);
+    let c = b.cursor();
+    let (mut tx, mut h) = b.build_multi().unwrap();
+    drop(h.cursor(c));
+    let mut tx2 = tx.clone();
+    assert!(tx.try_publish(1).unwrap_err().is_disconnected());
+    assert!(tx2.try_publish(2).unwrap_err().is_disconnected());
+}
+
+#[test]
+fn graph_cycle_is_an_error() {
+    let mut b = Builder::new(4, || 0u8);
+    let (a, x, y) = (b.cursor(), b.cursor(), b.cursor());
+    b.after(x, &[a, y]).after(y, &[x]);
+    let err = b.build().map(|_| ()).unwrap_err();
+    assert_eq!(err, GraphError::Cycle(vec![x, y]));
+    assert!(err.to_string().contains("cycle"));
+
+    let mut b = Builder::new(4, || 0u8);
+    let g = b.group(2);
+    b.after(g, &[g]);
+    assert_eq!(
+        b.build_multi().map(|_| ()).unwrap_err(),
+        GraphError::Cycle(vec![g])
+    );
+}
+
+#[test]
+fn empty_group_is_an_error() {
+    let mut b = Builder::new(4, || 0u8);
+    let c = b.cursor();
+    let g = b.group(0);
+    b.after(c, &[g]);
+    assert_eq!(
+        b.build().map(|_| ()).unwrap_err(),
+        GraphError::EmptyGroup(g)
+    );
+}
+
+#[test]
+fn lossy_edges_and_unknown_nodes_are_errors() {
+    let mut b = Builder::new(4, || 0u8);
+    let (c, l) = (b.cursor(), b.lossy_cursor());
+    b.after(l, &[c]);
+    assert_eq!(b.build().map(|_| ()).unwrap_err(), GraphError::LossyEdge(l));
+
+    let (tx, mut cs) = multicast::broadcast(4, || 0u8, 1);
+    let gone = cs.pop().unwrap();
+    let id = gone.id();
+    drop(gone);
+    assert_eq!(
+        tx.joiner().subscribe_after(&[id]).unwrap_err(),
+        GraphError::UnknownNode(id)
+    );
+}
+
+#[test]
+#[should_panic(expected = "exceeds the ring capacity")]
+fn batch_larger_than_the_ring_panics() {
+    let (mut tx, _cs) = multicast::broadcast(4, || 0u8, 1);
+    let _ = tx.try_publish_batch(5, |_, _| {});
+}
+
+#[test]
+#[should_panic(expected = "not an untaken cursor")]
+fn taking_a_handle_twice_panics() {
+    let mut b = Builder::new(4, || 0u8);
+    let c = b.cursor();
+    let (_tx, mut h) = b.build().unwrap();
+    let _first = h.cursor(c);
+    let _second = h.cursor(c);
+}
+
+#[test]
+fn cursors_see_disconnected_after_draining() {
+    let mut b = Builder::new(8, || 0u32);
+    let (a, z, g) = (b.cursor(), b.cursor(), b.group(2));
+    b.after(z, &[a]).after(g, &[z]);
+    let (mut tx, mut h) = b.build().unwrap();
+    let (mut a, mut z, mut ws) = (h.cursor(a), h.cursor(z), h.workers(g));
+    tx.try_publish(1).unwrap();
+    drop(tx);
+    assert_eq!(
+        z.try_next().unwrap_err(),
+        PopError::Empty,
+        "a has not read it"
+    );
+    assert_eq!(*a.try_next().unwrap(), 1);
+    assert_eq!(a.try_next().unwrap_err(), PopError::Disconnected);
+    assert_eq!(*z.try_next().unwrap(), 1);
+    assert_eq!(
+        z.next_blocking(WaitStrategy::Park).unwrap_err(),
+        PopError::Disconnected
+    );
+    assert_eq!(*ws[1].try_next().unwrap(), 1);
+    assert_eq!(
+        ws[0].next_blocking(WaitStrategy::Park).unwrap_err(),
+        PopError::Disconnected
+    );
+}
+
+#[test]
+fn lossy_cursor_lags_beside_a_gating_cursor() {
+    let mut b = Builder::new(8, || 0u64);
+    let (c, l) = (b.cursor(), b.lossy_cursor());
+    let (mut tx, mut h) = b.build().unwrap();
+    let (mut c, mut l) = (h.cursor(c), h.lossy(l));
+    let mut next_published = 0;
+    let mut lagged = 0;
+    let mut read = 0;
+    for round in 0..50u64 {
+        // The gating cursor keeps up; the lossy one reads only now and then.
+        for _ in 0..5 {
+            tx.try_publish(next_published).unwrap();
+            next_published += 1;
+        }
+        drop(c.poll(8).unwrap());
+        if round % 4 == 0 {
+            loop {
+                match l.try_read() {
+                    Ok(v) => {
+                        assert_eq!(v, l.sequence() - 1);
+                        read += 1;
+                    }
+                    Err(ReadError::Lagged(n)) => lagged += n,
+                    Err(ReadError::Empty) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(read + lagged, next_published, "every item read or counted");
+        }
+    }
+    assert!(lagged > 0);
+    drop(tx);
+    loop {
+        match l.try_read() {
+            Ok(_) => read += 1,
+            Err(ReadError::Lagged(n)) => lagged += n,
+            Err(ReadError::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(read + lagged, next_published);
+}
+
+#[test]
+fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
+    #[derive(Clone, Copy)]
+    struct Wide([u64; 8]);
+    const N: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        500_000
+    };
+    let (mut tx, _cs) = multicast::broadcast(4, || Wide([0; 8]), 0);
+    let mut l = tx.joiner().subscribe_lossy();
+    let t = thread::spawn(move || {
+        let (mut ok, mut lagged) = (0u64, 0u64);
+        loop {
+            match l.try_read() {
+                Ok(Wide(w)) => {
+                    assert!(w.iter().all(|&x| x == w[0]), "torn read {w:?}");
+                    ok += 1;
+                }
+                Err(ReadError::Lagged(n)) => lagged += n,
+                Err(ReadError::Empty) => thread::yield_now(),
+                Err(ReadError::Disconnected) => return (ok, lagged),
+            }
+        }
+    });
+    for i in 1..=N {
+        tx.try_publish(Wide([i; 8])).unwrap();
+    }
+    drop(tx);
+    let (ok, lagged) = t.join().unwrap();
+    assert_eq!(ok + lagged, N);
+}
