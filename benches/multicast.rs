@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use corelane::queue::multicast::{self, Builder, Cursor, Publisher};
 use corelane::queue::PopError;
+use corelane::topology::{self, CpuId};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
 use disruptor::{BusySpin, Polling, ProcessorSettings, Producer};
@@ -39,20 +40,12 @@ static CPUS: OnceLock<Vec<usize>> = OnceLock::new();
 
 /// The CPUs this process may run on, read once (before any pinning).
 fn allowed_cpus() -> &'static [usize] {
-    CPUS.get_or_init(|| {
-        // SAFETY: an all-zero `cpu_set_t` is a valid empty set, and
-        // `sched_getaffinity` writes at most `size_of::<cpu_set_t>()` bytes.
-        let set = unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-                return vec![0];
-            }
-            set
-        };
-        (0..libc::CPU_SETSIZE as usize)
-            // SAFETY: `c` is below CPU_SETSIZE, the set's bit count.
-            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-            .collect()
+    CPUS.get_or_init(|| match topology::allowed_cpus() {
+        Ok(set) => set.iter().map(CpuId::index).collect(),
+        Err(e) => {
+            eprintln!("multicast bench: cannot read the affinity mask ({e}); assuming CPU 0");
+            vec![0]
+        }
     })
 }
 
@@ -63,28 +56,18 @@ fn cpu(i: usize) -> usize {
 }
 
 fn pin(cpu: usize) {
-    set_affinity(&[cpu]);
-}
-
-fn set_affinity(cpus: &[usize]) {
-    // SAFETY: a zeroed set plus bits below CPU_SETSIZE (the macro checks);
-    // the call reads exactly `size_of::<cpu_set_t>()` bytes of it.
-    let ok = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    };
-    if !ok {
-        eprintln!("multicast bench: could not pin to CPUs {cpus:?}");
+    let cpu = CpuId::new(cpu as u32);
+    if let Err(e) = topology::pin_current_thread(cpu) {
+        eprintln!("multicast bench: could not pin to {cpu}: {e}");
     }
 }
 
 /// Runs `f` with the calling thread allowed on every CPU again: disruptor
 /// checks `pin_at_core` ids against the *calling thread's* affinity.
 fn unpinned<R>(f: impl FnOnce() -> R) -> R {
-    set_affinity(allowed_cpus());
+    if let Err(e) = topology::unpin_current_thread() {
+        eprintln!("multicast bench: could not unpin: {e}");
+    }
     f()
 }
 

@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test
-cargo test --features hwloc --lib --tests topology
+# The hwloc back-end: the topology unit tests and every topology test file,
+# including the check that both back-ends agree on this machine.
+cargo test --features hwloc --lib topology::
+cargo test --features hwloc --test topology_backends --test topology_fixtures --test topology_live

@@ -16,10 +16,14 @@
 
 use corelane::topology::{c2c, CpuId, PlanOptions, Topology};
 
+#[path = "common/multicast_row.rs"]
+mod multicast_row;
 #[path = "../benches/common/rings.rs"]
 mod rings;
 #[path = "common/timer_row.rs"]
 mod timer_row;
+
+use hdrhistogram::Histogram;
 
 use rings::*;
 
@@ -130,6 +134,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (7, 20_000, 5_000_000)
     };
     let mut rows: Vec<Row> = (0..11).map(|_| Row::default()).collect();
+    // Multicast round trips (corelane, disruptor's EventPoller): single
+    // round trips timed one by one, merged over the rounds.
+    let mut multicast: Vec<(String, Histogram<u64>, Vec<f64>)> = Vec::new();
     for _round in 0..rounds {
         // Round trips, interleaved.
         rows[0].name = "floor: one cache line";
@@ -144,6 +151,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         run_rtt::<CorelaneMpmc>(&mut rows[6], cpus, samples);
         run_rtt::<ArrayQueue>(&mut rows[7], cpus, samples);
         run_rtt::<CbChannel>(&mut rows[8], cpus, samples);
+        for (i, (name, h)) in multicast_row::multicast_rows(samples as u64, cpus)
+            .into_iter()
+            .enumerate()
+        {
+            if multicast.len() <= i {
+                multicast.push((name, h.clone(), Vec::new()));
+            } else {
+                multicast[i].1.add(&h).expect("same histogram bounds");
+            }
+            multicast[i].2.push(h.value_at_quantile(0.5) as f64);
+        }
         // Throughput, interleaved.
         run_tput::<CorelaneSpsc>(&mut rows[1], cpus, items);
         run_tput::<Rtrb>(&mut rows[2], cpus, items);
@@ -156,7 +174,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         run_tput::<CorelaneSpscBatch>(&mut rows[9], cpus, items);
         run_tput::<CorelaneSpscNoNotify>(&mut rows[10], cpus, items);
     }
-    report(&o, &rows, rounds);
+    report(&o, &rows, rounds, &multicast);
+    report_multicast(&o, &multicast);
     if !o.json {
         println!("\ntimer wheel, 100k pending (single thread, medians):");
         for (label, ns) in timer_row::timer_row(o.quick) {
@@ -166,7 +185,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn report(o: &Opts, rows: &[Row], rounds: usize) {
+type McRow = (String, Histogram<u64>, Vec<f64>);
+
+fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow]) {
     let floor = median(&rows[0].rtt_med);
     let rtrb_rtt = median(&rows[2].rtt_med);
     let rtrb_tput = median(&rows[2].tput);
@@ -194,8 +215,9 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
             })
             .collect();
         println!(
-            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}]}}",
-            items.join(",")
+            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}],\"multicast\":[{}]}}",
+            items.join(","),
+            multicast_json(multicast)
         );
         return;
     }
@@ -263,5 +285,62 @@ fn report(o: &Opts, rows: &[Row], rounds: usize) {
     );
     if floor > 150.0 {
         println!("  NOTE: floor {floor:.0} ns > 150 ns: the host looks disturbed; rerun before quoting figures");
+    }
+}
+
+fn multicast_p50(r: &McRow) -> f64 {
+    median(&r.2)
+}
+
+fn multicast_json(rows: &[McRow]) -> String {
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{{\"name\":\"{}\",\"rtt_p50_ns\":{:.1},\"rtt_p99_ns\":{},\"rtt_p999_ns\":{}}}",
+                r.0,
+                multicast_p50(r),
+                r.1.value_at_quantile(0.99),
+                r.1.value_at_quantile(0.999)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The multicast rows: a single round trip per sample (two rings, one
+/// cursor each), so the figures include two clock reads and are not
+/// comparable with the batched rows above; only the ratio between the two
+/// multicast rows is.
+fn report_multicast(o: &Opts, rows: &[McRow]) {
+    let p50 = multicast_p50;
+    if o.json {
+        return;
+    }
+    let Some(peer) = rows.iter().find(|r| r.0.contains("disruptor")) else {
+        return;
+    };
+    println!(
+        "\nmulticast ring round trip (ping ring + pong ring, one cursor each, busy-spin),\n\
+         one round trip per sample (includes two clock reads); p50 = median of per-round medians"
+    );
+    println!(
+        "{:<36} {:>8} {:>8} {:>8} {:>11}",
+        "ring", "p50 ns", "p99", "p99.9", "/disruptor"
+    );
+    for r in rows {
+        println!(
+            "{:<36} {:>8.0} {:>8} {:>8} {:>10.2}x",
+            r.0,
+            p50(r),
+            r.1.value_at_quantile(0.99),
+            r.1.value_at_quantile(0.999),
+            p50(r) / p50(peer)
+        );
+    }
+    if let Some(ours) = rows.iter().find(|r| r.0.contains("corelane")) {
+        println!(
+            "  multicast round trip / disruptor EventPoller = {:.2} (target <= 0.80, issue #3)",
+            p50(ours) / p50(peer)
+        );
     }
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use corelane::queue::multicast::{Builder, Cursor, Publisher};
 use corelane::queue::wait::WaitStrategy;
 use corelane::queue::PopError;
+use corelane::topology::{pin_current_thread, CpuId};
 use hdrhistogram::Histogram;
 
 /// One order on the ring, filled in place by the producer.
@@ -47,29 +48,23 @@ fn now_ns() -> u64 {
     epoch().elapsed().as_nanos() as u64
 }
 
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: an all-zero `cpu_set_t` is a valid empty set, and
-    // `sched_getaffinity` writes at most `size_of::<cpu_set_t>()` bytes.
-    let set = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return vec![0];
+/// The CPUs this process may use, read once before any thread is pinned
+/// (a pinned thread's mask is one CPU, and threads it spawns inherit it).
+fn allowed_cpus() -> Vec<CpuId> {
+    match corelane::topology::allowed_cpus() {
+        Ok(set) => set.iter().collect(),
+        Err(e) => {
+            eprintln!("pipeline: cannot read the affinity mask ({e}); running unpinned");
+            Vec::new()
         }
-        set
-    };
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `c` is below CPU_SETSIZE, the set's bit count.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
+    }
 }
 
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed set plus one bit below CPU_SETSIZE; the call reads
-    // exactly `size_of::<cpu_set_t>()` bytes of it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+fn pin(cpu: Option<CpuId>) {
+    if let Some(cpu) = cpu {
+        if let Err(e) = pin_current_thread(cpu) {
+            eprintln!("pipeline: cannot pin to {cpu} ({e}); running unpinned");
+        }
     }
 }
 
@@ -138,7 +133,7 @@ struct Pipeline {
     threads: Vec<thread::JoinHandle<Run>>,
 }
 
-fn start(n: usize, stamp: bool, strategy: WaitStrategy, cpus: &[usize]) -> Pipeline {
+fn start(n: usize, stamp: bool, strategy: WaitStrategy, cpus: &[CpuId]) -> Pipeline {
     let mut b = Builder::new(4096, Order::default);
     let journal = b.cursor();
     let replicate = b.cursor();
@@ -154,14 +149,14 @@ fn start(n: usize, stamp: bool, strategy: WaitStrategy, cpus: &[usize]) -> Pipel
         .into_iter()
         .enumerate()
         .map(|(i, (c, kind))| {
-            let cpu = cpus[(i + 1) % cpus.len()];
+            let cpu = (!cpus.is_empty()).then(|| cpus[(i + 1) % cpus.len()]);
             thread::spawn(move || {
                 pin(cpu);
                 stage(c, kind, n, stamp, strategy)
             })
         })
         .collect();
-    pin(cpus[0]);
+    pin(cpus.first().copied());
     Pipeline { tx, threads }
 }
 
@@ -175,7 +170,7 @@ fn order(i: u64, sent_ns: u64) -> impl FnOnce(&mut Order) {
     }
 }
 
-fn throughput(n: usize, strategy: WaitStrategy, cpus: &[usize]) {
+fn throughput(n: usize, strategy: WaitStrategy, cpus: &[CpuId]) {
     let mut p = start(n, false, strategy, cpus);
     let t0 = Instant::now();
     for i in 0..n as u64 {
@@ -193,7 +188,7 @@ fn throughput(n: usize, strategy: WaitStrategy, cpus: &[usize]) {
     );
 }
 
-fn latency(n: usize, gap: Duration, strategy: WaitStrategy, cpus: &[usize]) {
+fn latency(n: usize, gap: Duration, strategy: WaitStrategy, cpus: &[CpuId]) {
     let mut p = start(n, true, strategy, cpus);
     let mut sent = vec![0u64; n];
     for (i, s) in sent.iter_mut().enumerate() {
@@ -279,7 +274,10 @@ fn main() {
             "round trip through two rings (ping + pong), CPUs {} and {} (ns):",
             cpus[0], cpus[1]
         );
-        for (name, h) in multicast_row::multicast_rows(quick, cpus[0], cpus[1]) {
+        for (name, h) in multicast_row::multicast_rows(
+            if quick { 20_000 } else { 1_000_000 },
+            Some((cpus[0], cpus[1])),
+        ) {
             println!(
                 "  {:<36} p50 {:>6}  p99 {:>6}  p99.9 {:>7}",
                 name,

@@ -27,3 +27,46 @@ fn forgotten_read_chunk_hands_out_a_taken_item_again() {
     std::mem::forget(chunk);
     assert_eq!(rx.pop(), Ok(2), "item 1 was already moved out of the ring");
 }
+
+/// Counts drops, to show each item is dropped exactly once.
+struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A forgotten chunk, then both ends dropped: the ring must drop only the
+/// items still in it, not the one moved out (was a double drop: the
+/// consumer's private head was never published on `Consumer::drop`).
+#[test]
+fn forgotten_read_chunk_then_drop_drops_each_item_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    for consumer_last in [false, true] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut tx, mut rx) = spsc::channel::<Counted>(4);
+        for _ in 0..3 {
+            assert!(tx.push(Counted(drops.clone())).is_ok());
+        }
+        let mut chunk = rx.read_chunk(3);
+        let taken = chunk.next().expect("one item");
+        std::mem::forget(chunk);
+        drop(taken);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        if consumer_last {
+            drop(tx);
+            drop(rx);
+        } else {
+            drop(rx);
+            drop(tx);
+        }
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            3,
+            "each item dropped exactly once"
+        );
+    }
+}

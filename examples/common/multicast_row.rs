@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use corelane::queue::multicast;
 use corelane::queue::PopError;
+use corelane::topology::{pin_current_thread, CpuId};
 use hdrhistogram::Histogram;
 
 /// Ring size for both peers.
@@ -28,19 +29,18 @@ struct Ping {
 
 /// Round-trip histograms (nanoseconds), one row per implementation:
 /// `("multicast corelane", ..)` and `("multicast disruptor (EventPoller)", ..)`.
-/// `quick` takes 20k samples instead of 1M. Thread A runs on `cpu_a`,
-/// thread B on `cpu_b`; the calling thread is not pinned.
-pub fn multicast_rows(quick: bool, cpu_a: usize, cpu_b: usize) -> Vec<(String, Histogram<u64>)> {
-    let samples: u64 = if quick { 20_000 } else { 1_000_000 };
+/// `samples` round trips each, after a tenth as many for warm-up. Thread A runs on `cpus.0`,
+/// thread B on `cpus.1` (`None`: unpinned); the calling thread is not pinned.
+pub fn multicast_rows(samples: u64, cpus: Option<(CpuId, CpuId)>) -> Vec<(String, Histogram<u64>)> {
     let warmup = samples / 10;
     vec![
         (
             "multicast corelane".to_string(),
-            corelane_rtt(samples, warmup, cpu_a, cpu_b),
+            corelane_rtt(samples, warmup, cpus),
         ),
         (
             "multicast disruptor (EventPoller)".to_string(),
-            disruptor_rtt(samples, warmup, cpu_a, cpu_b),
+            disruptor_rtt(samples, warmup, cpus),
         ),
     ]
 }
@@ -49,28 +49,22 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
-fn pin_to(cpu: usize) {
-    // SAFETY: a zeroed `cpu_set_t` is the empty set; `CPU_SET` sets one bit
-    // below CPU_SETSIZE (the macro checks), and `sched_setaffinity` reads
-    // exactly `size_of::<cpu_set_t>()` bytes.
-    let ok = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    };
-    if !ok {
-        eprintln!("multicast_rows: could not pin to CPU {cpu}; running unpinned");
+fn pin_to(cpu: Option<CpuId>) {
+    if let Some(cpu) = cpu {
+        if let Err(e) = pin_current_thread(cpu) {
+            eprintln!("multicast_rows: cannot pin to {cpu} ({e}); running unpinned");
+        }
     }
 }
 
-fn corelane_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histogram<u64> {
+fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
     let (mut ping, mut ping_rx) = multicast::broadcast(RING, Ping::default, 1);
     let (mut pong, mut pong_rx) = multicast::broadcast(RING, Ping::default, 1);
     let (mut ping_rx, mut pong_rx) = (ping_rx.remove(0), pong_rx.remove(0));
     let start = Arc::new(Barrier::new(2));
     let go = start.clone();
     let echo = thread::spawn(move || {
-        pin_to(cpu_b);
+        pin_to(cpus.map(|c| c.1));
         go.wait();
         loop {
             match ping_rx.try_next() {
@@ -86,7 +80,7 @@ fn corelane_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histog
         }
     });
     let a = thread::spawn(move || {
-        pin_to(cpu_a);
+        pin_to(cpus.map(|c| c.0));
         start.wait();
         let mut h = histogram();
         for seq in 0..warmup + samples {
@@ -114,7 +108,7 @@ fn corelane_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histog
     h
 }
 
-fn disruptor_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histogram<u64> {
+fn disruptor_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
     use disruptor::{BusySpin, Polling, Producer};
 
     let (mut ping_rx, b) =
@@ -126,7 +120,7 @@ fn disruptor_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histo
     let start = Arc::new(Barrier::new(2));
     let go = start.clone();
     let echo = thread::spawn(move || {
-        pin_to(cpu_b);
+        pin_to(cpus.map(|c| c.1));
         go.wait();
         loop {
             match ping_rx.poll() {
@@ -142,7 +136,7 @@ fn disruptor_rtt(samples: u64, warmup: u64, cpu_a: usize, cpu_b: usize) -> Histo
         }
     });
     let a = thread::spawn(move || {
-        pin_to(cpu_a);
+        pin_to(cpus.map(|c| c.0));
         start.wait();
         let mut h = histogram();
         for seq in 0..warmup + samples {

@@ -312,3 +312,45 @@ fn park_and_wake() {
         assert_eq!(t.join().unwrap(), 3);
     });
 }
+
+/// A worker group gating a full ring: the publisher parks on the group's
+/// released position, and a member that announced a claim and then lost
+/// the race (or found nothing) must wake it when it withdraws the
+/// announcement (that wake-up was missing: publisher and both workers
+/// slept for ever; this model, checked to deadlock without the fix, takes
+/// about two minutes). One slot, two items, two members, all parking.
+#[test]
+fn group_gating_wakes_a_parked_publisher() {
+    let mut model = loom::model::Builder::new();
+    // Three threads: two preemptions take far too long; one reaches the
+    // lost wake-up (stale announcement, withdrawn after the release).
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let mut b = Builder::new(1, || usize::MAX);
+        let g = b.group(2);
+        let (mut tx, mut h) = b.build().unwrap();
+        let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let ts: Vec<_> = h
+            .workers(g)
+            .into_iter()
+            .map(|mut w| {
+                let counts = counts.clone();
+                thread::spawn(move || {
+                    while work_one(&mut w, |v| {
+                        counts[v].fetch_add(1, Ordering::Relaxed);
+                    })
+                    .is_some()
+                    {}
+                })
+            })
+            .collect();
+        publish_park(&mut tx, 0);
+        publish_park(&mut tx, 1); // needs the group to release slot 0
+        drop(tx);
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(counts[0].load(Ordering::Relaxed), 1);
+        assert_eq!(counts[1].load(Ordering::Relaxed), 1);
+    });
+}

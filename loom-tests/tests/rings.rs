@@ -286,16 +286,73 @@ fn stamped_park_no_lost_wakeup() {
     });
 }
 
+/// A consumer parked on an empty stamped ring is woken by the last sender
+/// leaving, after it has taken what was sent (it waits twice: for the item,
+/// then for the end of the stream).
 #[test]
 fn stamped_park_wakes_on_disconnect() {
     model(|| {
         let (mut tx, rx) = mpmc::channel::<usize>(2);
         let c = thread::spawn(move || {
             let mut rx = rx;
-            rx.pop_blocking(WaitStrategy::Park)
+            let first = rx.pop_blocking(WaitStrategy::Park);
+            (first, rx.pop_blocking(WaitStrategy::Park))
         });
         tx.push(1).unwrap();
         drop(tx);
-        assert_eq!(c.join().unwrap(), Ok(1));
+        assert_eq!(c.join().unwrap(), (Ok(1), Err(PopError::Disconnected)));
+    });
+}
+
+/// A producer parked on a full stamped ring is woken by a pop (the space
+/// side of the handshake).
+#[test]
+fn stamped_park_full_no_lost_wakeup() {
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(1);
+        tx.push(1).unwrap();
+        let p = thread::spawn(move || tx.push_blocking(2, WaitStrategy::Park));
+        assert_eq!(pop_spin(|| rx.pop()), Ok(1));
+        assert_eq!(pop_spin(|| rx.pop()), Ok(2));
+        assert!(p.join().unwrap().is_ok());
+    });
+}
+
+/// SPMC wrap-around and disconnect: three items through two slots, two
+/// consumers, each item taken exactly once, both see the end.
+#[test]
+fn spmc_wraps_and_disconnects() {
+    model(|| {
+        let (mut tx, mut rx1) = spmc::channel::<usize>(2);
+        let mut rx2 = rx1.clone();
+        let a = thread::spawn(move || {
+            let mut got = vec![];
+            while let Ok(v) = pop_spin(|| rx2.pop()) {
+                got.push(v);
+            }
+            got
+        });
+        for i in 0..3 {
+            push_spin(|v| tx.push(v), i);
+        }
+        drop(tx);
+        let mut got = vec![];
+        while let Ok(v) = pop_spin(|| rx1.pop()) {
+            got.push(v);
+        }
+        got.extend(a.join().unwrap());
+        got.sort();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+/// SPMC: a consumer parked on the empty ring is woken by a push.
+#[test]
+fn spmc_park_no_lost_wakeup() {
+    model(|| {
+        let (mut tx, mut rx) = spmc::channel::<usize>(2);
+        let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
+        tx.push(5).unwrap();
+        assert_eq!(c.join().unwrap(), Ok(5));
     });
 }

@@ -827,6 +827,11 @@ fn retry_pop<T>(r: Result<T, PopError>) -> Option<Result<T, PopError>> {
 
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
+        // Publish the private head first: a forgotten `ReadChunk` may have
+        // moved items out past the shared position, and whoever drops the
+        // ring last drops exactly `[cons.pos, prod.pos)`. Release: pairs
+        // with that drop's Acquire load (and the producer's head loads).
+        self.shared.cons.pos.store(self.head, Ordering::Release);
         // Release: pairs with the producer's loads of the flag.
         self.shared.prod.peer_gone.store(true, Ordering::Release);
         self.shared.space.notify_slow();

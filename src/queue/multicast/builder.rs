@@ -501,7 +501,8 @@ impl<T> Joiner<T> {
 
     /// A new broadcast cursor that runs after every node in `deps` (cursors
     /// or worker groups). It starts at the earliest of the published
-    /// position and the positions of `deps`.
+    /// position and the positions of `deps` (for a worker group, its claim
+    /// position: items its members hold at that moment are not seen).
     ///
     /// # Errors
     ///
@@ -539,7 +540,7 @@ impl<T> Joiner<T> {
         let published = frontier(ring, ring.cursor.get());
         let start = dep_gates
             .iter()
-            .fold(published, |m, g| super::cursor::earlier(m, g.position()));
+            .fold(published, |m, g| super::cursor::earlier(m, g.join_start()));
         seq.set(start);
         // Moving from the provisional position is a release: a publisher
         // may be parked on it (found by the loom join model).

@@ -37,6 +37,18 @@ pub(crate) enum Gate {
 }
 
 impl Gate {
+    /// Where a node that joins after this one may start: at or past every
+    /// slot the producer may already have reused, and at or before the next
+    /// item this node will release. For a cursor, its position; for a group,
+    /// its claim cursor (its `position` may dip for a moment).
+    #[inline]
+    pub(crate) fn join_start(&self) -> usize {
+        match self {
+            Gate::Cursor(seq) => seq.get(),
+            Gate::Group(group) => group.start_after(),
+        }
+    }
+
     /// Every position below this one is released by the node.
     #[inline]
     pub(crate) fn position(&self) -> usize {

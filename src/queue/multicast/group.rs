@@ -39,6 +39,14 @@ pub(crate) struct GroupShared {
 }
 
 impl GroupShared {
+    /// Where a node joining after this group starts: the claim cursor, which
+    /// only grows and is at or past every position the group released (so
+    /// the producer cannot have reused a slot at or after it). Items the
+    /// members hold at the moment of the join are not seen by the joiner.
+    pub(crate) fn start_after(&self) -> usize {
+        self.claim.get()
+    }
+
     pub(crate) fn new(start: usize, members: usize) -> Self {
         GroupShared {
             claim: Sequence::new(start),
@@ -48,6 +56,12 @@ impl GroupShared {
 
     /// Every position below the result is released by the group (see the
     /// ground rules for why `claim` is read first).
+    ///
+    /// A lower bound, and not monotone: a member about to lose its claim
+    /// race may announce a stale `held` below what the group already
+    /// released, for a moment. Fine for the producer's floor and for a
+    /// barrier (a low value only holds them back); a joiner must not start
+    /// from it (see [`start_after`](Self::start_after)).
     #[inline]
     pub(crate) fn position(&self) -> usize {
         let claim = self.claim.get();
@@ -408,7 +422,10 @@ impl WorkState {
             let have = signed(self.limit, c);
             if have <= 0 {
                 if announced {
+                    // Withdrawing an announcement is a release: a publisher
+                    // (or a node after the group) may have parked on it.
                     held.set(IDLE);
+                    ring.released.notify();
                     announced = false;
                 }
                 self.nothing_ready(ring, group)?;

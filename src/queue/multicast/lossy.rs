@@ -213,14 +213,24 @@ fn read<T: Copy>(ring: &Ring<T>, pos: &mut usize) -> Result<T, ReadError> {
 #[cold]
 fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, ReadError> {
     let cap = ring.capacity();
-    // The producer cursor (Acquire: it covers every stamp stored before it),
-    // walked forward over the stamps of publishes it lags behind.
-    let mut oldest = frontier(ring, ring.cursor.get()).wrapping_sub(cap);
-    if stamp != Stamp::WRITING && signed(stamp.wrapping_sub(1), *pos) > 0 {
+    // The producer cursor (Acquire: it covers every stamp stored before it)
+    // may lag single-item publishes by up to a ring.
+    let cursor = ring.cursor.get();
+    let oldest = if stamp != Stamp::WRITING && signed(stamp.wrapping_sub(1), *pos) > 0 {
         // The slot holds position `stamp - 1`, a later lap: positions up to
-        // `stamp - 1 - cap` are gone.
-        oldest = later(oldest, stamp.wrapping_sub(cap));
-    }
+        // `stamp - 1 - cap` are gone. Lapped is the slow path: walk the
+        // cursor forward to the frontier, to skip the whole lap at once
+        // rather than one overwritten slot per read.
+        later(
+            frontier(ring, cursor).wrapping_sub(cap),
+            stamp.wrapping_sub(cap),
+        )
+    } else {
+        // Not published yet, or being written: the common empty poll of a
+        // caught-up cursor. The cursor alone (no walk over a ring of stamp
+        // lines); a lap it misses shows in the stamp on a later read.
+        cursor.wrapping_sub(cap)
+    };
     if signed(oldest, *pos) > 0 {
         let missed = oldest.wrapping_sub(*pos);
         *pos = oldest;
