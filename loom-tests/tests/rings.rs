@@ -181,6 +181,32 @@ fn mpsc_two_producers() {
     });
 }
 
+/// The sole-producer fast path (plain `tail` store instead of a CAS) hands
+/// over to CAS claims when the handle is cloned, and back when the clone
+/// leaves: no position is claimed twice or skipped, whatever the
+/// interleaving of the clone's pushes and drop with the original's pushes.
+#[test]
+fn mpsc_sole_producer_hands_over() {
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(4);
+        tx.push(0).unwrap(); // sole
+        let mut tx2 = tx.clone();
+        let b = thread::spawn(move || {
+            push_spin(|v| tx2.push(v), 1);
+            drop(tx2);
+        });
+        push_spin(|v| tx.push(v), 2); // CAS, or sole once the clone left
+        push_spin(|v| tx.push(v), 3);
+        b.join().unwrap();
+        let mut got: Vec<usize> = (0..4).map(|_| pop_spin(|| rx.pop()).unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3]);
+        tx.push(4).unwrap(); // sole again, wrapping
+        assert_eq!(rx.pop(), Ok(4));
+        assert_eq!(rx.pop(), Err(PopError::Empty));
+    });
+}
+
 #[test]
 fn mpsc_full_ring_reloads_cached_head() {
     // Capacity 2, three items: the producer's cached head must be reloaded

@@ -25,9 +25,12 @@
 //!   producers' contended `tail` line on every empty poll (measured: it
 //!   halves 1→1 throughput).
 //! * A single consumer also publishes `head` (Release) after each release;
-//!   the MPSC batch push relies on it: `head > q` means every position `< head`
-//!   was released, in order, so one Acquire load of `head` vouches for a whole
-//!   run of free slots, claimed with one CAS.
+//!   the MPSC producers rely on it instead of the stamps: `head > q` means
+//!   every position `< head` was released, in order, so one Acquire load of
+//!   `head` (cached until the ring looks full) vouches for a whole run of
+//!   free slots. The MPSC consumer therefore skips the `seq = p + cap`
+//!   store (its slots keep `p + 1`, which no later lap expects), and never
+//!   writes a slot line.
 //! * `senders` / `receivers` count live handles; the last one to leave
 //!   wakes the other side, which then re-checks the ring before reporting
 //!   `Disconnected` (Release decrement, Acquire load).
@@ -314,6 +317,12 @@ impl<T> Ring<T> {
             return Err(PushError::Disconnected(value));
         }
         let cap = self.capacity() as isize;
+        // Acquire: pairs with the Release decrement of a producer handle that
+        // left (its claims happen-before what we read of `tail` next). The
+        // line is read on every push anyway (`receivers_gone`).
+        if self.ends.senders.load(Ordering::Acquire) == 1 {
+            return self.push_sole(head_cache, value);
+        }
         // Relaxed: a hint; ownership is decided by the CAS below.
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
@@ -348,6 +357,36 @@ impl<T> Ring<T> {
         Ok(())
     }
 
+    /// `push_sc` for the only producer handle: a plain load and store of
+    /// `tail` instead of a CAS. A locked CAS on x86 waits for the previous
+    /// push's slot stores to leave the store buffer, i.e. for the slot line
+    /// to come back from the consumer: it costs a cache-line round trip per
+    /// push in 1→1 use. Sound because nobody else can claim meanwhile: the
+    /// handle is `&mut` for the push, and another handle can only come from
+    /// cloning this one (an increment this thread made, so its next load of
+    /// `senders` sees it) and be used elsewhere only after being sent there
+    /// (which orders our `tail` store before its CAS). When a clone leaves,
+    /// its Release decrement, seen by our Acquire load of `senders`, orders
+    /// its last claim before our plain load of `tail`.
+    #[inline]
+    fn push_sole(&self, head_cache: &mut usize, value: T) -> Result<(), PushError<T>> {
+        // Relaxed: we are the only writer of `tail` right now (see above).
+        let pos = self.tail.load(Ordering::Relaxed);
+        if signed(pos, *head_cache) >= self.capacity() as isize {
+            // Acquire: as in `push_sc`.
+            *head_cache = self.head.load(Ordering::Acquire);
+            if signed(pos, *head_cache) >= self.capacity() as isize {
+                return Err(PushError::Full(value));
+            }
+        }
+        // Relaxed: ownership only, as the CAS in `push_sc`; the item's
+        // visibility rides on the slot stamp stored by `write`.
+        self.tail.store(pos.wrapping_add(1), Ordering::Relaxed);
+        self.write(pos, value);
+        self.items.notify();
+        Ok(())
+    }
+
     #[inline]
     pub(crate) fn pop_owned(&self, head: &mut usize) -> Result<T, PopError> {
         let pos = *head;
@@ -355,10 +394,20 @@ impl<T> Ring<T> {
         if self.slot(pos).seq.load(Ordering::Acquire) != pos.wrapping_add(1) {
             return Err(self.empty_reason_sc(pos));
         }
-        let value = self.read(pos);
+        // SAFETY: we own position `pos` (the single consumer, after seeing
+        // `seq == pos + 1`). No stamp store after the read: the producers of
+        // a single-consumer ring decide "free" from `head` (`push_sc`,
+        // `push_batch_sc`), never from the stamp, and the stale `pos + 1`
+        // left in the slot never equals a later lap's `pos + cap + 1`. So
+        // the consumer never writes a slot line the producers are filling.
+        let value = self
+            .slot(pos)
+            .value
+            .with(|v| unsafe { (*v).assume_init_read() });
         *head = pos.wrapping_add(1);
-        // Release: pairs with the Acquire head load of `push_batch_sc` (and
-        // `len`): every position below the new head has been released.
+        // Release: pairs with the Acquire head loads of `push_sc`,
+        // `push_batch_sc` (and `len`): every position below the new head has
+        // been read, so its slot may be overwritten.
         self.head.store(pos.wrapping_add(1), Ordering::Release);
         self.space.notify();
         Ok(value)
