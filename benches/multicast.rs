@@ -365,7 +365,9 @@ fn batch(c: &mut Criterion) {
         let mut tx = unpinned(|| {
             disruptor::build_single_producer(CAPACITY, Event::default, BusySpin)
                 .pin_at_core(b)
-                .handle_events_with(move |_: &Event, seq: i64, end: bool| {
+                .handle_events_with(move |e: &Event, seq: i64, end: bool| {
+                    // Read every item, as corelane's consumer does.
+                    black_box(e.value);
                     if end {
                         d.store(seq as u64 + 1, Ordering::Release);
                     }
