@@ -474,7 +474,7 @@ fn random_access_floor(pending: usize) -> String {
         clean.max(),
         p999 as f64 / p50.max(1) as f64,
         all.value_at_quantile(0.999),
-        pending * 32 >> 20
+        (pending * 32) >> 20
     )
 }
 

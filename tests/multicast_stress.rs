@@ -179,19 +179,48 @@ fn join_and_leave_while_publishing() {
     let anchor = b.cursor();
     let (mut tx, mut h) = b.build().unwrap();
     let anchor = h.cursor(anchor);
+    let anchor_id = anchor.id();
     let joiner = h.joiner();
     let anchor = thread::spawn(move || drain(anchor));
     let joins = Arc::new(AtomicUsize::new(0));
-    let churn: Vec<_> = (0..2)
+    // Root cursors, cursors after the anchor, and one-worker groups after
+    // the anchor join and leave over and over; each must read a gap-free,
+    // in-order run from where it started.
+    let churn: Vec<_> = (0..3)
         .map(|k| {
             let (joiner, joins) = (joiner.clone(), joins.clone());
             thread::spawn(move || loop {
+                joins.fetch_add(1, Ordering::Relaxed);
+                if k == 2 {
+                    // The anchor leaves once it has read everything.
+                    let Ok(mut ws) = joiner.subscribe_group(1, &[anchor_id]) else {
+                        return;
+                    };
+                    let mut w = ws.pop().unwrap();
+                    let mut expect = None;
+                    for _ in 0..40 {
+                        match w.poll_blocking(8, WAIT) {
+                            Ok(b) => {
+                                for &v in &b {
+                                    assert!(expect.is_none_or(|e| v == e), "{v} {expect:?}");
+                                    expect = Some(v + 1);
+                                }
+                            }
+                            Err(PopError::Disconnected) => return,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    continue;
+                }
                 let mut c = if k == 0 {
                     joiner.subscribe()
                 } else {
-                    joiner.subscribe_after(&[]).unwrap()
+                    // The anchor leaves once it has read everything.
+                    match joiner.subscribe_after(&[anchor_id]) {
+                        Ok(c) => c,
+                        Err(_) => return,
+                    }
                 };
-                joins.fetch_add(1, Ordering::Relaxed);
                 let mut expect = c.sequence();
                 for _ in 0..(50 + k * 31) {
                     match c.poll_blocking(8, WAIT) {
@@ -216,7 +245,7 @@ fn join_and_leave_while_publishing() {
     for c in churn {
         c.join().unwrap();
     }
-    assert!(joins.load(Ordering::Relaxed) > 2);
+    assert!(joins.load(Ordering::Relaxed) > 3);
 }
 
 /// Parked readers and a parked publisher on a tiny ring still deliver
@@ -248,5 +277,42 @@ fn park_everywhere() {
     drop(tx);
     for r in readers {
         assert_eq!(r.join().unwrap(), n * (n - 1) / 2);
+    }
+}
+
+/// Batches only, one reader taking small runs: every value read is the one
+/// published at that position. (Regression: a single producer's batch
+/// published its stamps before writing the values, because a guard meant
+/// only for many producers was built and dropped on the spot; readers then
+/// saw the previous lap's values. Failed in most runs.)
+#[test]
+fn batch_values_are_written_before_they_are_published() {
+    for max in [1, 5, 16, 97] {
+        let (mut tx, mut cs) = corelane::queue::multicast::broadcast(64, || 0u64, 1);
+        let mut c = cs.pop().unwrap();
+        let reader = thread::spawn(move || {
+            let mut next = 0u64;
+            loop {
+                match c.poll_blocking(max, WaitStrategy::BusySpin) {
+                    Ok(batch) => {
+                        for &v in &batch {
+                            assert_eq!(v, next, "max {max}");
+                            next += 1;
+                        }
+                    }
+                    Err(PopError::Disconnected) => return next,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        let mut i = 0;
+        while i < N {
+            let n = ((i % 13) + 1).min(N - i) as usize;
+            tx.publish_batch_blocking(n, |k, v| *v = i + k as u64, WaitStrategy::BusySpin)
+                .unwrap();
+            i += n as u64;
+        }
+        drop(tx);
+        assert_eq!(reader.join().unwrap(), N);
     }
 }

@@ -548,6 +548,68 @@ impl<T> Joiner<T> {
         Ok(Cursor::new(ring.clone(), seq, id, start, barrier, version))
     }
 
+    /// A new worker group of `members` workers that runs after every node
+    /// in `deps` (none: straight after the producer). Each item published
+    /// after the join goes to exactly one of its workers; the group gates
+    /// the producer like a cursor. It starts where a cursor joining with
+    /// the same `deps` would (see [`subscribe_after`](Self::subscribe_after)).
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::EmptyGroup`] if `members` is 0 (nothing is joined);
+    /// otherwise as [`subscribe_after`](Self::subscribe_after).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
+    /// tx.try_publish(1).unwrap(); // before the join: not for the group
+    /// let mut workers = tx.joiner().subscribe_group(2, &[]).unwrap();
+    /// tx.try_publish(2).unwrap();
+    /// tx.try_publish(3).unwrap();
+    /// assert_eq!(*workers[1].try_next().unwrap(), 2);
+    /// assert_eq!(*workers[0].try_next().unwrap(), 3);
+    /// ```
+    pub fn subscribe_group(
+        &self,
+        members: usize,
+        deps: &[NodeId],
+    ) -> Result<Vec<Worker<T>>, GraphError> {
+        let ring = &self.ring;
+        let mut reg = ring.registry.lock();
+        let dep_gates = reg.dep_gates(deps)?;
+        // Provisional claim position, as for a cursor (`subscribe_after`).
+        let provisional = reg.gating_floor(ring.cursor.get());
+        let group = Arc::new(GroupShared::new(provisional, members));
+        let mut deps = deps.to_vec();
+        deps.sort_unstable_by_key(|d| (d.index, d.gen));
+        deps.dedup();
+        if members == 0 {
+            // Reported with the id the group would have had; nothing joins.
+            let id = reg.insert(None, Vec::new(), 1);
+            reg.leave(id);
+            return Err(GraphError::EmptyGroup(id));
+        }
+        let id = reg.insert(Some(Gate::Group(group.clone())), deps, members);
+        let version = ring.bump_version();
+        drop(reg);
+        // The joiner's half of the handshake (publisher.rs ground rules).
+        heavy_barrier();
+        let published = frontier(ring, ring.cursor.get());
+        let start = dep_gates
+            .iter()
+            .fold(published, |m, g| super::cursor::earlier(m, g.join_start()));
+        group.start_at(start);
+        // Moving from the provisional position is a release (see
+        // `subscribe_after`).
+        ring.released.notify();
+        let reg = ring.registry.lock();
+        let workers = (0..members)
+            .map(|m| Worker::new(ring.clone(), group.clone(), id, m, reg.barrier(id), version))
+            .collect();
+        Ok(workers)
+    }
+
     /// Live subscriber handles (cursors, workers, lossy cursors). Takes the
     /// registry lock.
     ///

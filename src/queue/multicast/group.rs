@@ -47,6 +47,13 @@ impl GroupShared {
         self.claim.get()
     }
 
+    /// Moves a just-joined group (no worker handle exists yet) from its
+    /// provisional position to its start. Release, via [`Sequence::set`]:
+    /// pairs with the producer's Acquire gating loads.
+    pub(crate) fn start_at(&self, start: usize) {
+        self.claim.set(start);
+    }
+
     pub(crate) fn new(start: usize, members: usize) -> Self {
         GroupShared {
             claim: Sequence::new(start),

@@ -345,7 +345,10 @@ impl PubState {
             ring.slot(p.wrapping_add(i)).stamp.begin_write();
         }
         write_fence();
-        let publish = M::MULTI.then_some(PublishOnDrop { ring, start: p, n });
+        // Lazily: `then_some` would build the guard (and, for a single
+        // producer, drop it on the spot, publishing the run before its
+        // values are written).
+        let publish = M::MULTI.then(|| PublishOnDrop { ring, start: p, n });
         for i in 0..n {
             let slot = ring.slot(p.wrapping_add(i));
             // SAFETY: as in `put`, for each claimed position of the run.

@@ -322,3 +322,41 @@ fn wait_strategies_deliver_everything() {
         assert_eq!(tz.join().unwrap(), 499 * 500 / 2);
     }
 }
+
+#[test]
+fn a_group_joins_at_run_time_after_a_cursor() {
+    let (mut tx, mut cs) = broadcast(4, || 0u32, 1);
+    let j = tx.joiner();
+    assert!(matches!(
+        j.subscribe_group(0, &[]),
+        Err(GraphError::EmptyGroup(_))
+    ));
+    assert_eq!(j.subscribers(), 1, "a refused group joins nothing");
+    tx.try_publish(1).unwrap(); // before the join: not the group's
+    let mut ws = j.subscribe_group(2, &[cs[0].id()]).unwrap();
+    assert_eq!(j.subscribers(), 3);
+    // The group starts where cs[0] stands: item 1 is still unread there.
+    assert!(
+        ws[0].try_next().is_err(),
+        "not before the cursor released it"
+    );
+    drop(cs[0].poll(1).unwrap());
+    assert_eq!(*ws[1].try_next().unwrap(), 1);
+    for i in 2..6 {
+        tx.try_publish(i).unwrap();
+    }
+    drop(cs[0].poll(8).unwrap());
+    assert!(tx.try_publish(9).is_err(), "the group gates the producer");
+    let mut got: Vec<u32> = ws[0].poll(2).unwrap().iter().copied().collect();
+    got.extend(ws[1].poll(8).unwrap().iter().copied());
+    assert!(ws[0].try_next().is_err());
+    assert_eq!(got, [2, 3, 4, 5]);
+    assert_eq!(tx.try_publish(6), Ok(5));
+    drop(ws);
+    assert_eq!(j.subscribers(), 1);
+    assert_eq!(
+        j.subscribe_group(1, &[NodeId { index: 7, gen: 0 }])
+            .unwrap_err(),
+        GraphError::UnknownNode(NodeId { index: 7, gen: 0 })
+    );
+}
