@@ -174,20 +174,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         run_tput::<CorelaneSpscBatch>(&mut rows[9], cpus, items);
         run_tput::<CorelaneSpscNoNotify>(&mut rows[10], cpus, items);
     }
-    report(&o, &rows, rounds, &multicast);
+    // The timer row: one thread, pinned to the plan's first CPU.
+    let timer_cpu = cpus.map(|c| c.0);
+    let quick = o.quick;
+    let timers = std::thread::spawn(move || {
+        if let Some(cpu) = timer_cpu {
+            corelane::topology::pin_current_thread(cpu).expect("pin the timer thread");
+        }
+        timer_row::timer_row(quick)
+    })
+    .join()
+    .expect("timer row thread");
+    let place = timer_cpu.map_or_else(|| "unpinned".to_string(), |c| format!("pinned to {c}"));
+    report(&o, &rows, rounds, &multicast, &timers);
     report_multicast(&o, &multicast);
     if !o.json {
-        println!("\ntimer wheel, 100k pending (single thread, medians):");
-        for (label, ns) in timer_row::timer_row(o.quick) {
+        println!("\ntimer wheel, 100k pending (single thread, {place}, medians):");
+        for (label, ns) in &timers {
             println!("  {label:<48} {ns:>8.1} ns");
         }
     }
+
     Ok(())
 }
 
 type McRow = (String, Histogram<u64>, Vec<f64>);
 
-fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow]) {
+fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow], timers: &[(String, f64)]) {
     let floor = median(&rows[0].rtt_med);
     let rtrb_rtt = median(&rows[2].rtt_med);
     let rtrb_tput = median(&rows[2].tput);
@@ -214,10 +227,15 @@ fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow]) {
                 .replace("NaN", "null")
             })
             .collect();
+        let timer_items: Vec<String> = timers
+            .iter()
+            .map(|(label, ns)| format!("{{\"name\":\"{label}\",\"ns\":{ns:.1}}}"))
+            .collect();
         println!(
-            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}],\"multicast\":[{}]}}",
+            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}],\"multicast\":[{}],\"timer\":[{}]}}",
             items.join(","),
-            multicast_json(multicast)
+            multicast_json(multicast),
+            timer_items.join(",")
         );
         return;
     }
