@@ -47,7 +47,10 @@ pub(crate) fn load() -> Result<Raw, Error> {
         .map_err(|e| hwloc_err("hwloc_topology_set_flags")(&e))?
         .build()
         .map_err(|e| hwloc_err("hwloc_topology_load")(&e))?;
-    let online = convert(&topo.complete_cpuset());
+    // The root's cpuset: online PUs (disallowed ones included, by the flag
+    // above). `complete_cpuset` would add offline PUs, which sysfs lists
+    // apart; the two back-ends must agree on machines that have some.
+    let online = convert(&topo.cpuset());
     let sets = |ty| -> Vec<(Option<usize>, CpuSet, Option<u64>)> {
         topo.objects_with_type(ty)
             .filter_map(|o| {
