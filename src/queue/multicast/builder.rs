@@ -537,10 +537,7 @@ impl<T> Joiner<T> {
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
         heavy_barrier();
-        let published = frontier(ring, ring.cursor.get());
-        let start = dep_gates
-            .iter()
-            .fold(published, |m, g| super::cursor::earlier(m, g.join_start()));
+        let start = join_point(ring, &dep_gates);
         seq.set(start);
         // Moving from the provisional position is a release: a publisher
         // may be parked on it (found by the loom join model).
@@ -595,10 +592,7 @@ impl<T> Joiner<T> {
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
         heavy_barrier();
-        let published = frontier(ring, ring.cursor.get());
-        let start = dep_gates
-            .iter()
-            .fold(published, |m, g| super::cursor::earlier(m, g.join_start()));
+        let start = join_point(ring, &dep_gates);
         group.start_at(start);
         // Moving from the provisional position is a release (see
         // `subscribe_after`).
@@ -644,6 +638,18 @@ impl<T: Copy> Joiner<T> {
         drop(reg);
         LossyCursor::new(ring.clone(), id, frontier(ring, ring.cursor.get()))
     }
+}
+
+/// Where a node joining after `deps` starts (after the join handshake): the
+/// earliest of the published position and each dep's
+/// [`join_start`](Gate::join_start), so at or past every slot the producer
+/// may have reused. Items its deps hold at that moment may lie below it
+/// (a worker group releases out of order); they stay protected because
+/// every node gates the producer, not only the leaves (`graph.rs`).
+fn join_point<T>(ring: &Ring<T>, deps: &[Gate]) -> usize {
+    let published = frontier(ring, ring.cursor.get());
+    deps.iter()
+        .fold(published, |m, g| super::cursor::earlier(m, g.join_start()))
 }
 
 /// One handle of node `id` leaves (from the handles' `Drop`).

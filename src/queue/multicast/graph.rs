@@ -103,9 +103,13 @@ pub(crate) struct Registry {
     entries: Vec<Entry>,
     free: Vec<u32>,
     live: usize,
-    /// The gating set: gates of live non-lossy nodes that no live node runs
-    /// after (the leaves). Every other gating node's position is at least
-    /// that of some leaf after it, so the leaves' minimum is the minimum.
+    /// The gating set: the gates of every live non-lossy node. In a graph
+    /// built at once the leaves alone would do (a node never passes the
+    /// nodes it runs after, so their positions are at least a leaf's), but
+    /// a node joining after a worker group starts at the group's claim
+    /// cursor, past items the group's members may still hold: the group
+    /// must keep gating in its own name. The producer reads this set only
+    /// when its cached room runs out.
     gating: Box<[Gate]>,
 }
 
@@ -195,23 +199,10 @@ impl Registry {
     }
 
     fn recompute(&mut self) {
-        let live = || self.entries.iter().filter_map(|e| e.node.as_ref());
-        let is_dep = |i: usize, gen: u32| {
-            let id = NodeId {
-                index: i as u32,
-                gen,
-            };
-            live().any(|n| n.deps.contains(&id))
-        };
         let gating: Vec<Gate> = self
             .entries
             .iter()
-            .enumerate()
-            .filter_map(|(i, e)| {
-                let n = e.node.as_ref()?;
-                let gate = n.gate.as_ref()?;
-                (!is_dep(i, e.gen)).then(|| gate.clone())
-            })
+            .filter_map(|e| e.node.as_ref()?.gate.clone())
             .collect();
         self.gating = gating.into_boxed_slice();
     }
@@ -289,7 +280,7 @@ mod tests {
         let a = r.insert(seq(5), vec![], 1);
         let b = r.insert(seq(3), vec![a], 1);
         let c = r.insert(seq(2), vec![b], 1);
-        assert_eq!(r.gating().len(), 1);
+        assert_eq!(r.gating().len(), 3);
         assert_eq!(r.gating_floor(9), 2);
         r.leave(b);
         assert!(matches!(r.barrier(c), Barrier::After(ref g) if g.len() == 1));

@@ -68,7 +68,11 @@ impl GroupShared {
     /// race may announce a stale `held` below what the group already
     /// released, for a moment. Fine for the producer's floor and for a
     /// barrier (a low value only holds them back); a joiner must not start
-    /// from it (see [`start_after`](Self::start_after)).
+    /// from it (see [`start_after`](Self::start_after)). Nor is it an upper
+    /// bound for the nodes after the group: a node that joins after it
+    /// starts at its claim cursor, past items its members may still hold,
+    /// which is why every node gates the producer, not only the leaves
+    /// (`graph.rs`).
     #[inline]
     pub(crate) fn position(&self) -> usize {
         let claim = self.claim.get();
@@ -211,6 +215,9 @@ impl<T> Worker<T> {
 
     /// Claims up to `max` items and hands each to `handler` with its
     /// sequence number and an end-of-batch flag; returns how many.
+    ///
+    /// If `handler` panics, the rest of the claimed run is released
+    /// unhandled: no other member of the group will see those items.
     ///
     /// # Errors
     ///
@@ -419,7 +426,8 @@ impl WorkState {
         max: usize,
     ) -> Result<(usize, usize), PopError> {
         let held = &group.held[self.member];
-        let max = max.max(1);
+        // No run is longer than the ring (and `max` must fit an `isize`).
+        let max = max.clamp(1, ring.capacity());
         let mut c = group.claim.get_relaxed();
         let mut announced = false;
         loop {

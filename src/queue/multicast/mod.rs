@@ -25,8 +25,9 @@
 //!                   +...>|  md tap   |  lossy: never gates, reports Lagged(n)
 //!                        +-----------+
 //!
-//!   The publisher may reuse a slot once every leaf (business logic, the
-//!   group) has released it; a node never passes the nodes it runs after.
+//!   The publisher may reuse a slot once every node has released it (in a
+//!   built graph, once the leaves have: business logic and the group); a
+//!   node never passes the nodes it runs after.
 //! ```
 //!
 //! | handle | made by | sees |
@@ -52,9 +53,11 @@
 //!   positions (Acquire) and never passes the earliest; so each node's
 //!   position is at most that of every node before it.
 //! * **Gating.** A publisher writes `q` only if `q < floor + cap`, `floor`
-//!   being the earliest position of the *leaves* (nodes nothing runs after),
-//!   which by the rule above is the earliest of all gating nodes. Join and
-//!   leave change the leaves under a registry lock and a version counter;
+//!   being the earliest position of every gating node (all but lossy
+//!   cursors; the leaves would do for a graph built at once, but a node
+//!   joining after a worker group may start past items the group still
+//!   holds). Join and leave change the set under a registry lock and a
+//!   version counter;
 //!   the join handshake is in `publisher.rs`, worker groups' claim protocol
 //!   in `group.rs`, lossy seqlock reads in `lossy.rs`.
 //! * **Waiting.** Root readers sleep on the `items` cell (notified by every

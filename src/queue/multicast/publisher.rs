@@ -4,8 +4,8 @@
 //! # Ground rules (gating and the join handshake)
 //!
 //! * A publisher may write position `q` only if `q < floor + capacity`, where
-//!   `floor` is the earliest position of the *gating set* (the leaves of the
-//!   consumer graph) read with Acquire — pairing with each reader's Release
+//!   `floor` is the earliest position of the *gating set* (every node of
+//!   the consumer graph but lossy cursors) read with Acquire — pairing with each reader's Release
 //!   of its position, so the reads of the previous lap happen-before the
 //!   overwrite. It caches `floor + capacity` as its `limit` and re-reads the
 //!   gating set only when the cache says "full" (the single-producer
@@ -208,6 +208,10 @@ impl Gating {
                 self.resync(ring);
             }
             if self.live == 0 {
+                // Keep the cache stale, so every later publish asks again
+                // (a join may make it work), instead of filling the room
+                // left from before.
+                self.limit = own;
                 return Err(Fail::Disconnected);
             }
             let floor = self.gates.iter().fold(own, |m, g| earlier(m, g.position()));
@@ -241,6 +245,11 @@ impl<T> Drop for PublishOnDrop<'_, T> {
             self.ring.slot(self.start).stamp.publish(self.start);
         } else {
             publish_run(self.ring, self.start, self.n);
+        }
+        if std::thread::panicking() {
+            // The caller's notify is skipped by the unwind; a reader parked
+            // on this run (it saw `Busy`) must still wake.
+            self.ring.items.notify();
         }
     }
 }
@@ -335,7 +344,12 @@ impl PubState {
             ring.capacity()
         );
         if n == 0 {
-            return Ok(self.next as u64);
+            let at = if M::MULTI {
+                ring.cursor.get_relaxed()
+            } else {
+                self.next
+            };
+            return Ok(at as u64);
         }
         let p = match self.claim::<T, M>(ring, n) {
             Ok(p) => p,

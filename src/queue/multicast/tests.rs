@@ -360,3 +360,116 @@ fn a_group_joins_at_run_time_after_a_cursor() {
         GraphError::UnknownNode(NodeId { index: 7, gen: 0 })
     );
 }
+
+/// A cursor joining after a worker group must not let the producer reuse a
+/// slot a worker still holds (it replaces the group as the leaf that gates
+/// the producer; the group may hold items below its claim cursor).
+#[test]
+fn joining_after_a_group_keeps_its_held_items_safe() {
+    let mut b = Builder::new(4, String::new);
+    let g = b.group(1);
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut w = h.workers(g).pop().unwrap();
+    let j = h.joiner();
+    for i in 0..4 {
+        tx.try_publish(i.to_string()).unwrap();
+    }
+    let held = w.poll(4).unwrap(); // holds 0..4, claim is 4
+    let mut late = j.subscribe_after(&[g]).unwrap();
+    assert_eq!(late.sequence(), 4, "starts after what the group claimed");
+    assert!(
+        matches!(tx.try_publish("x".into()), Err(PushError::Full(_))),
+        "slot 0 is still held by the worker"
+    );
+    assert_eq!(held.get(0).map(String::as_str), Some("0"));
+    drop(held);
+    tx.try_publish("4".into()).unwrap();
+    assert!(late.try_next().is_err(), "not before the group claimed it");
+    drop(w.try_next().unwrap());
+    assert_eq!(&*late.try_next().unwrap(), "4");
+    // The same for a group joining after the group.
+    let mut b = Builder::new(4, String::new);
+    let g = b.group(1);
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut w = h.workers(g).pop().unwrap();
+    for i in 0..4 {
+        tx.try_publish(i.to_string()).unwrap();
+    }
+    let held = w.poll(4).unwrap();
+    let mut w2 = h.joiner().subscribe_group(1, &[g]).unwrap().pop().unwrap();
+    assert!(matches!(
+        tx.try_publish("x".into()),
+        Err(PushError::Full(_))
+    ));
+    assert_eq!(held.get(3).map(String::as_str), Some("3"));
+    drop(held);
+    tx.try_publish("4".into()).unwrap();
+    drop(w.try_next().unwrap());
+    assert_eq!(&*w2.try_next().unwrap(), "4");
+    tx.try_publish("5".into()).unwrap();
+}
+
+/// `max` beyond the ring (even `usize::MAX`) means "as many as there are".
+#[test]
+fn workers_take_any_max() {
+    let mut b = Builder::new(8, || 0u32);
+    let g = b.group(2);
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut ws = h.workers(g);
+    tx.try_publish_batch(5, |i, v| *v = i as u32).unwrap();
+    assert_eq!(ws[0].poll(usize::MAX).unwrap().len(), 5);
+    tx.try_publish(9).unwrap();
+    assert_eq!(ws[1].process(usize::MAX, |_, _, _| {}), Ok(1));
+}
+
+/// Once every subscriber is gone, publishing keeps failing (it used to
+/// succeed again up to the room cached before).
+#[test]
+fn disconnected_publishing_stays_disconnected() {
+    let (mut tx, cs) = broadcast(8, || 0u32, 1);
+    tx.try_publish(0).unwrap();
+    drop(cs);
+    for i in 1..10 {
+        assert_eq!(tx.try_publish(i), Err(PushError::Disconnected(i)));
+    }
+    let mut c = tx.joiner().subscribe();
+    assert_eq!(tx.try_publish(7), Ok(1), "a join makes it work again");
+    assert_eq!(*c.try_next().unwrap(), 7);
+}
+
+#[test]
+fn empty_batch_reports_the_position() {
+    let mut b = Builder::new(8, || 0u32);
+    let _c = b.cursor();
+    let (mut tx, _h) = b.build_multi().unwrap();
+    tx.try_publish(1).unwrap();
+    tx.try_publish(2).unwrap();
+    assert_eq!(tx.try_publish_batch(0, |_, _| {}).ok(), Some(2));
+}
+
+/// A many-producer write that panics still publishes its slot and wakes a
+/// parked reader (the unwind skipped the wake-up).
+#[test]
+fn a_panicking_multi_publish_wakes_parked_readers() {
+    use crate::queue::wait::WaitStrategy;
+    let mut b = Builder::new(4, || 0u32);
+    let c = b.cursor();
+    let (mut tx, mut h) = b.build_multi().unwrap();
+    let mut c = h.cursor(c);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let v = *c.next_blocking(WaitStrategy::Park).unwrap();
+        done_tx.send(v).unwrap();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(50)); // let it park
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = tx.try_publish_with(|v| {
+            *v = 5;
+            panic!("fill failed");
+        });
+    }));
+    assert!(r.is_err());
+    let got = done_rx.recv_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(got, Ok(5), "the parked reader was not woken");
+    reader.join().unwrap();
+}
