@@ -223,3 +223,56 @@ fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
     let (ok, lagged) = t.join().unwrap();
     assert_eq!(ok + lagged, N);
 }
+
+/// A lossy cursor that joins while the producer publishes flat out (the
+/// producer marks overwrites only while one is subscribed, and learns of
+/// the join at its next claim): still never a torn value.
+#[test]
+fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
+    #[derive(Clone, Copy)]
+    struct Wide([u64; 8]);
+    const N: u64 = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        500_000
+    };
+    // A gating cursor drained by its own thread keeps the ring open while
+    // lossy cursors come and go (so marking switches on and off).
+    let (mut tx, mut cs) = multicast::broadcast(4, || Wide([0; 8]), 1);
+    let mut c = cs.pop().unwrap();
+    let drain = thread::spawn(move || loop {
+        match c.poll(usize::MAX) {
+            Ok(_) => {}
+            Err(corelane::queue::PopError::Disconnected) => return,
+            Err(_) => thread::yield_now(),
+        }
+    });
+    let joiner = tx.joiner();
+    let t = thread::spawn(move || {
+        let mut ok = 0u64;
+        for _ in 0..50 {
+            let mut l = joiner.subscribe_lossy();
+            for _ in 0..200 {
+                match l.try_read() {
+                    Ok(Wide(w)) => {
+                        assert!(w.iter().all(|&x| x == w[0]), "torn read {w:?}");
+                        ok += 1;
+                    }
+                    Err(ReadError::Lagged(_) | ReadError::Empty) => {}
+                    Err(ReadError::Disconnected) => return ok,
+                }
+            }
+        }
+        ok
+    });
+    for i in 1..=N {
+        let mut v = Wide([i; 8]);
+        while let Err(e) = tx.try_publish(v) {
+            v = e.into_inner();
+            thread::yield_now();
+        }
+    }
+    drop(tx);
+    t.join().unwrap();
+    drain.join().unwrap();
+}

@@ -103,6 +103,8 @@ pub(crate) struct Registry {
     entries: Vec<Entry>,
     free: Vec<u32>,
     live: usize,
+    /// Live lossy cursors (nodes without a gate).
+    lossy: usize,
     /// The gating set: the gates of every live non-lossy node. In a graph
     /// built at once the leaves alone would do (a node never passes the
     /// nodes it runs after, so their positions are at least a leaf's), but
@@ -119,6 +121,7 @@ impl Registry {
             entries: Vec::new(),
             free: Vec::new(),
             live: 0,
+            lossy: 0,
             gating: Box::new([]),
         }
     }
@@ -145,6 +148,7 @@ impl Registry {
         deps: Vec<NodeId>,
         handles: usize,
     ) -> NodeId {
+        self.lossy += usize::from(gate.is_none());
         let node = Some(Node {
             gate,
             deps,
@@ -184,6 +188,7 @@ impl Registry {
             return;
         }
         let removed = e.node.take().expect("checked above");
+        self.lossy -= usize::from(removed.gate.is_none());
         self.free.push(id.index);
         for n in self.entries.iter_mut().filter_map(|e| e.node.as_mut()) {
             if let Some(i) = n.deps.iter().position(|&d| d == id) {
@@ -233,6 +238,12 @@ impl Registry {
     /// Live subscriber handles (cursors, group members, lossy cursors).
     pub(crate) fn live(&self) -> usize {
         self.live
+    }
+
+    /// True while some lossy cursor is subscribed: publishers must then
+    /// mark slots they overwrite (the seqlock of `lossy.rs`).
+    pub(crate) fn has_lossy(&self) -> bool {
+        self.lossy > 0
     }
 }
 

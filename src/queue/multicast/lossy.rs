@@ -10,7 +10,9 @@
 //!   marks the slot [`WRITING`](super::cursor::Stamp::WRITING), issues a
 //!   Release fence, and only then touches the value, so a copy that saw any
 //!   of the new bytes sees a changed stamp on the second load and is thrown
-//!   away.
+//!   away. (Writers mark only while a lossy cursor is subscribed; see the
+//!   ground rules of `publisher.rs` for why a join cannot race an unmarked
+//!   overwrite.)
 //! * The copy is of `T: Copy` bytes into a `MaybeUninit<T>`, assumed
 //!   initialized only after the stamp validated it. The copy itself may race
 //!   with the writer: this is the same concession every seqlock in Rust

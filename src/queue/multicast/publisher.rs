@@ -40,6 +40,13 @@
 //!   closure left), so one panic cannot stall every reader.
 //! * With nobody waiting, a publish costs one `Notify::notify` on top of the
 //!   write: a compiler fence (the light barrier) and one load.
+//! * Slots are marked `WRITING` before an overwrite only while a lossy
+//!   cursor is subscribed (the cached `mark`, refreshed with the gating set
+//!   whenever `version` moves, i.e. at the first claim after a join).
+//!   Gating readers never look at a slot being overwritten; a lossy cursor
+//!   that joins while a claim made without marking is in flight starts at
+//!   or after the first unpublished position, so that claim cannot lap it
+//!   (lapping needs a position a whole ring past the joiner's start).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -148,6 +155,10 @@ struct Gating {
     gates: Box<[Gate]>,
     version: usize,
     live: usize,
+    /// Mark slots `WRITING` before overwriting them: only while a lossy
+    /// cursor is subscribed (gating readers never look at a slot being
+    /// overwritten). See the ground rules.
+    mark: bool,
     /// Positions below `limit` may be written.
     limit: usize,
 }
@@ -172,6 +183,7 @@ impl Gating {
             gates: Box::new([]),
             version: ring.version().wrapping_sub(1),
             live: 0,
+            mark: true,
             limit: own,
         };
         g.resync(ring);
@@ -185,6 +197,7 @@ impl Gating {
         self.version = ring.version();
         self.gates = reg.gating();
         self.live = reg.live();
+        self.mark = reg.has_lossy();
     }
 
     /// Refreshes `limit` so that `[own, own + n)` may be written, or says why
@@ -306,8 +319,10 @@ impl PubState {
             Err(e) => return Err(e.with(v)),
         };
         let slot = ring.slot(p);
-        slot.stamp.begin_write();
-        write_fence();
+        if self.gating.mark {
+            slot.stamp.begin_write();
+            write_fence();
+        }
         if M::MULTI {
             let _publish = PublishOnDrop {
                 ring,
@@ -355,10 +370,12 @@ impl PubState {
             Ok(p) => p,
             Err(e) => return Err(e.with(f)),
         };
-        for i in 0..n {
-            ring.slot(p.wrapping_add(i)).stamp.begin_write();
+        if self.gating.mark {
+            for i in 0..n {
+                ring.slot(p.wrapping_add(i)).stamp.begin_write();
+            }
+            write_fence();
         }
-        write_fence();
         // Lazily: `then_some` would build the guard (and, for a single
         // producer, drop it on the spot, publishing the run before its
         // values are written).
