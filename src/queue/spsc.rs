@@ -504,10 +504,10 @@ impl<T> WriteChunk<'_, T> {
         }
         let shared = &self.producer.shared;
         let pos = self.producer.cursor.tail.wrapping_add(self.filled);
-        // SAFETY: `pos < limit` (checked by `write_chunk`), so the consumer
-        // released the slot; it reads it only after `commit` stores the stamp.
         shared.slots[pos & shared.mask]
             .value
+            // SAFETY: `pos < limit` (checked by `write_chunk`), so the consumer
+            // released the slot; it reads it only after `commit` stores the stamp.
             .with_mut(|v| unsafe { (*v).write(value) });
         self.filled += 1;
         Ok(())
@@ -627,10 +627,10 @@ impl<T> Shared<T> {
         if !self.ready(*head) {
             return Err(self.empty_reason(*head));
         }
-        // SAFETY: the stamp says the producer wrote this position, and it will
-        // not touch the slot again until we publish a head past it.
         let value = self.slots[*head & self.mask]
             .value
+            // SAFETY: the stamp says the producer wrote this position, and it will
+            // not touch the slot again until we publish a head past it.
             .with(|v| unsafe { (*v).assume_init_read() });
         *head = head.wrapping_add(1);
         // Release: pairs with the producer's Acquire head load, ordering our
@@ -894,12 +894,12 @@ impl<T> ReadChunk<'_, T> {
         }
         let shared = &self.consumer.shared;
         let pos = self.consumer.head.wrapping_add(i);
-        // SAFETY: positions in the chunk were published (stamp seen with
-        // Acquire in `read_chunk`) and are not released until we drop; the
-        // reference borrows `self`, which holds the consumer exclusively.
         Some(
             shared.slots[pos & shared.mask]
                 .value
+                // SAFETY: positions in the chunk were published (stamp seen with
+                // Acquire in `read_chunk`) and are not released until we drop; the
+                // reference borrows `self`, which holds the consumer exclusively.
                 .with(|v| unsafe { (*v).assume_init_ref() }),
         )
     }
@@ -950,11 +950,11 @@ impl<T> Iterator for ReadChunk<'_, T> {
         self.remaining -= 1;
         self.taken += 1;
         let shared = &c.shared;
-        // SAFETY: published (stamp seen with Acquire in `read_chunk`), taken
-        // exactly once (`head` moved past it), released only by a later store.
         Some(
             shared.slots[pos & shared.mask]
                 .value
+                // SAFETY: published (stamp seen with Acquire in `read_chunk`), taken
+                // exactly once (`head` moved past it), released only by a later store.
                 .with(|v| unsafe { (*v).assume_init_read() }),
         )
     }

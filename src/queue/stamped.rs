@@ -394,15 +394,16 @@ impl<T> Ring<T> {
         if self.slot(pos).seq.load(Ordering::Acquire) != pos.wrapping_add(1) {
             return Err(self.empty_reason_sc(pos));
         }
-        // SAFETY: we own position `pos` (the single consumer, after seeing
-        // `seq == pos + 1`). No stamp store after the read: the producers of
-        // a single-consumer ring decide "free" from `head` (`push_sc`,
-        // `push_batch_sc`), never from the stamp, and the stale `pos + 1`
-        // left in the slot never equals a later lap's `pos + cap + 1`. So
-        // the consumer never writes a slot line the producers are filling.
+        // No stamp store after the read: the producers of a single-consumer
+        // ring decide "free" from `head` (`push_sc`, `push_batch_sc`), never
+        // from the stamp, and the stale `pos + 1` left in the slot never
+        // equals a later lap's `pos + cap + 1`. So the consumer never writes
+        // a slot line the producers are filling.
         let value = self
             .slot(pos)
             .value
+            // SAFETY: we own position `pos` (the single consumer, after
+            // seeing `seq == pos + 1`).
             .with(|v| unsafe { (*v).assume_init_read() });
         *head = pos.wrapping_add(1);
         // Release: pairs with the Acquire head loads of `push_sc`,
@@ -458,11 +459,11 @@ impl<T> Ring<T> {
             return Ok(0);
         }
         for (i, v) in items.drain(..k).enumerate() {
-            // SAFETY: positions pos..pos+k are ours (claim_run) and released
-            // by the consumer (head Acquire); nobody reads them until the
-            // stamps below are stored.
             self.slot(pos.wrapping_add(i))
                 .value
+                // SAFETY: positions pos..pos+k are ours (claim_run) and
+                // released by the consumer (head Acquire); nobody reads them
+                // until the stamps below are stored.
                 .with_mut(|s| unsafe { (*s).write(v) });
         }
         // One Release fence for the run: the consumer's Acquire `seq` load of

@@ -29,10 +29,10 @@ pub(crate) fn get_affinity(tid: libc::pid_t) -> Result<CpuSet, Error> {
     loop {
         let mut words = vec![0u64; bits / 64];
         let bytes = words.len() * 8;
+        // glibc passes the size through, so a buffer larger than
+        // `cpu_set_t` is fine.
         // SAFETY: `words` is a live, writable buffer of exactly `bytes`
-        // bytes; the kernel writes at most `bytes` bytes into it. glibc
-        // passes the size through, so a buffer larger than `cpu_set_t` is
-        // fine.
+        // bytes; the kernel writes at most `bytes` bytes into it.
         let rc = unsafe { libc::sched_getaffinity(tid, bytes, words.as_mut_ptr().cast()) };
         if rc == 0 {
             return Ok(CpuSet::from_words(words));

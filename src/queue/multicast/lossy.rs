@@ -194,11 +194,11 @@ fn read<T: Copy>(ring: &Ring<T>, pos: &mut usize) -> Result<T, ReadError> {
     if first != pos.wrapping_add(1) {
         return not_ready(ring, pos, first);
     }
-    // SAFETY: a bytewise copy into `MaybeUninit`, which any bytes inhabit;
-    // it may race with a writer (see the ground rules), in which case the
-    // recheck below fails and the copy is discarded unread.
     let copy = slot
         .value
+        // SAFETY: a bytewise copy into `MaybeUninit`, which any bytes inhabit;
+        // it may race with a writer (see the ground rules), in which case the
+        // recheck below fails and the copy is discarded unread.
         .with(|v| unsafe { std::ptr::read_volatile(v.cast::<MaybeUninit<T>>()) });
     let second = slot.stamp.recheck();
     if second != first {

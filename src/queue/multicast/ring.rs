@@ -53,11 +53,11 @@ pub(crate) struct Ring<T> {
     slots: Box<[Slot<T>]>,
 }
 
-// SAFETY: the producer writes values of `T` in place from its thread and
-// subscribers on other threads read them by shared reference (`T: Send +
-// Sync`); who may touch which slot when is arbitrated by stamps and gating
-// sequences (module docs of `multicast`); everything else is atomics or
-// behind the registry mutex.
+// The producer writes values of `T` in place from its thread and
+// subscribers on other threads read them by shared reference; who may touch
+// which slot when is arbitrated by stamps and gating sequences (module docs
+// of `multicast`); everything else is atomics or behind the registry mutex.
+// SAFETY: hence `T: Send + Sync`, and the protocol above.
 unsafe impl<T: Send + Sync> Send for Ring<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for Ring<T> {}

@@ -590,11 +590,12 @@ impl<'a, T> Batch<'a, T> {
     fn at(&self, i: usize) -> &T {
         debug_assert!(i < self.len);
         let pos = self.start.wrapping_add(i);
-        // SAFETY: every position of the run was published to this reader
-        // (its stamp, or an upstream position covering it, was loaded with
-        // Acquire), and the producer cannot overwrite it before the release
-        // in `Drop` (this reader gates it, directly or through the readers
-        // after it). The reference borrows `self`, so it ends before that.
+        // Every position of the run was published to this reader (its stamp,
+        // or an upstream position covering it, was loaded with Acquire), and
+        // the producer cannot overwrite it before the release in `Drop`
+        // (this reader gates it).
+        // SAFETY: as just said; the reference borrows `self`, so it ends
+        // before the release.
         self.ring.slot(pos).value.with(|v| unsafe { &*v })
     }
 
@@ -679,10 +680,10 @@ impl<'a, T> Batch<'a, T> {
         for i in 0..self.len {
             let pos = self.start.wrapping_add(i);
             let last = i + 1 == self.len;
-            // SAFETY: as in `at`; the reference does not outlive the closure.
             self.ring
                 .slot(pos)
                 .value
+                // SAFETY: as in `at`; the reference does not outlive the closure.
                 .with(|v| handler(unsafe { &*v }, pos as u64, last));
         }
         self.len
