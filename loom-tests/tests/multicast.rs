@@ -3,7 +3,6 @@
 //! Run with:
 //! `RUSTFLAGS="--cfg corelane_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //!  -p corelane-loom-tests --test multicast --target-dir target/loom`
-//! (add `-- --include-ignored` for the heavy join wake-up model).
 //!
 //! Readers access slots through loom cells (`process` runs its handler inside
 //! the cell access; `Item` derefs through it), so a publisher overwriting a
@@ -232,12 +231,10 @@ fn join_while_publishing() {
 /// joiner moves to its start (this model found that lost wake-up). It needs
 /// a third thread (loom never lets a yielding thread pass a runnable one, so
 /// with two threads the producer's backoff always lets the joiner finish
-/// first) and one slot; with three threads the state space at two
-/// preemptions takes far too long, and one preemption finds the bug in
-/// seconds, so this model pins the bound to 1. A full run still takes a few
-/// minutes, so it is not in the default set: run it with `-- --ignored`.
+/// first) and one slot; with three threads two preemptions take far too
+/// long, and one finds the bug in seconds, so this model pins the bound to
+/// 1 (about 10 s since publishers mark slots only for lossy cursors).
 #[test]
-#[ignore = "heavy (3-4 minutes); run with -- --ignored"]
 fn join_wakes_a_parked_publisher() {
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(1);
