@@ -191,23 +191,34 @@ fn lossy_cursor_lags_beside_a_gating_cursor() {
     assert_eq!(read + lagged, next_published);
 }
 
+/// Eight equal words: a copy torn by a concurrent overwrite mixes two.
+#[derive(Clone, Copy)]
+struct Wide([u64; 8]);
+
+impl Wide {
+    fn check(&self) {
+        let w = &self.0;
+        assert!(w.iter().all(|&x| x == w[0]), "torn read {w:?}");
+    }
+}
+
+/// Items for the torn-read tests (fewer in debug builds).
+const WIDE_N: u64 = if cfg!(debug_assertions) {
+    20_000
+} else {
+    500_000
+};
+
 #[test]
 fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
-    #[derive(Clone, Copy)]
-    struct Wide([u64; 8]);
-    const N: u64 = if cfg!(debug_assertions) {
-        20_000
-    } else {
-        500_000
-    };
     let (mut tx, _cs) = multicast::broadcast(4, || Wide([0; 8]), 0);
     let mut l = tx.joiner().subscribe_lossy();
     let t = thread::spawn(move || {
         let (mut ok, mut lagged) = (0u64, 0u64);
         loop {
             match l.try_read() {
-                Ok(Wide(w)) => {
-                    assert!(w.iter().all(|&x| x == w[0]), "torn read {w:?}");
+                Ok(w) => {
+                    w.check();
                     ok += 1;
                 }
                 Err(ReadError::Lagged(n)) => lagged += n,
@@ -216,12 +227,12 @@ fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
             }
         }
     });
-    for i in 1..=N {
+    for i in 1..=WIDE_N {
         tx.try_publish(Wide([i; 8])).unwrap();
     }
     drop(tx);
     let (ok, lagged) = t.join().unwrap();
-    assert_eq!(ok + lagged, N);
+    assert_eq!(ok + lagged, WIDE_N);
 }
 
 /// A lossy cursor that joins while the producer publishes flat out (the
@@ -229,13 +240,6 @@ fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
 /// the join at its next claim): still never a torn value.
 #[test]
 fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
-    #[derive(Clone, Copy)]
-    struct Wide([u64; 8]);
-    const N: u64 = if cfg!(debug_assertions) {
-        20_000
-    } else {
-        500_000
-    };
     // A gating cursor drained by its own thread keeps the ring open while
     // lossy cursors come and go (so marking switches on and off).
     let (mut tx, mut cs) = multicast::broadcast(4, || Wide([0; 8]), 1);
@@ -254,8 +258,8 @@ fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
             let mut l = joiner.subscribe_lossy();
             for _ in 0..200 {
                 match l.try_read() {
-                    Ok(Wide(w)) => {
-                        assert!(w.iter().all(|&x| x == w[0]), "torn read {w:?}");
+                    Ok(w) => {
+                        w.check();
                         ok += 1;
                     }
                     Err(ReadError::Lagged(_) | ReadError::Empty) => {}
@@ -265,7 +269,7 @@ fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
         }
         ok
     });
-    for i in 1..=N {
+    for i in 1..=WIDE_N {
         let mut v = Wide([i; 8]);
         while let Err(e) = tx.try_publish(v) {
             v = e.into_inner();

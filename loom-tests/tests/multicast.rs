@@ -78,6 +78,36 @@ fn work_one(w: &mut Worker<usize>, mut check: impl FnMut(usize)) -> Option<()> {
     }
 }
 
+/// How often items 0 and 1 were handled.
+struct Counts([AtomicUsize; 2]);
+
+impl Counts {
+    fn each_once(&self) -> (usize, usize) {
+        let n = |i: usize| self.0[i].load(Ordering::Relaxed);
+        (n(0), n(1))
+    }
+}
+
+/// Runs each worker on its own thread until the stream ends, counting the
+/// items (0 or 1) it handles.
+fn count_work(workers: Vec<Worker<usize>>) -> (Arc<Counts>, Vec<thread::JoinHandle<()>>) {
+    let counts = Arc::new(Counts([AtomicUsize::new(0), AtomicUsize::new(0)]));
+    let ts = workers
+        .into_iter()
+        .map(|mut w| {
+            let counts = counts.clone();
+            thread::spawn(move || {
+                while work_one(&mut w, |v| {
+                    counts.0[v].fetch_add(1, Ordering::Relaxed);
+                })
+                .is_some()
+                {}
+            })
+        })
+        .collect();
+    (counts, ts)
+}
+
 /// The producer never overwrites a slot a cursor has not released: three
 /// items through two slots, read in order with the right values.
 #[test]
@@ -172,29 +202,12 @@ fn worker_group_exactly_once() {
         let mut b = Builder::new(2, || usize::MAX);
         let g = b.group(2);
         let (mut tx, mut h) = b.build().unwrap();
-        let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
         publish(&mut tx, 0);
-        let ts: Vec<_> = h
-            .workers(g)
-            .into_iter()
-            .map(|mut w| {
-                let counts = counts.clone();
-                thread::spawn(move || {
-                    while work_one(&mut w, |v| {
-                        counts[v].fetch_add(1, Ordering::Relaxed);
-                    })
-                    .is_some()
-                    {}
-                })
-            })
-            .collect();
+        let (counts, ts) = count_work(h.workers(g));
         publish_park(&mut tx, 1);
         drop(tx);
-        for t in ts {
-            t.join().unwrap();
-        }
-        assert_eq!(counts[0].load(Ordering::Relaxed), 1);
-        assert_eq!(counts[1].load(Ordering::Relaxed), 1);
+        ts.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(counts.each_once(), (1, 1));
     });
 }
 
@@ -326,29 +339,12 @@ fn group_gating_wakes_a_parked_publisher() {
         let mut b = Builder::new(1, || usize::MAX);
         let g = b.group(2);
         let (mut tx, mut h) = b.build().unwrap();
-        let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
-        let ts: Vec<_> = h
-            .workers(g)
-            .into_iter()
-            .map(|mut w| {
-                let counts = counts.clone();
-                thread::spawn(move || {
-                    while work_one(&mut w, |v| {
-                        counts[v].fetch_add(1, Ordering::Relaxed);
-                    })
-                    .is_some()
-                    {}
-                })
-            })
-            .collect();
+        let (counts, ts) = count_work(h.workers(g));
         publish_park(&mut tx, 0);
         publish_park(&mut tx, 1); // needs the group to release slot 0
         drop(tx);
-        for t in ts {
-            t.join().unwrap();
-        }
-        assert_eq!(counts[0].load(Ordering::Relaxed), 1);
-        assert_eq!(counts[1].load(Ordering::Relaxed), 1);
+        ts.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(counts.each_once(), (1, 1));
     });
 }
 
