@@ -624,8 +624,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn spsc_matches_model(cap in capacity(), ops in ops(Extra::Chunks)) {
-        let h = Harness::new(spsc::channel::<Item>(cap), cap, 1);
+    fn spsc_matches_model(cap in capacity(), k in 0usize..=5, ops in ops(Extra::Chunks)) {
+        // k = 0: the default one-line blocks; 1..=5: blocks of k slots, so
+        // block boundaries fall inside chunks and wrap at small capacities.
+        let pair = if k == 0 {
+            spsc::channel::<Item>(cap)
+        } else {
+            spsc::__with_block_len::<Item>(cap, k)
+        };
+        let h = Harness::new(pair, cap, 1);
         run(h, &ops, |h, op| match *op {
             Op::WriteChunk { n, fill, how, commit } => write_chunk(h, n, fill, how, commit),
             Op::ReadChunk { max, take, commit_all } => read_chunk(h, max, take, commit_all),

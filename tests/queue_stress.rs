@@ -465,8 +465,14 @@ stress_tests!(mpmc_stress, mpmc, 2, 2);
 /// ring is empty it waits with `pop_blocking`. So chunk publication must
 /// wake a parked consumer and chunk release a parked producer.
 fn spsc_chunks(s: WaitStrategy) {
+    spsc_chunks_in(s, spsc::channel::<u64>(256));
+    // Blocks of 3 slots: publications start and end mid-block, and a
+    // 256-slot ring ends in a 1-slot block.
+    spsc_chunks_in(s, spsc::__with_block_len::<u64>(256, 3));
+}
+
+fn spsc_chunks_in(s: WaitStrategy, (tx, rx): (spsc::Producer<u64>, spsc::Consumer<u64>)) {
     let n = scaled(2_000_000);
-    let (tx, rx) = spsc::channel::<u64>(256);
     let checker = Checker::new(1, n);
     let view = checker.view();
     let p = thread::spawn(move || chunk_producer(tx, n, s));

@@ -71,6 +71,56 @@ fn spsc_fifo_wraps_and_disconnects() {
     });
 }
 
+/// Blocks of one slot: every push stores a different block's stamp, and
+/// the consumer's stale stamps from the last lap must read as "empty".
+#[test]
+fn spsc_one_slot_blocks_wrap() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::__with_block_len::<usize>(2, 1);
+        let p = thread::spawn(move || {
+            for i in 0..4 {
+                push_spin(|v| tx.push(v), i);
+            }
+        });
+        for i in 0..4 {
+            assert_eq!(pop_spin(|| rx.pop()), Ok(i));
+        }
+        p.join().unwrap();
+        assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    });
+}
+
+/// A chunk that spans two blocks is published by one stamp (its first
+/// block's); the pushes after it start mid-block, in the last (short)
+/// block, and wrap. Cap 4 in blocks of 3 + 1.
+#[test]
+fn spsc_chunk_across_blocks_then_pushes() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::__with_block_len::<usize>(4, 3);
+        let p = thread::spawn(move || {
+            push_spin(|v| tx.push(v), 0);
+            let mut c = tx.write_chunk(3).unwrap();
+            c.fill_from_iter([1, 2, 3]);
+            c.commit();
+            push_spin(|v| tx.push(v), 4);
+        });
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            if got.len() % 2 == 0 {
+                if let Ok(v) = rx.pop() {
+                    got.push(v);
+                }
+            } else {
+                got.extend(rx.read_chunk(2));
+            }
+            thread::yield_now();
+        }
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+        p.join().unwrap();
+        assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    });
+}
+
 #[test]
 fn spsc_disconnect_sees_last_item() {
     model(|| {

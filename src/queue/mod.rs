@@ -37,6 +37,7 @@ use std::fmt;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;
+mod blocks;
 pub mod spmc;
 pub mod spsc;
 pub(crate) mod stamped;

@@ -2,12 +2,22 @@
 //!
 //! # Ground rules
 //!
-//! * Slot `i` holds a *stamp* and a value. The producer writes the value of
-//!   position `p`, then stores stamp `p + 1` (Release). The consumer at
-//!   position `p` takes the value only after loading stamp `p + 1` (Acquire).
-//!   So the consumer never reads the producer's cursor: a hand-off moves
-//!   exactly one cache line (the slot's), which is why the round trip sits near
-//!   the one-line ping-pong floor.
+//! * Slots are grouped in *blocks* of `k`, each block one cache line holding
+//!   a *stamp* and `k` values (`k = 7` for `u64`; see `blocks.rs`). A
+//!   *publication* (one push, or one committed chunk) writes its values, then
+//!   stores its new `tail` (Release) into the stamp of the block where it
+//!   *started*. So every stamp is some past `tail`: every position below a
+//!   stamp's value has been written.
+//! * The consumer keeps `avail`, the end of the run it knows is ready, which
+//!   is always a publication boundary (a past `tail`). When it runs out
+//!   (`head == avail`) it loads the stamp of the block holding `head`
+//!   (Acquire): the next publication after a boundary starts *at* it, so it
+//!   stores exactly that stamp. A value `s` with `0 < s - head <= cap` makes
+//!   `[head, s)` ready; anything else (older laps, wrapping) means empty.
+//! * So the consumer never reads the producer's cursor: a single-item
+//!   hand-off moves exactly one cache line (the block's), which keeps the
+//!   round trip at the cost of one line per direction; and in a stream it
+//!   loads a stamp once per block or per chunk, moving 7 `u64`s per line.
 //! * The consumer publishes its cursor `head` (Release) after reading; the
 //!   producer may overwrite position `p - cap` only after loading a `head > p -
 //!   cap` (Acquire). It caches `head + cap` as its *limit* and reloads only
@@ -45,16 +55,11 @@
 //! ```
 
 use std::fmt;
-use std::mem::MaybeUninit;
 
+use super::blocks::{block_len_for, Blocks, Walk};
 use super::wait::{block_on, Notify, Retry, WaitStrategy};
 use super::{ring_capacity, PopError, PushError};
-use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, Ordering, UnsafeCell};
-
-struct Slot<T> {
-    stamp: AtomicUsize,
-    value: UnsafeCell<MaybeUninit<T>>,
-}
+use crate::sync::{Arc, AtomicBool, AtomicUsize, CachePadded, Ordering};
 
 /// A cursor and the flag the *other* side sets when it goes away, in one line.
 struct Side {
@@ -72,15 +77,8 @@ struct Shared<T> {
     /// Producers wait here for space.
     space: CachePadded<Notify>,
     mask: usize,
-    slots: Box<[Slot<T>]>,
+    blocks: Blocks<T>,
 }
-
-// SAFETY: values of `T` move from the producer thread to the consumer thread
-// (hence `T: Send`); each slot's value is accessed by at most one side at a
-// time, as arbitrated by the stamp/head protocol in the module docs.
-unsafe impl<T: Send> Send for Shared<T> {}
-// SAFETY: as above; `&Shared` only exposes atomics and the slot protocol.
-unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
@@ -89,9 +87,9 @@ impl<T> Drop for Shared<T> {
         let tail = self.prod.pos.load(Ordering::Acquire);
         let mut p = head;
         while p != tail {
-            let slot = &self.slots[p & self.mask];
+            let cell = self.blocks.cell_at(p);
             // SAFETY: positions in [head, tail) were written and not read.
-            slot.value.with_mut(|v| unsafe { (*v).assume_init_drop() });
+            cell.with_mut(|v| unsafe { (*v).assume_init_drop() });
             p = p.wrapping_add(1);
         }
     }
@@ -112,13 +110,34 @@ impl<T> Drop for Shared<T> {
 /// assert_eq!(rx.capacity(), 1024);
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    let cap = ring_capacity(capacity, std::mem::size_of::<Slot<T>>());
-    let slots = (0..cap)
-        .map(|_| Slot {
-            stamp: AtomicUsize::new(0),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
-        })
-        .collect();
+    let cap = ring_capacity(capacity, std::mem::size_of::<T>());
+    with_block_len(cap, block_len_for::<T>(cap))
+}
+
+/// [`channel`] with `k` slots per block instead of the one-line choice: for
+/// tests and loom models that need block boundaries at small capacities.
+/// `k` is clamped to `1..=capacity`.
+///
+/// # Panics
+///
+/// As [`channel`].
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::__with_block_len::<u8>(8, 3);
+/// tx.push(1).unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
+#[doc(hidden)]
+pub fn __with_block_len<T>(capacity: usize, k: usize) -> (Producer<T>, Consumer<T>) {
+    let cap = ring_capacity(capacity, std::mem::size_of::<T>());
+    with_block_len(cap, k.clamp(1, cap))
+}
+
+fn with_block_len<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
+    let blocks = Blocks::new(cap, k);
+    let walk = blocks.walk_at(0);
     let side = || {
         CachePadded::new(Side {
             pos: AtomicUsize::new(0),
@@ -131,22 +150,31 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         items: CachePadded::new(Notify::new()),
         space: CachePadded::new(Notify::new()),
         mask: cap - 1,
-        slots,
+        blocks,
     });
     let producer = Producer {
         cursor: ProdCursor {
             tail: 0,
             limit: cap,
+            walk,
         },
         shared: shared.clone(),
     };
-    (producer, Consumer { head: 0, shared })
+    let consumer = Consumer {
+        head: 0,
+        avail: 0,
+        walk,
+        shared,
+    };
+    (producer, consumer)
 }
 
 struct ProdCursor {
     tail: usize,
     /// `head + capacity` as last seen: positions below it are free.
     limit: usize,
+    /// Where `tail` is in the blocks.
+    walk: Walk,
 }
 
 /// The sending end of an SPSC ring. `Send`, not `Clone`.
@@ -158,6 +186,10 @@ pub struct Producer<T> {
 /// The receiving end of an SPSC ring. `Send`, not `Clone`.
 pub struct Consumer<T> {
     head: usize,
+    /// End of the run known ready (a publication boundary, `>= head`).
+    avail: usize,
+    /// Where `head` is in the blocks.
+    walk: Walk,
     shared: Arc<Shared<T>>,
 }
 
@@ -212,13 +244,16 @@ impl ProdCursor {
         if self.free(shared, 1) == 0 {
             return Err(PushError::Full(value));
         }
-        let slot = &shared.slots[self.tail & shared.mask];
+        let (blk, off) = (self.walk.blk, self.walk.off);
         // SAFETY: `tail < limit`, so the consumer released this slot (Acquire
-        // above) and will not read it before we store its stamp.
-        slot.value.with_mut(|v| unsafe { (*v).write(value) });
+        // above) and will not read it before we store a stamp past it.
+        (shared.blocks.cell(blk, off)).with_mut(|v| unsafe { (*v).write(value) });
         self.tail = self.tail.wrapping_add(1);
-        // Release: pairs with the consumer's Acquire stamp load in `pop`.
-        slot.stamp.store(self.tail, Ordering::Release);
+        // Release: pairs with the consumer's Acquire stamp load in `pop` /
+        // `read_chunk`; the publication starts in this block, so this is the
+        // stamp a consumer at the old `tail` looks at.
+        shared.blocks.stamp(blk).store(self.tail, Ordering::Release);
+        self.walk.step(&shared.blocks);
         // Release: pairs with the Acquire loads in `len` and `Drop`.
         shared.prod.pos.store(self.tail, Ordering::Release);
         if NOTIFY {
@@ -340,10 +375,12 @@ impl<T> Producer<T> {
         if free < n {
             return Err(ChunkError::TooFewSlots(free));
         }
+        let walk = self.cursor.walk;
         Ok(WriteChunk {
             producer: self,
             len: n,
             filled: 0,
+            walk,
         })
     }
 
@@ -479,6 +516,8 @@ pub struct WriteChunk<'a, T> {
     producer: &'a mut Producer<T>,
     len: usize,
     filled: usize,
+    /// Where the next value goes.
+    walk: Walk,
 }
 
 impl<T> WriteChunk<'_, T> {
@@ -502,13 +541,14 @@ impl<T> WriteChunk<'_, T> {
         if self.filled == self.len {
             return Err(value);
         }
-        let shared = &self.producer.shared;
-        let pos = self.producer.cursor.tail.wrapping_add(self.filled);
-        shared.slots[pos & shared.mask]
-            .value
-            // SAFETY: `pos < limit` (checked by `write_chunk`), so the consumer
-            // released the slot; it reads it only after `commit` stores the stamp.
+        let blocks = &self.producer.shared.blocks;
+        blocks
+            .cell(self.walk.blk, self.walk.off)
+            // SAFETY: `tail + filled < limit` (checked by `write_chunk`), so the
+            // consumer released the slot; it reads it only after `commit`
+            // stores a stamp past it.
             .with_mut(|v| unsafe { (*v).write(value) });
+        self.walk.step(blocks);
         self.filled += 1;
         Ok(())
     }
@@ -595,17 +635,14 @@ impl<T> Drop for WriteChunk<'_, T> {
             return;
         }
         let Producer { cursor, shared } = &mut *self.producer;
-        // One Release fence for the batch: the Relaxed stamp stores below
-        // are ordered after every value write above, and a consumer's Acquire
-        // load of any of these stamps synchronizes with this fence.
-        fence(Ordering::Release);
-        for i in 0..self.filled {
-            let pos = cursor.tail.wrapping_add(i);
-            shared.slots[pos & shared.mask]
-                .stamp
-                .store(pos.wrapping_add(1), Ordering::Relaxed);
-        }
+        let first = cursor.walk.blk;
         cursor.tail = cursor.tail.wrapping_add(self.filled);
+        cursor.walk = self.walk;
+        // One store publishes the whole chunk: the stamp of the block where
+        // it starts, which is the one a consumer at the old `tail` loads.
+        // Release: pairs with that Acquire load, ordering every value write
+        // above before it.
+        shared.blocks.stamp(first).store(cursor.tail, Ordering::Release);
         // Release: pairs with the Acquire loads in `len` and `Drop`.
         shared.prod.pos.store(cursor.tail, Ordering::Release);
         shared.items.notify();
@@ -613,41 +650,64 @@ impl<T> Drop for WriteChunk<'_, T> {
 }
 
 impl<T> Shared<T> {
-    /// Whether the slot at `pos` holds the item of that position.
+    /// The publication boundary `at` extended by the stamp of block `blk`
+    /// (the block holding `at`): `Some(end)` if `[at, end)` is ready.
     #[inline]
-    fn ready(&self, pos: usize) -> bool {
-        let slot = &self.slots[pos & self.mask];
-        // Acquire: pairs with the producer's Release stamp store (or its
-        // Release fence before a chunk's stamps), making the value visible.
-        slot.stamp.load(Ordering::Acquire) == pos.wrapping_add(1)
+    fn published(&self, blk: usize, at: usize) -> Option<usize> {
+        // Acquire: pairs with the producer's Release stamp store in `push`
+        // or a chunk's commit, making the values below the stamp visible.
+        let s = self.blocks.stamp(blk).load(Ordering::Acquire);
+        // Ready iff 0 < s - at <= cap: every stamp is a past tail, and the
+        // tail is never more than `cap` ahead of the consumer.
+        (s.wrapping_sub(at).wrapping_sub(1) <= self.mask).then_some(s)
     }
+}
 
+/// The consumer's cursor state, borrowed apart from its `Arc` so the
+/// blocking and async paths can use it in closures.
+struct ConsCursor<'a> {
+    head: &'a mut usize,
+    avail: &'a mut usize,
+    walk: &'a mut Walk,
+}
+
+impl ConsCursor<'_> {
     #[inline]
-    fn pop_at(&self, head: &mut usize) -> Result<T, PopError> {
-        if !self.ready(*head) {
-            return Err(self.empty_reason(*head));
+    fn pop<T>(&mut self, shared: &Shared<T>) -> Result<T, PopError> {
+        if *self.head == *self.avail {
+            match shared.published(self.walk.blk, *self.head) {
+                Some(end) => *self.avail = end,
+                None => return Err(self.empty_reason(shared)),
+            }
         }
-        let value = self.slots[*head & self.mask]
-            .value
-            // SAFETY: the stamp says the producer wrote this position, and it will
-            // not touch the slot again until we publish a head past it.
+        let value = shared
+            .blocks
+            .cell(self.walk.blk, self.walk.off)
+            // SAFETY: `head < avail`, a stamp the producer stored after writing
+            // this position (Acquire above); it will not touch the slot again
+            // until we publish a head past it.
             .with(|v| unsafe { (*v).assume_init_read() });
-        *head = head.wrapping_add(1);
+        *self.head = self.head.wrapping_add(1);
+        self.walk.step(&shared.blocks);
         // Release: pairs with the producer's Acquire head load, ordering our
         // read of the slot before its overwrite.
-        self.cons.pos.store(*head, Ordering::Release);
-        self.space.notify();
+        shared.cons.pos.store(*self.head, Ordering::Release);
+        shared.space.notify();
         Ok(value)
     }
 
     #[cold]
-    fn empty_reason(&self, head: usize) -> PopError {
+    fn empty_reason<T>(&mut self, shared: &Shared<T>) -> PopError {
         // Acquire: pairs with the producer's Release in its Drop; after it,
-        // every item it pushed is visible, so re-checking the slot is final.
-        if self.cons.peer_gone.load(Ordering::Acquire) && !self.ready(head) {
-            PopError::Disconnected
-        } else {
-            PopError::Empty
+        // every item it pushed is visible, so re-checking the stamp is final.
+        if !shared.cons.peer_gone.load(Ordering::Acquire) {
+            return PopError::Empty;
+        }
+        match shared.published(self.walk.blk, *self.head) {
+            // An item published just before the producer left: not empty
+            // after all (the caller retries and takes it).
+            Some(_) => PopError::Empty,
+            None => PopError::Disconnected,
         }
     }
 }
@@ -674,7 +734,19 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Result<T, PopError> {
-        self.shared.pop_at(&mut self.head)
+        let (mut cursor, shared) = self.split();
+        cursor.pop(shared)
+    }
+
+    #[inline]
+    fn split(&mut self) -> (ConsCursor<'_>, &Shared<T>) {
+        let Consumer {
+            head,
+            avail,
+            walk,
+            shared,
+        } = self;
+        (ConsCursor { head, avail, walk }, shared)
     }
 
     /// Takes the oldest item, waiting per `strategy` while the ring is empty.
@@ -693,8 +765,8 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.pop_blocking(WaitStrategy::Park), Ok(3));
     /// ```
     pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
-        let Consumer { head, shared } = self;
-        block_on(strategy, &shared.items, || retry_pop(shared.pop_at(head)))
+        let (mut cursor, shared) = self.split();
+        block_on(strategy, &shared.items, || retry_pop(cursor.pop(shared)))
     }
 
     /// Takes the oldest item, waiting asynchronously while the ring is empty.
@@ -714,10 +786,10 @@ impl<T> Consumer<T> {
     /// # });
     /// ```
     pub async fn recv(&mut self) -> Result<T, PopError> {
-        let Consumer { head, shared } = self;
+        let (mut cursor, shared) = self.split();
         Retry {
             notify: &shared.items,
-            op: || retry_pop(shared.pop_at(head)),
+            op: || retry_pop(cursor.pop(shared)),
         }
         .await
     }
@@ -740,10 +812,20 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.len(), 2);
     /// ```
     pub fn read_chunk(&mut self, max: usize) -> ReadChunk<'_, T> {
-        let mut len = 0;
-        while len < max && self.shared.ready(self.head.wrapping_add(len)) {
-            len += 1;
+        // Extend the known-ready run one publication at a time until it
+        // covers `max` or reaches the producer.
+        while self.avail.wrapping_sub(self.head) < max {
+            let blk = if self.avail == self.head {
+                self.walk.blk
+            } else {
+                self.shared.blocks.walk_at(self.avail).blk
+            };
+            match self.shared.published(blk, self.avail) {
+                Some(end) => self.avail = end,
+                None => break,
+            }
         }
+        let len = self.avail.wrapping_sub(self.head).min(max);
         ReadChunk {
             consumer: self,
             remaining: len,
@@ -777,7 +859,7 @@ impl<T> Consumer<T> {
     /// assert!(rx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        !self.shared.ready(self.head)
+        self.head == self.avail && self.shared.published(self.walk.blk, self.head).is_none()
     }
 
     /// True if every slot holds an item.
@@ -895,8 +977,9 @@ impl<T> ReadChunk<'_, T> {
         let shared = &self.consumer.shared;
         let pos = self.consumer.head.wrapping_add(i);
         Some(
-            shared.slots[pos & shared.mask]
-                .value
+            shared
+                .blocks
+                .cell_at(pos)
                 // SAFETY: positions in the chunk were published (stamp seen with
                 // Acquire in `read_chunk`) and are not released until we drop; the
                 // reference borrows `self`, which holds the consumer exclusively.
@@ -943,16 +1026,17 @@ impl<T> Iterator for ReadChunk<'_, T> {
             return None;
         }
         let c = &mut *self.consumer;
-        let pos = c.head;
+        let (blk, off) = (c.walk.blk, c.walk.off);
         // Advance the private cursor *before* handing the item out, so even a
         // forgotten chunk can never hand it out again.
-        c.head = pos.wrapping_add(1);
+        c.head = c.head.wrapping_add(1);
+        c.walk.step(&c.shared.blocks);
         self.remaining -= 1;
         self.taken += 1;
-        let shared = &c.shared;
         Some(
-            shared.slots[pos & shared.mask]
-                .value
+            c.shared
+                .blocks
+                .cell(blk, off)
                 // SAFETY: published (stamp seen with Acquire in `read_chunk`), taken
                 // exactly once (`head` moved past it), released only by a later store.
                 .with(|v| unsafe { (*v).assume_init_read() }),
