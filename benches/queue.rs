@@ -90,6 +90,12 @@ fn benches(c: &mut Criterion) {
             Duration::from_nanos((ns * iters as f64) as u64)
         })
     });
+    g.bench_function("floor: two lines (one per ring)", |b| {
+        b.iter_custom(|iters| {
+            let ns = floor_two_lines(cpus, 1, iters.max(1) as usize)[0];
+            Duration::from_nanos((ns * iters as f64) as u64)
+        })
+    });
     rtt::<CorelaneSpsc>(&mut g, cpus);
     rtt::<Rtrb>(&mut g, cpus);
     rtt::<Ringbuf>(&mut g, cpus);

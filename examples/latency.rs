@@ -133,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         (7, 20_000, 5_000_000)
     };
-    let mut rows: Vec<Row> = (0..11).map(|_| Row::default()).collect();
+    let mut rows: Vec<Row> = (0..12).map(|_| Row::default()).collect();
     // Multicast round trips (corelane, disruptor's EventPoller): single
     // round trips timed one by one, merged over the rounds.
     let mut multicast: Vec<(String, Histogram<u64>, Vec<f64>)> = Vec::new();
@@ -143,6 +143,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let f = floor(cpus, samples, BATCH);
         rows[0].rtt_med.push(median(&f));
         rows[0].rtt_all.extend(f);
+        rows[11].name = "floor: two lines (one per ring)";
+        let f2 = floor_two_lines(cpus, samples, BATCH);
+        rows[11].rtt_med.push(median(&f2));
+        rows[11].rtt_all.extend(f2);
         run_rtt::<CorelaneSpsc>(&mut rows[1], cpus, samples);
         run_rtt::<Rtrb>(&mut rows[2], cpus, samples);
         run_rtt::<Ringbuf>(&mut rows[3], cpus, samples);
@@ -280,6 +284,10 @@ fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow], timers: &[
     println!(
         "  spsc round trip / one-line floor                     = {:.2} (target <= 1.20)",
         spsc_rtt / floor
+    );
+    println!(
+        "  spsc round trip / two-line floor (one line per ring) = {:.2} (what two rings can reach)",
+        spsc_rtt / median(&rows[11].rtt_med)
     );
     println!(
         "  spsc throughput / best of rtrb, ringbuf, nexus-queue = {:.2} (target >= 1.30)",

@@ -357,6 +357,56 @@ pub fn floor(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<
     main.join().unwrap()
 }
 
+/// The floor of any round trip through *two* rings: two cache lines, one
+/// per direction (ping writes line A, the echo spins on A and writes line B,
+/// ping spins on B), timed like [`round_trips`]. A two-ring round trip moves
+/// at least these two lines, so this, not [`floor`], is what a ring's round
+/// trip can approach.
+pub fn floor_two_lines(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<f64> {
+    let ping = Arc::new(CachePadded::new(AtomicU64::new(0)));
+    let pong = Arc::new(CachePadded::new(AtomicU64::new(0)));
+    let total = (samples * batch) as u64 + 1000;
+    let (ping2, pong2) = (ping.clone(), pong.clone());
+    let barrier = Arc::new(Barrier::new(2));
+    let b2 = barrier.clone();
+    let echo = std::thread::spawn(move || {
+        pin(cpus.map(|c| c.1));
+        b2.wait();
+        for i in 1..=total {
+            while ping2.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            pong2.store(i, Ordering::Release);
+        }
+    });
+    let main = std::thread::spawn(move || {
+        pin(cpus.map(|c| c.0));
+        barrier.wait();
+        let one = |i: u64| {
+            ping.store(i, Ordering::Release);
+            while pong.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+        };
+        for i in 1..=1000 {
+            one(i);
+        }
+        let mut out = Vec::with_capacity(samples);
+        let mut i = 1001;
+        for _ in 0..samples {
+            let t0 = Instant::now();
+            for _ in 0..batch {
+                one(i);
+                i += 1;
+            }
+            out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
+        }
+        out
+    });
+    echo.join().unwrap();
+    main.join().unwrap()
+}
+
 /// Percentile (0..=100) of unsorted samples.
 pub fn percentile(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();

@@ -6,11 +6,19 @@
 //!   [stamp][v0][v1][v2][v3][v4][v5][v6] [stamp][v7][v8] ...      (T = u64)
 //! ```
 //!
-//! Slot `i` (of `cap`, a power of two) lives in block `i / k` at offset
-//! `i % k`; the last block may be shorter. `k` is chosen from `T`'s size and
-//! alignment so the stamp and `k` values share one 64-byte line (`k = 1` when
-//! a value does not fit beside the stamp). This module only owns the memory:
-//! what the stamps *mean* is the SPSC protocol's business (see `spsc.rs`).
+//! `k` is chosen from `T`'s size and alignment so the stamp and `k` values
+//! share one 64-byte line (`k = 1` when a value does not fit beside the
+//! stamp). There is one block more than `cap` slots need: the ring never
+//! holds more than `cap` items, so a full ring always leaves at least a
+//! block's worth of slots unused, and a producer refilling a full ring
+//! writes the block *behind* the one the consumer is reading instead of
+//! fighting it for the same line. With `N = nblocks * k` slots (not a power
+//! of two), slots are addressed *relative* to a walker (the consumer's or
+//! the producer's), never from absolute positions, so positions may wrap
+//! around `usize` freely.
+//!
+//! This module only owns the memory: what the stamps *mean* is the SPSC
+//! protocol's business (see `spsc.rs`).
 //!
 //! All the raw-pointer code of the ring is here. Stamps and cells are the
 //! `sync` shim's types, placed with `ptr::write`, so the same code runs under
@@ -46,12 +54,9 @@ pub(super) struct Blocks<T> {
     stride: usize,
     /// Offset of the first cell in a block.
     cell_off: usize,
-    /// Slots per (full) block.
+    /// Slots per block.
     k: usize,
     nblocks: usize,
-    /// Slots in the last block (`1..=k`).
-    last_len: usize,
-    cap: usize,
     _owns: PhantomData<T>,
 }
 
@@ -64,7 +69,8 @@ unsafe impl<T: Send> Send for Blocks<T> {}
 unsafe impl<T: Send> Sync for Blocks<T> {}
 
 impl<T> Blocks<T> {
-    /// Storage for `cap` slots (a power of two) in blocks of `k` slots.
+    /// Storage for a ring of `cap` items (a power of two) in blocks of `k`
+    /// slots, one block more than `cap` needs.
     ///
     /// # Panics
     ///
@@ -88,8 +94,7 @@ impl<T> Blocks<T> {
         } else {
             (block.size(), block.align())
         };
-        let nblocks = cap.div_ceil(k);
-        let last_len = cap - (nblocks - 1) * k;
+        let nblocks = cap.div_ceil(k) + 1;
         let layout = stride
             .checked_mul(nblocks)
             .and_then(|size| Layout::from_size_align(size, align).ok())
@@ -105,8 +110,6 @@ impl<T> Blocks<T> {
             cell_off,
             k,
             nblocks,
-            last_len,
-            cap,
             _owns: PhantomData,
         };
         for b in 0..nblocks {
@@ -116,8 +119,10 @@ impl<T> Blocks<T> {
             // uninitialized, so `write` (no drop of the old bytes) is right.
             unsafe {
                 blocks.stamp_ptr(b).write(AtomicUsize::new(0));
-                for off in 0..blocks.block_len(b) {
-                    blocks.cell_ptr(b, off).write(UnsafeCell::new(MaybeUninit::uninit()));
+                for off in 0..k {
+                    blocks
+                        .cell_ptr(b, off)
+                        .write(UnsafeCell::new(MaybeUninit::uninit()));
                 }
             }
         }
@@ -133,7 +138,7 @@ impl<T> Blocks<T> {
     }
 
     fn cell_ptr(&self, b: usize, off: usize) -> *mut Cell<T> {
-        debug_assert!(b < self.nblocks && off < self.block_len(b));
+        debug_assert!(b < self.nblocks && off < self.k);
         self.base
             .as_ptr()
             .wrapping_add(b * self.stride + self.cell_off)
@@ -153,45 +158,34 @@ impl<T> Blocks<T> {
     /// The cell at offset `off` of block `b`.
     #[inline]
     pub(super) fn cell(&self, b: usize, off: usize) -> &Cell<T> {
-        assert!(off < self.block_len(b));
-        // SAFETY: in bounds (`block_len` asserts `b < nblocks`), initialized
-        // in `new`, dropped only in our `Drop`.
+        assert!(b < self.nblocks && off < self.k);
+        // SAFETY: in bounds (checked), initialized in `new`, dropped only in
+        // our `Drop`.
         unsafe { &*self.cell_ptr(b, off) }
     }
 
-    /// Slots in block `b`.
-    #[inline]
-    pub(super) fn block_len(&self, b: usize) -> usize {
-        assert!(b < self.nblocks);
-        if b + 1 == self.nblocks {
-            self.last_len
-        } else {
-            self.k
-        }
-    }
-
-    /// The block and offset of slot `i` (`i < cap`); a division, so not for
-    /// per-item paths (those walk with [`Walk`]).
-    #[inline]
-    pub(super) fn locate(&self, i: usize) -> (usize, usize) {
-        debug_assert!(i < self.cap);
-        (i / self.k, i % self.k)
-    }
-
-    /// The cell of absolute position `pos`.
-    pub(super) fn cell_at(&self, pos: usize) -> &Cell<T> {
-        let (b, off) = self.locate(pos & (self.cap - 1));
-        self.cell(b, off)
-    }
-
-    /// A walker standing at absolute position `pos`.
-    pub(super) fn walk_at(&self, pos: usize) -> Walk {
-        let (blk, off) = self.locate(pos & (self.cap - 1));
+    /// The walker `d` slots ahead of `w` (`d < N`); a division, so not
+    /// for per-item paths (those [`step`](Walk::step)).
+    pub(super) fn ahead(&self, w: &Walk, d: usize) -> Walk {
+        let n = self.nblocks * self.k;
+        debug_assert!(d < n);
+        let i = w.blk * self.k + w.off + d;
+        let i = if i >= n { i - n } else { i };
         Walk {
-            blk,
-            off,
-            left: self.block_len(blk) - off,
+            blk: i / self.k,
+            off: i % self.k,
         }
+    }
+
+    /// `w`'s slot number (`< N`), for [`ahead`](Self::ahead) of
+    /// [`start`](Self::start).
+    pub(super) fn index(&self, w: &Walk) -> usize {
+        w.blk * self.k + w.off
+    }
+
+    /// The walker at the first slot.
+    pub(super) fn start(&self) -> Walk {
+        Walk { blk: 0, off: 0 }
     }
 }
 
@@ -205,7 +199,7 @@ impl<T> Drop for Blocks<T> {
             // reference to them outlives `&self`.
             unsafe {
                 std::ptr::drop_in_place(self.stamp_ptr(b));
-                for off in 0..self.block_len(b) {
+                for off in 0..self.k {
                     std::ptr::drop_in_place(self.cell_ptr(b, off));
                 }
             }
@@ -216,30 +210,25 @@ impl<T> Drop for Blocks<T> {
 }
 
 /// A cursor over the slots in ring order, stepping without divisions.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Walk {
     /// Current block.
     pub(super) blk: usize,
     /// Offset in the block.
     pub(super) off: usize,
-    /// Slots left in the block, the current one included (`>= 1`).
-    left: usize,
 }
 
 impl Walk {
     /// Moves to the next slot (wrapping at the ring's end).
     #[inline]
     pub(super) fn step<T>(&mut self, blocks: &Blocks<T>) {
-        self.left -= 1;
-        if self.left != 0 {
-            self.off += 1;
-        } else {
+        self.off += 1;
+        if self.off == blocks.k {
+            self.off = 0;
             self.blk += 1;
             if self.blk == blocks.nblocks {
                 self.blk = 0;
             }
-            self.off = 0;
-            self.left = blocks.block_len(self.blk);
         }
     }
 }
@@ -256,21 +245,27 @@ mod tests {
         assert_eq!(block_len_for::<[u8; 100]>(1024), 1);
         let b = Blocks::<u64>::new(1024, 7);
         assert_eq!(b.stride, 64);
-        assert_eq!(b.nblocks, 147);
-        assert_eq!(b.last_len, 1024 - 146 * 7);
+        assert_eq!(b.nblocks, 1024usize.div_ceil(7) + 1);
         assert_eq!(b.base.as_ptr() as usize % 64, 0);
     }
 
     #[test]
-    fn walk_matches_locate() {
+    fn step_matches_ahead() {
         for (cap, k) in [(1, 1), (8, 3), (16, 7), (64, 64), (32, 5)] {
             let b = Blocks::<u32>::new(cap, k);
-            let mut w = b.walk_at(0);
-            for pos in 0..3 * cap {
-                let (blk, off) = b.locate(pos % cap);
-                assert_eq!((w.blk, w.off), (blk, off), "cap {cap} k {k} pos {pos}");
-                let w2 = b.walk_at(pos);
-                assert_eq!((w2.blk, w2.off, w2.left), (w.blk, w.off, w.left));
+            let n = b.nblocks * k;
+            assert!(n >= cap + k);
+            let origin = b.start();
+            let mut w = origin;
+            for d in 0..3 * n {
+                assert_eq!(w, b.ahead(&origin, d % n), "cap {cap} k {k} d {d}");
+                for e in [0, 1, n - 1] {
+                    let mut x = w;
+                    for _ in 0..e {
+                        x.step(&b);
+                    }
+                    assert_eq!(x, b.ahead(&w, e));
+                }
                 w.step(&b);
             }
         }
@@ -279,7 +274,7 @@ mod tests {
     #[test]
     fn large_and_overaligned_items_get_their_own_block() {
         #[repr(align(128))]
-        struct Big([u8; 200]);
+        struct Big(#[allow(dead_code)] [u8; 200]);
         assert_eq!(block_len_for::<Big>(16), 1);
         let b = Blocks::<Big>::new(16, 1);
         assert_eq!(b.stride % 128, 0);

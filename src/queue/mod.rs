@@ -34,10 +34,10 @@
 
 use std::fmt;
 
+mod blocks;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;
-mod blocks;
 pub mod spmc;
 pub mod spsc;
 pub(crate) mod stamped;

@@ -59,7 +59,7 @@ use std::fmt;
 use super::blocks::{block_len_for, Blocks, Walk};
 use super::wait::{block_on, Notify, Retry, WaitStrategy};
 use super::{ring_capacity, PopError, PushError};
-use crate::sync::{Arc, AtomicBool, AtomicUsize, CachePadded, Ordering};
+use crate::sync::{spin_hint, Arc, AtomicBool, AtomicUsize, CachePadded, Ordering};
 
 /// A cursor and the flag the *other* side sets when it goes away, in one line.
 struct Side {
@@ -77,6 +77,8 @@ struct Shared<T> {
     /// Producers wait here for space.
     space: CachePadded<Notify>,
     mask: usize,
+    /// The consumer's slot number when it dropped (see `Drop`).
+    cons_slot: AtomicUsize,
     blocks: Blocks<T>,
 }
 
@@ -85,11 +87,18 @@ impl<T> Drop for Shared<T> {
         // Both handles are gone (we are the last Arc), so nobody races us.
         let head = self.cons.pos.load(Ordering::Acquire);
         let tail = self.prod.pos.load(Ordering::Acquire);
+        // Slots are addressed from the consumer's walker, which its Drop
+        // left here (ordered before its Release store of `cons.pos`).
+        let start = self.blocks.start();
+        let mut w = self
+            .blocks
+            .ahead(&start, self.cons_slot.load(Ordering::Relaxed));
         let mut p = head;
         while p != tail {
-            let cell = self.blocks.cell_at(p);
+            let cell = self.blocks.cell(w.blk, w.off);
             // SAFETY: positions in [head, tail) were written and not read.
             cell.with_mut(|v| unsafe { (*v).assume_init_drop() });
+            w.step(&self.blocks);
             p = p.wrapping_add(1);
         }
     }
@@ -137,7 +146,7 @@ pub fn __with_block_len<T>(capacity: usize, k: usize) -> (Producer<T>, Consumer<
 
 fn with_block_len<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
     let blocks = Blocks::new(cap, k);
-    let walk = blocks.walk_at(0);
+    let walk = blocks.start();
     let side = || {
         CachePadded::new(Side {
             pos: AtomicUsize::new(0),
@@ -150,6 +159,7 @@ fn with_block_len<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
         items: CachePadded::new(Notify::new()),
         space: CachePadded::new(Notify::new()),
         mask: cap - 1,
+        cons_slot: AtomicUsize::new(0),
         blocks,
     });
     let producer = Producer {
@@ -157,6 +167,7 @@ fn with_block_len<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
             tail: 0,
             limit: cap,
             walk,
+            was_full: false,
         },
         shared: shared.clone(),
     };
@@ -175,7 +186,13 @@ struct ProdCursor {
     limit: usize,
     /// Where `tail` is in the blocks.
     walk: Walk,
+    /// The last refresh of `limit` found too little room.
+    was_full: bool,
 }
+
+/// Pause hints before re-reading the consumer's cursor after a look that
+/// found the ring full (only on that path; see `ProdCursor::free`).
+const FULL_PAUSES: u32 = 16;
 
 /// The sending end of an SPSC ring. `Send`, not `Clone`.
 pub struct Producer<T> {
@@ -220,6 +237,16 @@ impl ProdCursor {
         if free >= want {
             return free;
         }
+        if self.was_full {
+            // The last look found the ring full too: give the consumer a
+            // moment before pulling its line again. A producer re-reading
+            // `head` in a tight loop takes the line from the consumer on
+            // every pop (which stores `head`), which slows the very consumer
+            // it waits for; measured at half the throughput of a full ring.
+            for _ in 0..FULL_PAUSES {
+                spin_hint();
+            }
+        }
         // Acquire: pairs with the consumer's Release store of `head`, so its
         // reads of the slots below `head` happened before we overwrite them.
         self.limit = shared
@@ -227,7 +254,9 @@ impl ProdCursor {
             .pos
             .load(Ordering::Acquire)
             .wrapping_add(shared.mask + 1);
-        self.limit.wrapping_sub(self.tail)
+        let free = self.limit.wrapping_sub(self.tail);
+        self.was_full = free < want;
+        free
     }
 
     #[inline]
@@ -642,7 +671,10 @@ impl<T> Drop for WriteChunk<'_, T> {
         // it starts, which is the one a consumer at the old `tail` loads.
         // Release: pairs with that Acquire load, ordering every value write
         // above before it.
-        shared.blocks.stamp(first).store(cursor.tail, Ordering::Release);
+        shared
+            .blocks
+            .stamp(first)
+            .store(cursor.tail, Ordering::Release);
         // Release: pairs with the Acquire loads in `len` and `Drop`.
         shared.prod.pos.store(cursor.tail, Ordering::Release);
         shared.items.notify();
@@ -818,7 +850,8 @@ impl<T> Consumer<T> {
             let blk = if self.avail == self.head {
                 self.walk.blk
             } else {
-                self.shared.blocks.walk_at(self.avail).blk
+                let ahead = self.avail.wrapping_sub(self.head);
+                self.shared.blocks.ahead(&self.walk, ahead).blk
             };
             match self.shared.published(blk, self.avail) {
                 Some(end) => self.avail = end,
@@ -913,6 +946,9 @@ impl<T> Drop for Consumer<T> {
         // moved items out past the shared position, and whoever drops the
         // ring last drops exactly `[cons.pos, prod.pos)`. Release: pairs
         // with that drop's Acquire load (and the producer's head loads).
+        // Relaxed: ordered before that Release store.
+        let slot = self.shared.blocks.index(&self.walk);
+        self.shared.cons_slot.store(slot, Ordering::Relaxed);
         self.shared.cons.pos.store(self.head, Ordering::Release);
         // Release: pairs with the producer's loads of the flag.
         self.shared.prod.peer_gone.store(true, Ordering::Release);
@@ -974,12 +1010,12 @@ impl<T> ReadChunk<'_, T> {
         if i >= self.len() {
             return None;
         }
-        let shared = &self.consumer.shared;
-        let pos = self.consumer.head.wrapping_add(i);
+        let c = &self.consumer;
+        let w = c.shared.blocks.ahead(&c.walk, i);
         Some(
-            shared
+            c.shared
                 .blocks
-                .cell_at(pos)
+                .cell(w.blk, w.off)
                 // SAFETY: positions in the chunk were published (stamp seen with
                 // Acquire in `read_chunk`) and are not released until we drop; the
                 // reference borrows `self`, which holds the consumer exclusively.
