@@ -237,11 +237,19 @@ fn join_and_leave_while_publishing() {
             })
         })
         .collect();
-    for i in 0..N {
-        tx.publish_blocking(i, WAIT).unwrap();
+    // Publish at least N items, and go on until the churners have been
+    // through more joins than their first three, so the run really overlaps
+    // joins with publishing (on a loaded machine the publisher could
+    // otherwise finish before anyone joins).
+    let t0 = std::time::Instant::now();
+    let mut published = 0;
+    while published < N || joins.load(Ordering::Relaxed) <= 3 {
+        assert!(t0.elapsed().as_secs() < 120, "no cursor could join");
+        tx.publish_blocking(published, WAIT).unwrap();
+        published += 1;
     }
     drop(tx);
-    assert_eq!(anchor.join().unwrap(), (0..N).collect::<Vec<_>>());
+    assert_eq!(anchor.join().unwrap(), (0..published).collect::<Vec<_>>());
     for c in churn {
         c.join().unwrap();
     }
