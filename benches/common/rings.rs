@@ -332,26 +332,12 @@ pub fn floor(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<
     let main = std::thread::spawn(move || {
         pin(cpus.map(|c| c.0));
         barrier.wait();
-        let one = |i: u64| {
+        time_batches(samples, batch, 0, |i: u64| {
             line.store(2 * i + 1, Ordering::Release);
             while line.load(Ordering::Acquire) != 2 * i + 2 {
                 std::hint::spin_loop();
             }
-        };
-        for i in 0..1000 {
-            one(i);
-        }
-        let mut out = Vec::with_capacity(samples);
-        let mut i = 1000;
-        for _ in 0..samples {
-            let t0 = Instant::now();
-            for _ in 0..batch {
-                one(i);
-                i += 1;
-            }
-            out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
-        }
-        out
+        })
     });
     echo.join().unwrap();
     main.join().unwrap()
@@ -382,29 +368,34 @@ pub fn floor_two_lines(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usiz
     let main = std::thread::spawn(move || {
         pin(cpus.map(|c| c.0));
         barrier.wait();
-        let one = |i: u64| {
+        time_batches(samples, batch, 1, |i: u64| {
             ping.store(i, Ordering::Release);
             while pong.load(Ordering::Acquire) != i {
                 std::hint::spin_loop();
             }
-        };
-        for i in 1..=1000 {
-            one(i);
-        }
-        let mut out = Vec::with_capacity(samples);
-        let mut i = 1001;
-        for _ in 0..samples {
-            let t0 = Instant::now();
-            for _ in 0..batch {
-                one(i);
-                i += 1;
-            }
-            out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
-        }
-        out
+        })
     });
     echo.join().unwrap();
     main.join().unwrap()
+}
+
+/// Runs `one(i)` for `i` from `first`: 1000 warm-up calls, then `samples`
+/// timed batches of `batch`; returns the mean ns per call of each batch.
+fn time_batches(samples: usize, batch: usize, first: u64, one: impl Fn(u64)) -> Vec<f64> {
+    for i in first..first + 1000 {
+        one(i);
+    }
+    let mut out = Vec::with_capacity(samples);
+    let mut i = first + 1000;
+    for _ in 0..samples {
+        let t0 = Instant::now();
+        for _ in 0..batch {
+            one(i);
+            i += 1;
+        }
+        out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
+    }
+    out
 }
 
 /// Percentile (0..=100) of unsorted samples.
