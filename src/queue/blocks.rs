@@ -60,10 +60,10 @@ pub(super) struct Blocks<T> {
     _owns: PhantomData<T>,
 }
 
-// SAFETY: `Blocks` owns its allocation like a `Box<[_]>` of atomics and
-// cells; sharing it is as safe as sharing those (the SPSC protocol decides
-// who touches which cell), and moving values of `T` across threads needs
-// `T: Send`.
+// Owns its allocation like a `Box<[_]>` of atomics and cells; the SPSC
+// protocol decides who touches which cell.
+// SAFETY: sharing it is as safe as sharing those atomics and cells, and
+// moving values of `T` across threads needs `T: Send`.
 unsafe impl<T: Send> Send for Blocks<T> {}
 // SAFETY: as above: `&Blocks` only hands out `&AtomicUsize` and `&Cell<T>`.
 unsafe impl<T: Send> Sync for Blocks<T> {}
@@ -113,10 +113,9 @@ impl<T> Blocks<T> {
             _owns: PhantomData,
         };
         for b in 0..nblocks {
-            // SAFETY: `stamp_ptr`/`cell_ptr` point inside the allocation, at
-            // offsets aligned for their types (`Layout::extend` placed them;
-            // `stride` is a multiple of the block's alignment); the memory is
-            // uninitialized, so `write` (no drop of the old bytes) is right.
+            // `Layout::extend` placed stamp and cells; `stride` is a multiple
+            // of the block's alignment; the memory is still uninitialized.
+            // SAFETY: in-bounds, aligned pointers; `write` drops nothing.
             unsafe {
                 blocks.stamp_ptr(b).write(AtomicUsize::new(0));
                 for off in 0..k {
