@@ -14,7 +14,8 @@
 //!   (Acquire): the next publication after a boundary starts *at* it, so it
 //!   stores exactly that stamp. A value `s` with `0 < s - head <= cap` makes
 //!   `[head, s)` ready; anything else (older laps, wrapping) means empty.
-//! * So the consumer never reads the producer's cursor: a single-item
+//! * So the consumer never needs the producer's cursor to know what is
+//!   ready (it reads it only as a prefetch hint, see below): a single-item
 //!   hand-off moves exactly one cache line (the block's), which keeps the
 //!   round trip at the cost of one line per direction; and in a stream it
 //!   loads a stamp once per block or per chunk, moving 7 `u64`s per line.
@@ -23,8 +24,11 @@
 //!   cap` (Acquire). It caches `head + cap` as its *limit* and reloads only
 //!   when the cache says "full", so with room to spare a push touches only the
 //!   slot and the producer's own line.
+//!   After a look that found the ring more than three quarters full, it
+//!   pauses briefly before the next look (see `ProdCursor::free`).
 //! * The producer also publishes `tail` (Release) after each push/chunk, used
-//!   only by `len` and by `Drop`.
+//!   by `len` and by `Drop`, and read now and then by the consumer as a hint
+//!   of which blocks are safe to prefetch (see `Lead`).
 //! * Positions are `usize` and wrap; stamps compare with `==`, so wrapping is
 //!   harmless (position `p` expects `p + 1`, which no earlier lap wrote).
 //! * Each side's "other side is gone" flag lives in *its own* cache line and
@@ -175,6 +179,7 @@ fn with_block_len<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
         head: 0,
         avail: 0,
         walk,
+        lead: Lead::default(),
         shared,
     };
     (producer, consumer)
@@ -191,7 +196,8 @@ struct ProdCursor {
 }
 
 /// Pause hints before re-reading the consumer's cursor after a look that
-/// found the ring full (only on that path; see `ProdCursor::free`).
+/// found the ring more than three quarters full (only on that path; see
+/// `ProdCursor::free`).
 const FULL_PAUSES: u32 = 16;
 
 /// The sending end of an SPSC ring. `Send`, not `Clone`.
@@ -207,7 +213,53 @@ pub struct Consumer<T> {
     avail: usize,
     /// Where `head` is in the blocks.
     walk: Walk,
+    lead: Lead,
     shared: Arc<Shared<T>>,
+}
+
+/// Blocks the consumer asks the CPU to fetch ahead of `head`.
+const PREFETCH_BLOCKS: usize = 3;
+/// Items the consumer takes between two looks at the producer's cursor
+/// when its last look is used up.
+const LEAD_RESAMPLE: usize = 64;
+
+/// The consumer's idea of how far ahead the producer is, for prefetching.
+///
+/// Fetching the line of a block the producer is still writing would take the
+/// line from it (and cost a second transfer when the producer writes again),
+/// so the consumer prefetches only blocks below a producer cursor it has
+/// seen. It looks at that cursor (the producer's own line) at most once per
+/// [`LEAD_RESAMPLE`] items, so in a nearly empty ring, where there is
+/// nothing to prefetch, it costs the producer little.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lead {
+    /// A `tail` the producer has stored.
+    seen: usize,
+    /// `head` when `seen` was read.
+    at: usize,
+}
+
+impl Lead {
+    /// Called on entering block `blk` (holding `head`): starts loading block
+    /// `blk + PREFETCH_BLOCKS` if the producer is known to be past it.
+    #[inline]
+    fn prefetch<T>(&mut self, shared: &Shared<T>, head: usize, blk: usize) {
+        let need = (PREFETCH_BLOCKS + 1) * shared.blocks.block_len();
+        let lead = |seen: usize| seen.wrapping_sub(head).wrapping_sub(need) <= shared.mask;
+        if !lead(self.seen) {
+            if head.wrapping_sub(self.at) < LEAD_RESAMPLE {
+                return;
+            }
+            // Relaxed: only a hint for a prefetch; no slot is read on its
+            // strength (the stamps still decide what is ready).
+            self.seen = shared.prod.pos.load(Ordering::Relaxed);
+            self.at = head;
+            if !lead(self.seen) {
+                return;
+            }
+        }
+        shared.blocks.prefetch(blk + PREFETCH_BLOCKS);
+    }
 }
 
 impl<T> fmt::Debug for Producer<T> {
@@ -238,8 +290,8 @@ impl ProdCursor {
             return free;
         }
         if self.was_full {
-            // The last look found the ring full too: give the consumer a
-            // moment before pulling its line again. A producer re-reading
+            // The last look found the ring (nearly) full: give the consumer
+            // a moment before pulling its line again. A producer re-reading
             // `head` in a tight loop takes the line from the consumer on
             // every pop (which stores `head`), which slows the very consumer
             // it waits for; measured at half the throughput of a full ring.
@@ -255,7 +307,11 @@ impl ProdCursor {
             .load(Ordering::Acquire)
             .wrapping_add(shared.mask + 1);
         let free = self.limit.wrapping_sub(self.tail);
-        self.was_full = free < want;
+        // A ring more than three quarters full means the consumer is the
+        // slow side: look at its line again only after a pause, so the
+        // producer refreshes at most once per pause plus a run of pushes
+        // (raised 1024-slot throughput from about 130 to 180-230 M/s here).
+        self.was_full = free < want + (shared.mask + 1) / 4;
         free
     }
 
@@ -294,7 +350,11 @@ impl ProdCursor {
 
 impl<T> Producer<T> {
     /// Pushes `value`, or hands it back if the ring is full or the consumer
-    /// is gone. Never blocks.
+    /// is gone. Never blocks: when the producer last saw the ring more than
+    /// three quarters full and its cached view is used up, the push pauses
+    /// for 16 spin hints (about 0.1-0.2 µs) before re-reading the consumer's
+    /// position, so that a producer outrunning its consumer does not slow it
+    /// down by pulling its cache line on every attempt.
     ///
     /// # Errors
     ///
@@ -701,6 +761,7 @@ struct ConsCursor<'a> {
     head: &'a mut usize,
     avail: &'a mut usize,
     walk: &'a mut Walk,
+    lead: &'a mut Lead,
 }
 
 impl ConsCursor<'_> {
@@ -708,7 +769,10 @@ impl ConsCursor<'_> {
     fn pop<T>(&mut self, shared: &Shared<T>) -> Result<T, PopError> {
         if *self.head == *self.avail {
             match shared.published(self.walk.blk, *self.head) {
-                Some(end) => *self.avail = end,
+                Some(end) => {
+                    *self.avail = end;
+                    self.lead.prefetch(shared, *self.head, self.walk.blk);
+                }
                 None => return Err(self.empty_reason(shared)),
             }
         }
@@ -776,9 +840,18 @@ impl<T> Consumer<T> {
             head,
             avail,
             walk,
+            lead,
             shared,
         } = self;
-        (ConsCursor { head, avail, walk }, shared)
+        (
+            ConsCursor {
+                head,
+                avail,
+                walk,
+                lead,
+            },
+            shared,
+        )
     }
 
     /// Takes the oldest item, waiting per `strategy` while the ring is empty.
