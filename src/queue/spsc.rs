@@ -219,6 +219,8 @@ pub struct Consumer<T> {
 
 /// Blocks the consumer asks the CPU to fetch ahead of `head`.
 const PREFETCH_BLOCKS: usize = 3;
+/// Most lines a [`Consumer::read_chunk`] prefetches when it opens.
+const CHUNK_PREFETCH: usize = 16;
 /// Items the consumer takes between two looks at the producer's cursor
 /// when its last look is used up.
 const LEAD_RESAMPLE: usize = 64;
@@ -240,25 +242,33 @@ struct Lead {
 }
 
 impl Lead {
+    /// True if the producer is known to have stored a `tail` at least `n`
+    /// items past `head` (looking at its cursor again if the last look is
+    /// used up and `LEAD_RESAMPLE` items have passed since).
+    #[inline]
+    fn is_ahead<T>(&mut self, shared: &Shared<T>, head: usize, n: usize) -> bool {
+        let ahead = |seen: usize| seen.wrapping_sub(head).wrapping_sub(n) <= shared.mask;
+        if ahead(self.seen) {
+            return true;
+        }
+        if head.wrapping_sub(self.at) < LEAD_RESAMPLE {
+            return false;
+        }
+        // Relaxed: only a hint for a prefetch; no slot is read on its
+        // strength (the stamps still decide what is ready).
+        self.seen = shared.prod.pos.load(Ordering::Relaxed);
+        self.at = head;
+        ahead(self.seen)
+    }
+
     /// Called on entering block `blk` (holding `head`): starts loading block
     /// `blk + PREFETCH_BLOCKS` if the producer is known to be past it.
     #[inline]
     fn prefetch<T>(&mut self, shared: &Shared<T>, head: usize, blk: usize) {
         let need = (PREFETCH_BLOCKS + 1) * shared.blocks.block_len();
-        let lead = |seen: usize| seen.wrapping_sub(head).wrapping_sub(need) <= shared.mask;
-        if !lead(self.seen) {
-            if head.wrapping_sub(self.at) < LEAD_RESAMPLE {
-                return;
-            }
-            // Relaxed: only a hint for a prefetch; no slot is read on its
-            // strength (the stamps still decide what is ready).
-            self.seen = shared.prod.pos.load(Ordering::Relaxed);
-            self.at = head;
-            if !lead(self.seen) {
-                return;
-            }
+        if self.is_ahead(shared, head, need) {
+            shared.blocks.prefetch(blk + PREFETCH_BLOCKS);
         }
-        shared.blocks.prefetch(blk + PREFETCH_BLOCKS);
     }
 }
 
@@ -932,6 +942,19 @@ impl<T> Consumer<T> {
             }
         }
         let len = self.avail.wrapping_sub(self.head).min(max);
+        // The chunk's lines are published, so the producer is done with
+        // them: start all their transfers now rather than one per block as
+        // the reader gets there; and the next chunk's as well if the
+        // producer is known to be past it (at most `CHUNK_PREFETCH` lines).
+        let k = self.shared.blocks.block_len();
+        let mut lines = (self.walk.off + len).div_ceil(k);
+        let next = (self.walk.off + 2 * len).div_ceil(k);
+        if self.lead.is_ahead(&self.shared, self.head, next * k) {
+            lines = next;
+        }
+        for i in 1..lines.min(CHUNK_PREFETCH) {
+            self.shared.blocks.prefetch(self.walk.blk + i);
+        }
         ReadChunk {
             consumer: self,
             remaining: len,
