@@ -70,6 +70,27 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
 
+/// Asks the CPU to start loading the cache line holding `p` (`WRITE`: with
+/// intent to write it, so it arrives owned). A hint: never faults, has no
+/// visible effect, and is a no-op off x86_64 and under loom.
+#[inline]
+pub(crate) fn prefetch<const WRITE: bool, T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(corelane_loom)))]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
+        let p = p.cast::<i8>();
+        if WRITE {
+            // SAFETY: prefetching any address is sound: it never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
+        } else {
+            // SAFETY: as above.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(corelane_loom))))]
+    let _ = p;
+}
+
 /// Yields the thread to the OS scheduler (loom: to the model scheduler).
 #[inline]
 pub(crate) fn yield_now() {

@@ -160,18 +160,10 @@ impl<T> Blocks<T> {
         unsafe { &*self.stamp_ptr(b) }
     }
 
-    /// Hints the CPU to start loading block `b`'s line (no-op where there is
-    /// no such hint, and under loom).
+    /// Hints the CPU to start loading block `b`'s line.
     #[inline]
     pub(super) fn prefetch(&self, b: usize) {
-        #[cfg(all(target_arch = "x86_64", not(corelane_loom)))]
-        {
-            let p = self.stamp_ptr(b % self.nblocks).cast::<i8>();
-            // SAFETY: a prefetch never faults and has no visible effect.
-            unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p) };
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(corelane_loom))))]
-        let _ = b;
+        crate::sync::prefetch::<false, _>(self.stamp_ptr(b % self.nblocks));
     }
 
     /// The cell at offset `off` of block `b`.
