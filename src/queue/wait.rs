@@ -93,19 +93,20 @@ pub(crate) struct Backoff {
 impl Backoff {
     // Under loom every spin is a scheduling point: shrink the ladder so the
     // models stay small (the protocol does not depend on these numbers).
+    /// Steps that spin (`2^step` hints each) before steps start yielding.
     #[cfg(not(corelane_loom))]
-    const SPIN_LIMIT: u32 = 6;
+    const SPIN_STEPS: u32 = 7;
     #[cfg(not(corelane_loom))]
     const YIELD_LIMIT: u32 = 10;
     #[cfg(corelane_loom)]
-    const SPIN_LIMIT: u32 = 0;
+    const SPIN_STEPS: u32 = 1;
     #[cfg(corelane_loom)]
     const YIELD_LIMIT: u32 = 1;
 
     /// Waits a little longer than last time.
     #[inline]
     pub(crate) fn snooze(&mut self) {
-        if self.step <= Self::SPIN_LIMIT {
+        if self.step < Self::SPIN_STEPS {
             for _ in 0..1u32 << self.step {
                 spin_hint();
             }
