@@ -40,7 +40,7 @@ impl<T> Clone for Consumer<T> {
         self.ring.add_receiver();
         Consumer {
             ring: self.ring.clone(),
-            claim: SharedClaim::default(),
+            claim: SharedClaim,
         }
     }
 }

@@ -77,28 +77,11 @@ pub(crate) trait Claim: Default {
 
 /// The single side's private cursor.
 #[derive(Default)]
-pub(crate) struct Owned {
-    pos: usize,
-    hot: Hot,
-}
+pub(crate) struct Owned(usize);
 
-/// The many side: positions are claimed on the shared cursor (each handle
-/// keeps only its own [`Hot`] flag).
+/// The many side: positions are claimed on the shared cursor.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct SharedClaim {
-    hot: Hot,
-}
-
-/// Whether this handle's last try succeeded, so that it is probably
-/// streaming. Then the next claim asks for its slot's line with intent to
-/// write *before* loading the stamp: a claim loads the stamp and then
-/// stores to the slot, and a line fetched shared needs a second (upgrade)
-/// transaction (measured: MPMC 1->1 went from 0.9-1.0x to 1.2-1.3x
-/// crossbeam's ArrayQueue). After a failed try the handle is polling, and
-/// polls load the stamp plainly: pollers of a slot that is not ready then
-/// share its line instead of taking it from one another and from the
-/// thread about to fill it.
-pub(crate) type Hot = bool;
+pub(crate) struct SharedClaim;
 
 /// The many producers of a **single-consumer** ring (MPSC): claims by CAS on
 /// the tail, but decides "slot free" from a cached copy of the consumer's
@@ -117,29 +100,29 @@ impl Claim for ScProducerClaim {
     }
     #[inline]
     fn pop<T>(&mut self, ring: &Ring<T>) -> Result<T, PopError> {
-        ring.pop_shared(&mut false)
+        ring.pop_shared()
     }
 }
 
 impl Claim for Owned {
     #[inline]
     fn push<T>(&mut self, ring: &Ring<T>, value: T) -> Result<(), PushError<T>> {
-        ring.push_owned(&mut self.pos, value, &mut self.hot)
+        ring.push_owned(&mut self.0, value)
     }
     #[inline]
     fn pop<T>(&mut self, ring: &Ring<T>) -> Result<T, PopError> {
-        ring.pop_owned(&mut self.pos)
+        ring.pop_owned(&mut self.0)
     }
 }
 
 impl Claim for SharedClaim {
     #[inline]
     fn push<T>(&mut self, ring: &Ring<T>, value: T) -> Result<(), PushError<T>> {
-        ring.push_shared(value, &mut self.hot)
+        ring.push_shared(value)
     }
     #[inline]
     fn pop<T>(&mut self, ring: &Ring<T>) -> Result<T, PopError> {
-        ring.pop_shared(&mut self.hot)
+        ring.pop_shared()
     }
 }
 
@@ -178,14 +161,13 @@ impl<T> Ring<T> {
         &self.slots[pos & self.mask]
     }
 
-    /// The slot of `pos`, for a claim that will store to it: its line is
-    /// asked for with intent to write if the handle is [`Hot`].
+    /// The slot of `pos`, its line asked for with intent to write: the
+    /// shared claims load the stamp and then store it, and fetching the
+    /// line owned saves the second (upgrade) transaction.
     #[inline]
-    fn slot_to_claim(&self, pos: usize, hot: Hot) -> &Slot<T> {
+    fn slot_for_write(&self, pos: usize) -> &Slot<T> {
         let slot = self.slot(pos);
-        if hot {
-            crate::sync::prefetch::<true, _>(slot);
-        }
+        crate::sync::prefetch::<true, _>(slot);
         slot
     }
 
@@ -283,19 +265,13 @@ impl<T> Ring<T> {
     }
 
     #[inline]
-    pub(crate) fn push_owned(
-        &self,
-        tail: &mut usize,
-        value: T,
-        hot: &mut Hot,
-    ) -> Result<(), PushError<T>> {
+    pub(crate) fn push_owned(&self, tail: &mut usize, value: T) -> Result<(), PushError<T>> {
         if self.receivers_gone() {
             return Err(PushError::Disconnected(value));
         }
         let pos = *tail;
         // Acquire: pairs with the Release in `read` of the previous lap.
-        *hot = self.slot_to_claim(pos, *hot).seq.load(Ordering::Acquire) == pos;
-        if !*hot {
+        if self.slot_for_write(pos).seq.load(Ordering::Acquire) != pos {
             return Err(self.full_reason(pos, value));
         }
         self.write(pos, value);
@@ -308,7 +284,7 @@ impl<T> Ring<T> {
     }
 
     #[inline]
-    pub(crate) fn push_shared(&self, value: T, hot: &mut Hot) -> Result<(), PushError<T>> {
+    pub(crate) fn push_shared(&self, value: T) -> Result<(), PushError<T>> {
         if self.receivers_gone() {
             return Err(PushError::Disconnected(value));
         }
@@ -316,7 +292,7 @@ impl<T> Ring<T> {
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
             // Acquire: pairs with the Release in `read` of the previous lap.
-            let seq = self.slot_to_claim(pos, *hot).seq.load(Ordering::Acquire);
+            let seq = self.slot_for_write(pos).seq.load(Ordering::Acquire);
             match signed(seq, pos) {
                 0 => {
                     // Relaxed: the CAS only arbitrates ownership of `pos`; the
@@ -330,16 +306,12 @@ impl<T> Ring<T> {
                         Ok(_) => {
                             self.write(pos, value);
                             self.items.notify();
-                            *hot = true;
                             return Ok(());
                         }
                         Err(now) => pos = now,
                     }
                 }
-                d if d < 0 => {
-                    *hot = false;
-                    return Err(self.full_reason(pos, value));
-                }
+                d if d < 0 => return Err(self.full_reason(pos, value)),
                 _ => pos = self.tail.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
@@ -453,12 +425,12 @@ impl<T> Ring<T> {
     }
 
     #[inline]
-    pub(crate) fn pop_shared(&self, hot: &mut Hot) -> Result<T, PopError> {
+    pub(crate) fn pop_shared(&self) -> Result<T, PopError> {
         // Relaxed: a hint; ownership is decided by the CAS below.
         let mut pos = self.head.load(Ordering::Relaxed);
         loop {
             // Acquire: pairs with the producer's Release in `write`.
-            let seq = self.slot_to_claim(pos, *hot).seq.load(Ordering::Acquire);
+            let seq = self.slot_for_write(pos).seq.load(Ordering::Acquire);
             match signed(seq, pos.wrapping_add(1)) {
                 0 => {
                     // Relaxed: ownership only; see `push_shared`.
@@ -471,16 +443,12 @@ impl<T> Ring<T> {
                         Ok(_) => {
                             let value = self.read(pos);
                             self.space.notify();
-                            *hot = true;
                             return Ok(value);
                         }
                         Err(now) => pos = now,
                     }
                 }
-                d if d < 0 => {
-                    *hot = false;
-                    return Err(self.empty_reason(pos));
-                }
+                d if d < 0 => return Err(self.empty_reason(pos)),
                 _ => pos = self.head.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
