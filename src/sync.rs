@@ -70,22 +70,17 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
 
-/// Asks the CPU to start loading the cache line holding `p` (`WRITE`: with
-/// intent to write it, so it arrives owned). A hint: never faults, has no
-/// visible effect, and is a no-op off x86_64 and under loom.
+/// Asks the CPU to start loading the cache line holding `p` into its
+/// caches (`prefetcht0`). A hint: never faults, has no visible effect, and
+/// is a no-op off x86_64 and under loom.
 #[inline]
-pub(crate) fn prefetch<const WRITE: bool, T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(all(target_arch = "x86_64", not(corelane_loom)))]
     {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
-        let p = p.cast::<i8>();
-        if WRITE {
-            // SAFETY: prefetching any address is sound: it never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
-        } else {
-            // SAFETY: as above.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
-        }
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch of any address is sound: it never faults and
+        // reads nothing the program can observe (SSE is baseline on x86_64).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
     }
     #[cfg(not(all(target_arch = "x86_64", not(corelane_loom))))]
     let _ = p;

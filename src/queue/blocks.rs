@@ -163,7 +163,12 @@ impl<T> Blocks<T> {
     /// Hints the CPU to start loading block `b`'s line.
     #[inline]
     pub(super) fn prefetch(&self, b: usize) {
-        crate::sync::prefetch::<false, _>(self.stamp_ptr(b % self.nblocks));
+        let b = if b < self.nblocks {
+            b
+        } else {
+            b % self.nblocks
+        };
+        crate::sync::prefetch(self.stamp_ptr(b));
     }
 
     /// The cell at offset `off` of block `b`.
@@ -263,7 +268,7 @@ mod tests {
         let b = Blocks::<u64>::new(1024, 7);
         assert_eq!(b.stride, 64);
         assert_eq!(b.nblocks, 1024usize.div_ceil(7) + 1);
-        assert_eq!(b.base.as_ptr() as usize % 64, 0);
+        assert_eq!(b.base.as_ptr() as usize % 128, 0);
     }
 
     #[test]

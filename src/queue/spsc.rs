@@ -197,8 +197,12 @@ struct ProdCursor {
 
 /// Pause hints before re-reading the consumer's cursor after a look that
 /// found the ring more than half full (only on that path; see
-/// `ProdCursor::free`).
+/// `ProdCursor::free`). Under loom each hint is a scheduling point: one
+/// keeps the models small (the protocol does not depend on the number).
+#[cfg(not(corelane_loom))]
 const FULL_PAUSES: u32 = 16;
+#[cfg(corelane_loom)]
+const FULL_PAUSES: u32 = 1;
 
 /// The sending end of an SPSC ring. `Send`, not `Clone`.
 pub struct Producer<T> {
@@ -219,7 +223,8 @@ pub struct Consumer<T> {
 
 /// Blocks the consumer asks the CPU to fetch ahead of `head`.
 const PREFETCH_BLOCKS: usize = 3;
-/// Most lines a [`Consumer::read_chunk`] prefetches when it opens.
+/// Most lines a [`Consumer::read_chunk`] prefetches when it opens (beyond
+/// the one it starts in).
 const CHUNK_PREFETCH: usize = 16;
 /// Fewest items the consumer takes between two looks at the producer's
 /// cursor (at least half the capacity; see [`Lead`]).
@@ -247,14 +252,15 @@ struct Lead {
 impl Lead {
     /// True if the producer is known to have stored a `tail` at least `n`
     /// items past `head` (looking at its cursor again if the last look is
-    /// used up and `LEAD_RESAMPLE` items have passed since).
+    /// used up and `max(LEAD_RESAMPLE, capacity / 2)` items have passed
+    /// since).
     #[inline]
     fn is_ahead<T>(&mut self, shared: &Shared<T>, head: usize, n: usize) -> bool {
         let ahead = |seen: usize| seen.wrapping_sub(head).wrapping_sub(n) <= shared.mask;
         if ahead(self.seen) {
             return true;
         }
-        if head.wrapping_sub(self.at) < (shared.mask >> 1).max(LEAD_RESAMPLE) {
+        if head.wrapping_sub(self.at) < ((shared.mask + 1) >> 1).max(LEAD_RESAMPLE) {
             return false;
         }
         // Relaxed: only a hint for a prefetch; no slot is read on its
@@ -264,7 +270,8 @@ impl Lead {
         ahead(self.seen)
     }
 
-    /// Called on entering block `blk` (holding `head`): starts loading block
+    /// Called after a stamp refresh in block `blk` (the block holding
+    /// `head`; at most once per publication): starts loading block
     /// `blk + PREFETCH_BLOCKS` if the producer is known to be past it.
     #[inline]
     fn prefetch<T>(&mut self, shared: &Shared<T>, head: usize, blk: usize) {
@@ -325,7 +332,7 @@ impl ProdCursor {
         // refreshes at most once per pause plus a run of pushes (with the
         // consumer's prefetch, raised 1024-slot throughput from about 130
         // to 220-240 M/s here; a quarter instead of a half gave 180-225).
-        self.was_full = free < want + ((shared.mask + 1) >> 1);
+        self.was_full = free < want.saturating_add((shared.mask + 1) >> 1);
         free
     }
 
@@ -366,9 +373,11 @@ impl<T> Producer<T> {
     /// Pushes `value`, or hands it back if the ring is full or the consumer
     /// is gone. Never blocks: when the producer last saw the ring more than
     /// half full and its cached view is used up, the push pauses for 16
-    /// spin hints (about 0.1-0.2 µs) before re-reading the consumer's
-    /// position, so that a producer outrunning its consumer does not slow
-    /// it down by pulling its cache line on every attempt.
+    /// spin hints before re-reading the consumer's position, so that a
+    /// producer outrunning its consumer does not slow it down by pulling its
+    /// cache line on every attempt. (A hint is x86's `pause`: about 9 ns on
+    /// the machine the README's figures come from, up to about 50 ns on
+    /// other x86 CPUs.)
     ///
     /// # Errors
     ///
@@ -946,17 +955,19 @@ impl<T> Consumer<T> {
             }
         }
         let len = self.avail.wrapping_sub(self.head).min(max);
-        // The chunk's lines are published, so the producer is done with
-        // them: start all their transfers now rather than one per block as
-        // the reader gets there; and the next chunk's as well if the
-        // producer is known to be past it (at most `CHUNK_PREFETCH` lines).
+        // Blocks wholly below `avail` are done with by the producer: start
+        // all their transfers now rather than one per block as the reader
+        // gets there; and the next chunk's as well if the producer is known
+        // to be past it. (The block holding `avail` may still be being
+        // written: fetching it would take its line from the producer.)
         let k = self.shared.blocks.block_len();
-        let mut lines = (self.walk.off + len).div_ceil(k);
-        let next = (self.walk.off + 2 * len).div_ceil(k);
-        if self.lead.is_ahead(&self.shared, self.head, next * k) {
+        let off = self.walk.off;
+        let mut lines = (off + self.avail.wrapping_sub(self.head)) / k;
+        let next = (off + 2 * len).div_ceil(k);
+        if next > lines && self.lead.is_ahead(&self.shared, self.head, next * k) {
             lines = next;
         }
-        for i in 1..lines.min(CHUNK_PREFETCH) {
+        for i in 1..lines.min(CHUNK_PREFETCH + 1) {
             self.shared.blocks.prefetch(self.walk.blk + i);
         }
         ReadChunk {
@@ -1236,6 +1247,16 @@ mod tests {
         assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 1);
         drop(rx);
         assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn huge_chunk_requests_report_the_free_slots() {
+        let (mut tx, _rx) = channel::<u64>(8);
+        tx.push(1).unwrap();
+        for n in [9, usize::MAX / 2, usize::MAX] {
+            assert!(matches!(tx.write_chunk(n), Err(ChunkError::TooFewSlots(7))));
+        }
+        assert_eq!(tx.write_chunk(7).map(|c| c.len()).ok(), Some(7));
     }
 
     #[test]

@@ -161,13 +161,20 @@ impl<T> Ring<T> {
         &self.slots[pos & self.mask]
     }
 
-    /// The slot of `pos`, its line asked for with intent to write: the
-    /// shared claims load the stamp and then store it, and fetching the
-    /// line owned saves the second (upgrade) transaction.
+    /// The slot of `pos`, for a claim (which loads its stamp, then stores
+    /// to it), with a prefetch of its line issued first.
+    ///
+    /// Measured, not derived: a `prefetcht0` right before the stamp load
+    /// took MPMC 1->1 from 0.9-1.0x crossbeam's ArrayQueue to 1.15-1.4x
+    /// over several builds, with round trips unchanged. Issuing it after
+    /// the stamp load instead gave parity, and a real `prefetchw` (fetch
+    /// for ownership) gave no more throughput and 5-10% slower round trips.
+    /// A read prefetch also leaves the line shared, so handles polling a
+    /// slot that is not ready do not take it from one another.
     #[inline]
-    fn slot_for_write(&self, pos: usize) -> &Slot<T> {
+    fn slot_to_claim(&self, pos: usize) -> &Slot<T> {
         let slot = self.slot(pos);
-        crate::sync::prefetch::<true, _>(slot);
+        crate::sync::prefetch(slot);
         slot
     }
 
@@ -271,7 +278,7 @@ impl<T> Ring<T> {
         }
         let pos = *tail;
         // Acquire: pairs with the Release in `read` of the previous lap.
-        if self.slot_for_write(pos).seq.load(Ordering::Acquire) != pos {
+        if self.slot_to_claim(pos).seq.load(Ordering::Acquire) != pos {
             return Err(self.full_reason(pos, value));
         }
         self.write(pos, value);
@@ -292,7 +299,7 @@ impl<T> Ring<T> {
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
             // Acquire: pairs with the Release in `read` of the previous lap.
-            let seq = self.slot_for_write(pos).seq.load(Ordering::Acquire);
+            let seq = self.slot_to_claim(pos).seq.load(Ordering::Acquire);
             match signed(seq, pos) {
                 0 => {
                     // Relaxed: the CAS only arbitrates ownership of `pos`; the
@@ -430,7 +437,7 @@ impl<T> Ring<T> {
         let mut pos = self.head.load(Ordering::Relaxed);
         loop {
             // Acquire: pairs with the producer's Release in `write`.
-            let seq = self.slot_for_write(pos).seq.load(Ordering::Acquire);
+            let seq = self.slot_to_claim(pos).seq.load(Ordering::Acquire);
             match signed(seq, pos.wrapping_add(1)) {
                 0 => {
                     // Relaxed: ownership only; see `push_shared`.
