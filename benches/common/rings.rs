@@ -280,7 +280,7 @@ pub fn round_trips<R: Ring>(
     let main = std::thread::spawn(move || {
         pin(cpus.map(|c| c.0));
         barrier.wait();
-        let mut one = |i: u64| {
+        let one = |i: u64| {
             while !R::push(&mut ping_tx, i) {
                 std::hint::spin_loop();
             }
@@ -292,20 +292,7 @@ pub fn round_trips<R: Ring>(
                 std::hint::spin_loop();
             }
         };
-        for i in 0..1000 {
-            one(i); // warm-up
-        }
-        let mut out = Vec::with_capacity(samples);
-        let mut i = 1000;
-        for _ in 0..samples {
-            let t0 = Instant::now();
-            for _ in 0..batch {
-                one(i);
-                i += 1;
-            }
-            out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
-        }
-        out
+        time_batches(samples, batch, 0, one)
     });
     echo.join().unwrap();
     main.join().unwrap()
@@ -381,7 +368,7 @@ pub fn floor_two_lines(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usiz
 
 /// Runs `one(i)` for `i` from `first`: 1000 warm-up calls, then `samples`
 /// timed batches of `batch`; returns the mean ns per call of each batch.
-fn time_batches(samples: usize, batch: usize, first: u64, one: impl Fn(u64)) -> Vec<f64> {
+fn time_batches(samples: usize, batch: usize, first: u64, mut one: impl FnMut(u64)) -> Vec<f64> {
     for i in first..first + 1000 {
         one(i);
     }
