@@ -421,19 +421,16 @@ fn poll_tail<I: Timers>(
         })
     });
     if !clean.is_empty() {
-        let (p50, p999) = (clean.value_at_quantile(0.5), clean.value_at_quantile(0.999));
-        report.push(format!(
-            "  {:<30} p50 {:>6}  p99 {:>6}  p99.9 {:>7}  max {:>8}  p99.9/p50 {:>5.2} | all polls: p99.9 {:>8} ({} of {} left out) | {:.1} fired/poll",
+        report.push(tail_row(
             I::NAME,
-            p50,
-            clean.value_at_quantile(0.99),
-            p999,
-            clean.max(),
-            p999 as f64 / p50.max(1) as f64,
-            all.value_at_quantile(0.999),
-            all.len() - clean.len(),
-            all.len(),
-            fired_total as f64 / all.len() as f64
+            &clean,
+            &all,
+            &format!(
+                "({} of {} left out) | {:.1} fired/poll",
+                all.len() - clean.len(),
+                all.len(),
+                fired_total as f64 / all.len() as f64
+            ),
         ));
     }
     t.discard(keys);
@@ -464,17 +461,30 @@ fn random_access_floor(pending: usize) -> String {
             clean.saturating_record(ns);
         }
     }
+    tail_row(
+        "baseline: random loads",
+        &clean,
+        &all,
+        &format!(
+            "(machine floor: {LOADS} random loads into {} MB)",
+            (pending * 32) >> 20
+        ),
+    )
+}
+
+/// One line of the poll-tail report: percentiles of the polls no context
+/// switch touched (`clean`), and the p99.9 of all of them.
+fn tail_row(name: &str, clean: &Histogram<u64>, all: &Histogram<u64>, suffix: &str) -> String {
     let (p50, p999) = (clean.value_at_quantile(0.5), clean.value_at_quantile(0.999));
     format!(
-        "  {:<30} p50 {:>6}  p99 {:>6}  p99.9 {:>7}  max {:>8}  p99.9/p50 {:>5.2} | all polls: p99.9 {:>8} (machine floor: {LOADS} random loads into {} MB)",
-        "baseline: random loads",
+        "  {:<30} p50 {:>6}  p99 {:>6}  p99.9 {:>7}  max {:>8}  p99.9/p50 {:>5.2} | all polls: p99.9 {:>8} {suffix}",
+        name,
         p50,
         clean.value_at_quantile(0.99),
         p999,
         clean.max(),
         p999 as f64 / p50.max(1) as f64,
         all.value_at_quantile(0.999),
-        (pending * 32) >> 20
     )
 }
 
