@@ -96,8 +96,41 @@ pub(crate) fn yield_now() {
 }
 
 /// `UnsafeCell` with loom's closure API, so slot access is checked by loom.
+///
+/// Under loom the data lives in a plain cell and a loom cell of `()` tracks
+/// the accesses: `with`/`with_mut` are checked exactly as loom's own cell
+/// would check them, and [`with_racy`](UnsafeCell::with_racy) (a seqlock's
+/// copy, which races with writers by design and is validated afterwards)
+/// reads without being tracked.
 #[cfg(corelane_loom)]
-pub(crate) use loom::cell::UnsafeCell;
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T> {
+    tracker: loom::cell::UnsafeCell<()>,
+    data: std::cell::UnsafeCell<T>,
+}
+
+#[cfg(corelane_loom)]
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(v: T) -> Self {
+        UnsafeCell {
+            tracker: loom::cell::UnsafeCell::new(()),
+            data: std::cell::UnsafeCell::new(v),
+        }
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.tracker.with(|_| f(self.data.get()))
+    }
+
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.tracker.with_mut(|_| f(self.data.get()))
+    }
+
+    /// A read that may race with a writer (a seqlock's copy); not tracked.
+    pub(crate) fn with_racy<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.data.get())
+    }
+}
 
 /// `UnsafeCell` with loom's closure API, so slot access is checked by loom.
 #[cfg(not(corelane_loom))]
@@ -121,6 +154,13 @@ impl<T> UnsafeCell<T> {
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
+
+    /// A read that may race with a writer (a seqlock's copy, validated
+    /// afterwards); loom builds do not track it.
+    #[inline]
+    pub(crate) fn with_racy<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -130,19 +170,30 @@ impl<T> UnsafeCell<T> {
 #[cfg(all(not(corelane_loom), target_os = "linux"))]
 mod membarrier {
     use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Once;
 
     const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
     const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
+    /// Not registered yet: both sides use full fences.
     const UNKNOWN: u8 = 0;
+    /// Registered: the light side is a compiler fence.
     const YES: u8 = 1;
+    /// Unavailable: both sides use full fences (a sound pair).
     const NO: u8 = 2;
+    /// Registered, then an expedited barrier failed: both sides use full
+    /// fences from now on, but a light barrier that read `YES` just before
+    /// may still be in flight, so the handshake is no longer trusted and
+    /// sleepers wake up on a timer to re-check (see `Notify`).
+    const FAILED: u8 = 3;
 
-    /// Whether this process registered for private expedited membarrier.
-    /// Only ever moves UNKNOWN -> YES or UNKNOWN -> NO. Relaxed suffices: a
-    /// thread that reads a stale UNKNOWN/NO takes the full-fence path, which
-    /// is correct on its own; YES is stored only after registration returned.
+    /// Moves UNKNOWN -> YES | NO (once, under `INIT`), then YES -> FAILED at
+    /// most once. Relaxed suffices: a thread that reads a stale UNKNOWN or
+    /// NO takes the full-fence path, which is correct on its own; YES is
+    /// stored only after registration returned; a stale YES after FAILED is
+    /// the in-flight case that FAILED's timed sleeps cover.
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+    static INIT: Once = Once::new();
 
     fn membarrier(cmd: libc::c_long) -> bool {
         // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches
@@ -157,14 +208,13 @@ mod membarrier {
         }
     }
 
-    /// Registers once; called when a ring is created, long before any
-    /// barrier pair that depends on it runs.
+    /// Registers once per process; concurrent callers wait for the first.
     #[cold]
     pub(crate) fn init() {
-        if STATE.load(Ordering::Relaxed) == UNKNOWN {
+        INIT.call_once(|| {
             let ok = membarrier(CMD_REGISTER_PRIVATE_EXPEDITED);
             STATE.store(if ok { YES } else { NO }, Ordering::Relaxed);
-        }
+        });
     }
 
     #[inline(always)]
@@ -172,14 +222,41 @@ mod membarrier {
         STATE.load(Ordering::Relaxed) == YES
     }
 
+    /// Runs the expedited barrier if registered. Returns false if the
+    /// handshake cannot be trusted (the barrier failed, now or before).
     #[cold]
     pub(crate) fn heavy() -> bool {
-        available() && membarrier(CMD_PRIVATE_EXPEDITED)
+        match STATE.load(Ordering::Relaxed) {
+            YES => {
+                // A transient failure (the kernel could not allocate its
+                // CPU mask) may pass: try twice before giving up for good.
+                if membarrier(CMD_PRIVATE_EXPEDITED) || membarrier(CMD_PRIVATE_EXPEDITED) {
+                    return true;
+                }
+                fail();
+                false
+            }
+            FAILED => false,
+            _ => true,
+        }
+    }
+
+    /// Gives up on membarrier for the rest of the process.
+    #[cold]
+    fn fail() {
+        let _ = STATE.compare_exchange(YES, FAILED, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Enters the degraded state whatever the current one (tests only).
+    #[cfg(test)]
+    pub(crate) fn force_failed() {
+        STATE.store(FAILED, Ordering::Relaxed);
     }
 }
 
 /// Prepares the asymmetric barrier (registers with `membarrier(2)` once per
-/// process). Cheap after the first call.
+/// process; concurrent first calls are serialized). Cheap after the first
+/// call.
 #[inline]
 pub(crate) fn barrier_init() {
     #[cfg(all(not(corelane_loom), target_os = "linux"))]
@@ -204,17 +281,46 @@ pub(crate) fn light_barrier() {
     fence(Ordering::SeqCst);
 }
 
-/// The slow side of the StoreLoad handshake: after it returns, every thread
-/// that passed a [`light_barrier`] has its earlier stores visible to us, or
-/// will see our earlier stores in its later loads.
+/// The slow side of the StoreLoad handshake: after it returns `true`, every
+/// thread that passed a [`light_barrier`] has its earlier stores visible to
+/// us, or will see our earlier stores in its later loads.
+///
+/// Returns `false` when that cannot be promised: the expedited membarrier
+/// failed (now or earlier in the process), so a light barrier that was
+/// already in flight may have been only a compiler fence. Light barriers
+/// use full fences from then on; a caller about to sleep on the handshake
+/// must sleep with a timeout and re-check.
 #[cold]
-pub(crate) fn heavy_barrier() {
+#[must_use = "a false return means the handshake may miss a concurrent light barrier"]
+pub(crate) fn heavy_barrier() -> bool {
     fence(Ordering::SeqCst);
     #[cfg(all(not(corelane_loom), target_os = "linux"))]
     {
         // When membarrier is not available the light side used a full fence,
         // so the fence above completes the pair.
-        let _ = membarrier::heavy();
+        membarrier::heavy()
+    }
+    #[cfg(any(corelane_loom, not(target_os = "linux")))]
+    true
+}
+
+/// Makes the asymmetric barrier behave as after a failed `membarrier`, for
+/// tests of the degraded path.
+#[cfg(all(test, not(corelane_loom), target_os = "linux"))]
+pub(crate) fn simulate_membarrier_failure() {
+    barrier_init();
+    membarrier::force_failed();
+}
+
+/// A join handshake's heavy side: [`heavy_barrier`], and if that cannot be
+/// trusted, a grace period for light barriers already in flight (every
+/// later one is a full fence), then a full fence again.
+#[cold]
+pub(crate) fn join_barrier() {
+    if !heavy_barrier() {
+        #[cfg(not(corelane_loom))]
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        fence(Ordering::SeqCst);
     }
 }
 
@@ -266,6 +372,34 @@ impl Futex {
         #[cfg(not(target_os = "linux"))]
         while self.word.load(Ordering::Acquire) == expected {
             std::thread::park_timeout(std::time::Duration::from_micros(50));
+        }
+    }
+
+    /// Sleeps while the word still equals `expected`, at most `timeout`.
+    /// May return spuriously.
+    #[cfg(not(corelane_loom))]
+    pub(crate) fn wait_timeout(&self, expected: u32, timeout: std::time::Duration) {
+        #[cfg(target_os = "linux")]
+        {
+            let ts = libc::timespec {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: as in `wait`; the timespec lives across the call
+            // (a relative timeout for FUTEX_WAIT).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.word.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    expected,
+                    &ts as *const libc::timespec,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        if self.word.load(Ordering::Acquire) == expected {
+            std::thread::park_timeout(timeout);
         }
     }
 

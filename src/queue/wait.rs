@@ -176,12 +176,12 @@ impl Notify {
         loop {
             let key = self.epoch.load();
             self.waiters.fetch_add(1, Ordering::SeqCst);
-            heavy_barrier();
+            let trusted = heavy_barrier();
             if let Some(r) = op() {
                 self.waiters.fetch_sub(1, Ordering::SeqCst);
                 return r;
             }
-            self.epoch.wait(key);
+            self.sleep(key, trusted);
             self.waiters.fetch_sub(1, Ordering::SeqCst);
             if let Some(r) = op() {
                 return r;
@@ -189,18 +189,39 @@ impl Notify {
         }
     }
 
-    /// Registers `waker` to be woken at the next notify, then re-checks.
+    /// Sleeps until the epoch moves from `key`; only for a while if the
+    /// barrier pair could not be trusted (`sync::heavy_barrier`), since the
+    /// wake-up that the handshake promises may then be missed.
     #[cold]
-    fn register(&self, waker: &Waker) {
+    fn sleep(&self, key: u32, trusted: bool) {
+        #[cfg(not(corelane_loom))]
+        if !trusted {
+            self.epoch.wait_timeout(key, DEGRADED_RECHECK);
+            return;
+        }
+        let _ = trusted;
+        self.epoch.wait(key);
+    }
+
+    /// Registers `waker` to be woken at the next notify, then re-checks.
+    /// Returns false if the barrier pair could not be trusted: the caller
+    /// must then arrange its own re-poll rather than rely on a notify.
+    #[cold]
+    fn register(&self, waker: &Waker) -> bool {
         let mut wakers = self.wakers.lock();
         if !wakers.iter().any(|w| w.will_wake(waker)) {
             wakers.push(waker.clone());
             self.waiters.fetch_add(1, Ordering::SeqCst);
         }
         drop(wakers);
-        heavy_barrier();
+        heavy_barrier()
     }
 }
+
+/// How often a sleeper re-checks on its own once the asymmetric barrier has
+/// failed (a degraded mode that costs wake-ups, never correctness).
+#[cfg(not(corelane_loom))]
+const DEGRADED_RECHECK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Runs `op` until it returns `Some`, waiting per `strategy` in between.
 #[inline]
@@ -241,10 +262,16 @@ impl<R, F: FnMut() -> Option<R> + Unpin> Future for Retry<'_, F> {
         if let Some(r) = (this.op)() {
             return Poll::Ready(r);
         }
-        this.notify.register(cx.waker());
+        let trusted = this.notify.register(cx.waker());
         match (this.op)() {
             Some(r) => Poll::Ready(r),
-            None => Poll::Pending,
+            None => {
+                if !trusted {
+                    // No notify is promised (degraded barrier): poll again.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 }
@@ -259,6 +286,27 @@ mod tests {
         while !b.is_completed() {
             b.snooze();
         }
+    }
+
+    /// With the asymmetric barrier degraded (as after a failed membarrier),
+    /// a parked thread still sees the data: by a notify or its own re-check.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn park_survives_a_failed_barrier() {
+        crate::sync::simulate_membarrier_failure();
+        assert!(!heavy_barrier());
+        let n = std::sync::Arc::new(Notify::new());
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (n2, f2) = (n.clone(), flag.clone());
+        let t = std::thread::spawn(move || {
+            block_on(WaitStrategy::Park, &n2, || {
+                f2.load(std::sync::atomic::Ordering::Acquire).then_some(())
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // No notify at all: only the timed re-check can find the flag.
+        flag.store(true, std::sync::atomic::Ordering::Release);
+        t.join().unwrap();
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::ring::{Ring, Slot};
 use super::subscriber::{frontier, Cursor};
 use super::GraphError;
 use crate::queue::ring_capacity;
-use crate::sync::{heavy_barrier, Arc};
+use crate::sync::{join_barrier, Arc};
 
 /// Declares a multicast ring: its capacity, how slots are made, and the
 /// consumer graph (cursors, worker groups, lossy cursors, and which runs
@@ -536,7 +536,7 @@ impl<T> Joiner<T> {
         let barrier = reg.barrier(id);
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
-        heavy_barrier();
+        join_barrier();
         let start = join_point(ring, &dep_gates);
         seq.set(start);
         // Moving from the provisional position is a release: a publisher
@@ -591,7 +591,7 @@ impl<T> Joiner<T> {
         let version = ring.bump_version();
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
-        heavy_barrier();
+        join_barrier();
         let start = join_point(ring, &dep_gates);
         group.start_at(start);
         // Moving from the provisional position is a release (see
@@ -636,6 +636,9 @@ impl<T: Copy> Joiner<T> {
         let id = reg.insert(None, Vec::new(), 1);
         ring.bump_version();
         drop(reg);
+        // The joiner's half of the lossy join handshake (publisher.rs ground
+        // rules): every claim past our start sees the version and marks.
+        join_barrier();
         LossyCursor::new(ring.clone(), id, frontier(ring, ring.cursor.get()))
     }
 }

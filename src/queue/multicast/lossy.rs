@@ -199,11 +199,19 @@ fn read<T: Copy>(ring: &Ring<T>, pos: &mut usize) -> Result<T, ReadError> {
         // SAFETY: a bytewise copy into `MaybeUninit`, which any bytes inhabit;
         // it may race with a writer (see the ground rules), in which case the
         // recheck below fails and the copy is discarded unread.
-        .with(|v| unsafe { std::ptr::read_volatile(v.cast::<MaybeUninit<T>>()) });
+        .with_racy(|v| unsafe { std::ptr::read_volatile(v.cast::<MaybeUninit<T>>()) });
+    #[cfg(corelane_loom)]
+    let copied = slot.probe();
     let second = slot.stamp.recheck();
     if second != first {
         return not_ready(ring, pos, second);
     }
+    #[cfg(corelane_loom)]
+    assert_eq!(
+        copied,
+        pos.wrapping_add(1),
+        "corelane (loom): a lossy read accepted a copy that overlapped an overwrite"
+    );
     *pos = pos.wrapping_add(1);
     // SAFETY: the stamp did not change around the copy, so no writer touched
     // the value meanwhile: it is the published `T`.

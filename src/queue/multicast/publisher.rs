@@ -38,15 +38,34 @@
 //!   so a reader never reads a claimed-but-unwritten slot. A claimed slot is
 //!   published even if the writing closure panics (it holds whatever the
 //!   closure left), so one panic cannot stall every reader.
+//! * Multi producer, writer against writer: the gating floor protects
+//!   readers, but the claim cursor is not the publication frontier, so a
+//!   floor made of the claim cursor alone (no gating node, or one that
+//!   joined at the claim cursor) could hand a second publisher the slot of
+//!   a claim still being written a lap earlier. A claim of `q` is therefore
+//!   made only if the slot's stamp shows `q - cap` published (`lap_free`,
+//!   Acquire, checked before the CAS; nobody else can change that stamp
+//!   before the CAS succeeds). Otherwise the claim reports `Full`, and every
+//!   multi-producer publish notifies `released`, where such a publisher
+//!   waits.
 //! * With nobody waiting, a publish costs one `Notify::notify` on top of the
-//!   write: a compiler fence (the light barrier) and one load.
+//!   write: a compiler fence (the light barrier) and one load (two for many
+//!   producers).
 //! * Slots are marked `WRITING` before an overwrite only while a lossy
-//!   cursor is subscribed (the cached `mark`, refreshed with the gating set
-//!   whenever `version` moves, i.e. at the first claim after a join).
-//!   Gating readers never look at a slot being overwritten; a lossy cursor
-//!   that joins while a claim made without marking is in flight starts at
-//!   or after the first unpublished position, so that claim cannot lap it
-//!   (lapping needs a position a whole ring past the joiner's start).
+//!   cursor is subscribed (the cached `mark`). Gating readers never look at
+//!   a slot being overwritten. Lossy join handshake (a Dekker pair again):
+//!   the joiner registers (version bump, SeqCst), runs the heavy barrier,
+//!   then starts at the first unpublished position `J` (single producer:
+//!   the stamps walked from the cursor; many: the claim cursor). The
+//!   publisher, after each claim and before deciding to mark, runs the
+//!   light barrier and re-reads `version` (`recheck_mark`). For a single
+//!   producer the store before that barrier is the previous position's
+//!   stamp: either the joiner saw it published (so this claim is at most
+//!   `J`, and overwrites a position a lap below `J`, which the joiner never
+//!   reads) or the publisher sees the new version and marks. For many producers the store is the claim's CAS: either the
+//!   joiner's cursor load saw the claim (the claimed position is below `J`)
+//!   or the claimer sees the version and marks. So any overwrite of a
+//!   position at or past `J` (a claim of `J + cap` or later) is marked.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -242,6 +261,36 @@ impl Gating {
     fn stale<T>(&self, ring: &Ring<T>, end: usize) -> bool {
         ring.version() != self.version || signed(self.limit, end) < 0
     }
+
+    /// The publisher's half of the lossy join handshake, after a claim and
+    /// before deciding whether to mark (ground rules): if the registry moved
+    /// since the copy was made, a lossy cursor may have joined, so mark.
+    /// The copy itself is refreshed by the next claim's `stale` check.
+    #[inline]
+    fn recheck_mark<T>(&mut self, ring: &Ring<T>) {
+        // Pairs with the joiner's `join_barrier` in `subscribe_lossy`.
+        light_barrier();
+        if ring.version() != self.version {
+            self.mark = true;
+        }
+    }
+}
+
+/// Many producers: true if no claim a lap before `[c, c + n)` is still being
+/// written, i.e. each slot's stamp shows position `q - cap` published (or
+/// `q` is in the first lap). The gating floor protects readers only; this
+/// keeps two publishers out of one slot when no gating node sits at or
+/// below an unpublished claim (only lossy cursors, or a node that joined at
+/// the claim cursor). Positions are 64-bit and never wrap in a ring's life.
+#[inline]
+fn lap_free<T>(ring: &Ring<T>, c: usize, n: usize) -> bool {
+    let cap = ring.capacity();
+    (0..n).all(|i| {
+        let q = c.wrapping_add(i);
+        // Acquire (in `holds`): pairs with the earlier claimer's publish, so
+        // its writes (and its drop of the old value) happen-before ours.
+        q < cap || ring.slot(q).stamp.holds(q - cap)
+    })
 }
 
 /// Publishes a multi-producer claim when dropped, even while unwinding.
@@ -260,9 +309,11 @@ impl<T> Drop for PublishOnDrop<'_, T> {
             publish_run(self.ring, self.start, self.n);
         }
         if std::thread::panicking() {
-            // The caller's notify is skipped by the unwind; a reader parked
-            // on this run (it saw `Busy`) must still wake.
+            // The caller's notifies are skipped by the unwind; a reader
+            // parked on this run (it saw `Busy`), or a publisher waiting for
+            // its slot a lap later (`lap_free`), must still wake.
             self.ring.items.notify();
+            self.ring.released.notify();
         }
     }
 }
@@ -298,6 +349,9 @@ impl PubState {
             if self.gating.stale(ring, c.wrapping_add(n)) {
                 self.gating.make_room(ring, false, c, n)?;
             }
+            if !lap_free(ring, c, n) {
+                return Err(Fail::Full);
+            }
             match ring.cursor.advance(c, c.wrapping_add(n)) {
                 Ok(()) => return Ok(c),
                 Err(now) => c = now,
@@ -318,6 +372,7 @@ impl PubState {
             Ok(p) => p,
             Err(e) => return Err(e.with(v)),
         };
+        self.gating.recheck_mark(ring);
         let slot = ring.slot(p);
         if self.gating.mark {
             slot.stamp.begin_write();
@@ -329,18 +384,25 @@ impl PubState {
                 start: p,
                 n: 1,
             };
-            // SAFETY: we claimed `p` and the gating check put it past every
-            // gating reader: nobody else touches the slot until its stamp.
+            // SAFETY: we claimed `p`; the gating check put it past every
+            // gating reader and `lap_free` past the claim a lap before:
+            // nobody else touches the slot until its stamp.
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
+            slot.wrote(p);
         } else {
             // SAFETY: as above (the single producer owns `next`).
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
+            slot.wrote(p);
             slot.stamp.publish(p);
             // No cursor store here: see the ground rules.
             self.next = p.wrapping_add(1);
         }
         if notify {
             ring.items.notify();
+            if M::MULTI {
+                // A publisher may wait for this slot a lap on (`lap_free`).
+                ring.released.notify();
+            }
         }
         Ok(p as u64)
     }
@@ -370,6 +432,7 @@ impl PubState {
             Ok(p) => p,
             Err(e) => return Err(e.with(f)),
         };
+        self.gating.recheck_mark(ring);
         if self.gating.mark {
             for i in 0..n {
                 ring.slot(p.wrapping_add(i)).stamp.begin_write();
@@ -384,6 +447,7 @@ impl PubState {
             let slot = ring.slot(p.wrapping_add(i));
             // SAFETY: as in `put`, for each claimed position of the run.
             slot.value.with_mut(|t| f(i, unsafe { &mut *t }));
+            slot.wrote(p.wrapping_add(i));
         }
         drop(publish);
         if !M::MULTI {
@@ -401,6 +465,10 @@ impl PubState {
             ring.slot(p).stamp.publish(p);
         }
         ring.items.notify();
+        if M::MULTI {
+            // A publisher may wait for these slots a lap on (`lap_free`).
+            ring.released.notify();
+        }
         Ok(p as u64)
     }
 

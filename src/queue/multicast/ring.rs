@@ -15,6 +15,12 @@ pub(crate) const OPEN: usize = usize::MAX;
 pub(crate) struct Slot<T> {
     pub(crate) stamp: Stamp,
     pub(crate) value: UnsafeCell<T>,
+    /// loom only: stands for the value's bytes in a lossy cursor's racy
+    /// copy (loom cannot see which write a plain copy read from). Written
+    /// Relaxed with the value, read Relaxed with the copy, exactly as the
+    /// bytes are; a copy the seqlock accepts must have read `pos + 1`.
+    #[cfg(corelane_loom)]
+    probe: AtomicUsize,
 }
 
 impl<T> Slot<T> {
@@ -22,7 +28,25 @@ impl<T> Slot<T> {
         Slot {
             stamp: Stamp::new(),
             value: UnsafeCell::new(value),
+            #[cfg(corelane_loom)]
+            probe: AtomicUsize::new(0),
         }
+    }
+
+    /// Called by a publisher right after writing the value of `pos`; a
+    /// no-op outside loom builds.
+    #[inline(always)]
+    pub(crate) fn wrote(&self, pos: usize) {
+        #[cfg(corelane_loom)]
+        self.probe.store(pos.wrapping_add(1), Ordering::Relaxed);
+        #[cfg(not(corelane_loom))]
+        let _ = pos;
+    }
+
+    /// loom only: which write a racy copy taken now reads from.
+    #[cfg(corelane_loom)]
+    pub(crate) fn probe(&self) -> usize {
+        self.probe.load(Ordering::Relaxed)
     }
 }
 
