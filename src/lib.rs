@@ -61,8 +61,22 @@
 //! `src/sync.rs` is the only file that names atomics, cells or fences. Under
 //! `RUSTFLAGS="--cfg corelane_loom"` it switches to [loom](https://docs.rs/loom)
 //! and every atomic protocol is model-checked by the `loom-tests/` crate.
+//!
+//! ## Targets
+//!
+//! corelane builds only for 64-bit targets. Ring positions are `usize`
+//! sequence numbers that the protocols assume never wrap within a ring's
+//! life (2^64 items), and the sentinel values some of them reserve (a slot
+//! being written, an idle claim, an open ring) must stay out of reach of
+//! real positions; at 2^32 a busy ring would get there in seconds.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!(
+    "corelane needs a 64-bit target: ring positions are usize sequence numbers that must \
+     never wrap, and the sentinels some protocols reserve must stay out of their reach"
+);
 
 pub mod queue;
 pub(crate) mod sync;

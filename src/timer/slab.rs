@@ -5,7 +5,13 @@
 //! * A slot is either `Occupied` (a pending timer, linked into exactly one
 //!   wheel list) or `Vacant` (on the free list). There is no third state.
 //! * A slot's generation changes every time it is freed, so a [`TimerKey`]
-//!   naming a freed (and possibly reused) slot no longer matches.
+//!   naming a freed (and possibly reused) slot no longer matches. A slot
+//!   whose next generation would come back to its first one (after 2^32
+//!   frees) is retired instead of reused: it stays vacant and off the free
+//!   list until [`clear`](Slab::clear), so no stale key ever matches again.
+//!   Every slot in the slab was made under the current `seed` (`clear`
+//!   empties the slab when it changes the seed), so its first generation is
+//!   `seed`.
 //! * Fresh slots start at a per-wheel random generation, so a key from
 //!   another wheel matches only by a 1-in-2^32 accident.
 //! * Indices are `u32`; [`NIL`] (`u32::MAX`) is "no entry". The slab holds at
@@ -215,14 +221,18 @@ impl<T> Slab<T> {
             Slot::Occupied(e) => e.gen.wrapping_add(1),
             Slot::Vacant { .. } => unreachable!("removing a vacant slot"),
         };
+        // Generations used up: retire the slot (ground rules).
+        let retire = gen == self.seed;
         let old = std::mem::replace(
             slot,
             Slot::Vacant {
                 gen,
-                next_free: self.free,
+                next_free: if retire { NIL } else { self.free },
             },
         );
-        self.free = index;
+        if !retire {
+            self.free = index;
+        }
         self.len -= 1;
         match old {
             Slot::Occupied(e) => e,
@@ -286,5 +296,33 @@ mod tests {
             gen: b.gen,
         };
         assert_eq!(slab.find(far), None);
+    }
+
+    /// A slot that has used every generation is never handed out again, so
+    /// a key from its first use cannot name a later timer.
+    #[test]
+    fn a_slot_whose_generations_wrap_is_retired() {
+        let mut slab = Slab::with_capacity(2);
+        let first = slab.insert(NIL, NIL, 0, 1, 'a');
+        assert_eq!(first.gen, slab.seed);
+        // Fast-forward the slot to its last generation (2^32 - 1 frees on).
+        let last = TimerKey {
+            index: first.index,
+            gen: slab.seed.wrapping_sub(1),
+        };
+        match &mut slab.slots[first.index as usize] {
+            Slot::Occupied(e) => e.gen = last.gen,
+            Slot::Vacant { .. } => unreachable!(),
+        }
+        assert_eq!(slab.take(last).map(|e| e.value), Some('a'));
+        let next = slab.insert(NIL, NIL, 0, 2, 'b');
+        assert_ne!(next.index, first.index, "a worn-out slot is not reused");
+        assert_eq!(slab.find(first), None);
+        assert_eq!(slab.find(last), None);
+        assert_eq!(slab.len(), 1);
+        // Other slots recycle as usual.
+        assert_eq!(slab.take(next).map(|e| e.value), Some('b'));
+        let again = slab.insert(NIL, NIL, 0, 3, 'c');
+        assert_eq!(again.index, next.index);
     }
 }

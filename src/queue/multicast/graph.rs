@@ -189,7 +189,11 @@ impl Registry {
         }
         let removed = e.node.take().expect("checked above");
         self.lossy -= usize::from(removed.gate.is_none());
-        self.free.push(id.index);
+        // An entry whose generations are used up is retired, not reused:
+        // an id from its first use could otherwise name a later node.
+        if e.gen != u32::MAX {
+            self.free.push(id.index);
+        }
         for n in self.entries.iter_mut().filter_map(|e| e.node.as_mut()) {
             if let Some(i) = n.deps.iter().position(|&d| d == id) {
                 n.deps.swap_remove(i);
@@ -302,5 +306,26 @@ mod tests {
         let d = r.insert(seq(7), vec![], 1);
         assert_ne!(d, b);
         assert!(r.dep_gates(&[b]).is_err());
+    }
+
+    /// An entry that has used every generation is not reused, so an id
+    /// from its first use can never name a later node.
+    #[test]
+    fn an_entry_whose_generations_wrap_is_retired() {
+        let mut r = Registry::new();
+        let first = r.insert(None, vec![], 1);
+        assert_eq!(first.gen, 0);
+        r.entries[first.index as usize].gen = u32::MAX;
+        let last = NodeId {
+            index: first.index,
+            gen: u32::MAX,
+        };
+        r.leave(last);
+        assert_eq!(r.live(), 0);
+        let next = r.insert(None, vec![], 1);
+        assert_ne!(next.index, first.index, "a worn-out entry is not reused");
+        assert!(r.node(first).is_none());
+        r.leave(next);
+        assert_eq!(r.insert(None, vec![], 1).index, next.index);
     }
 }
