@@ -39,8 +39,10 @@
 //!
 //! # Ground rules
 //!
-//! * Positions are `usize` sequence numbers (wrapping; a ring never holds
-//!   positions `2^63` apart). Position `p` lives in slot `p & (cap - 1)`.
+//! * Positions are 64-bit `usize` sequence numbers that never wrap in a
+//!   ring's life (the crate builds only for 64-bit targets); comparisons
+//!   still use wrapping differences, valid while two live positions are
+//!   less than `2^63` apart. Position `p` lives in slot `p & (cap - 1)`.
 //!   Every slot always holds an initialized `T`, made by the factory and then
 //!   overwritten in place.
 //! * **Publication.** A publisher writes the value of `p`, then stores the
