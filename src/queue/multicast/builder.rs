@@ -3,13 +3,14 @@
 
 use std::fmt;
 
-use super::cursor::Sequence;
+use super::cursor::Cursor;
 use super::graph::{find_cycle, Gate, Kind, NodeId, Registry};
 use super::group::{GroupShared, Worker};
 use super::lossy::LossyCursor;
 use super::publisher::{Mode, Multi, Publisher, Single};
+use super::reader::frontier;
 use super::ring::{Ring, Slot};
-use super::subscriber::{frontier, Cursor};
+use super::sequence::Sequence;
 use super::GraphError;
 use crate::queue::ring_capacity;
 use crate::sync::{join_barrier, Arc};
@@ -288,13 +289,13 @@ impl<T> Builder<T> {
                 let r = ring.clone();
                 Some(match gate {
                     Some(Gate::Cursor(seq)) => {
-                        Taken::Cursor(Cursor::new(r, seq, id, 0, reg.barrier(id), version))
+                        Taken::Cursor(Cursor::new(r, seq, id, 0, reg.upstream(id), version))
                     }
                     Some(Gate::Group(g)) => Taken::Workers(
                         (0..self.specs[i].members)
                             .map(|m| {
                                 let (r, g) = (r.clone(), g.clone());
-                                Worker::new(r, g, id, m, reg.barrier(id), version)
+                                Worker::new(r, g, id, m, reg.upstream(id), version)
                             })
                             .collect(),
                     ),
@@ -525,7 +526,7 @@ impl<T> Joiner<T> {
         let dep_gates = reg.dep_gates(deps)?;
         // Provisional position: no later than anything the gating set
         // protects, so it is safe whichever copy the producer holds.
-        let provisional = reg.gating_floor(ring.cursor.get());
+        let provisional = reg.gating_floor(ring.producer.get());
         let seq = Arc::new(Sequence::new(provisional));
         let mut deps = deps.to_vec();
         deps.sort_unstable_by_key(|d| (d.index, d.gen));
@@ -533,7 +534,7 @@ impl<T> Joiner<T> {
         let gate = Some(Gate::Cursor(seq.clone()));
         let id = reg.insert(gate, deps, 1);
         let version = ring.bump_version();
-        let barrier = reg.barrier(id);
+        let upstream = reg.upstream(id);
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
         join_barrier();
@@ -542,7 +543,7 @@ impl<T> Joiner<T> {
         // Moving from the provisional position is a release: a publisher
         // may be parked on it (found by the loom join model).
         ring.released.notify();
-        Ok(Cursor::new(ring.clone(), seq, id, start, barrier, version))
+        Ok(Cursor::new(ring.clone(), seq, id, start, upstream, version))
     }
 
     /// A new worker group of `members` workers that runs after every node
@@ -576,7 +577,7 @@ impl<T> Joiner<T> {
         let mut reg = ring.registry.lock();
         let dep_gates = reg.dep_gates(deps)?;
         // Provisional claim position, as for a cursor (`subscribe_after`).
-        let provisional = reg.gating_floor(ring.cursor.get());
+        let provisional = reg.gating_floor(ring.producer.get());
         let group = Arc::new(GroupShared::new(provisional, members));
         let mut deps = deps.to_vec();
         deps.sort_unstable_by_key(|d| (d.index, d.gen));
@@ -599,7 +600,16 @@ impl<T> Joiner<T> {
         ring.released.notify();
         let reg = ring.registry.lock();
         let workers = (0..members)
-            .map(|m| Worker::new(ring.clone(), group.clone(), id, m, reg.barrier(id), version))
+            .map(|m| {
+                Worker::new(
+                    ring.clone(),
+                    group.clone(),
+                    id,
+                    m,
+                    reg.upstream(id),
+                    version,
+                )
+            })
             .collect();
         Ok(workers)
     }
@@ -639,7 +649,7 @@ impl<T: Copy> Joiner<T> {
         // The joiner's half of the lossy join handshake (publisher.rs ground
         // rules): every claim past our start sees the version and marks.
         join_barrier();
-        LossyCursor::new(ring.clone(), id, frontier(ring, ring.cursor.get()))
+        LossyCursor::new(ring.clone(), id, frontier(ring, ring.producer.get()))
     }
 }
 
@@ -650,9 +660,10 @@ impl<T: Copy> Joiner<T> {
 /// (a worker group releases out of order); they stay protected because
 /// every node gates the producer, not only the leaves (`graph.rs`).
 fn join_point<T>(ring: &Ring<T>, deps: &[Gate]) -> usize {
-    let published = frontier(ring, ring.cursor.get());
-    deps.iter()
-        .fold(published, |m, g| super::cursor::earlier(m, g.join_start()))
+    let published = frontier(ring, ring.producer.get());
+    deps.iter().fold(published, |m, g| {
+        super::sequence::earlier(m, g.join_start())
+    })
 }
 
 /// One handle of node `id` leaves (from the handles' `Drop`).

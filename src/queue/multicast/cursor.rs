@@ -1,153 +1,393 @@
-//! The two atomics of the multicast protocol, as types whose methods fix the
-//! memory ordering (so a call site cannot pick the wrong one).
-//!
-//! * [`Sequence`]: a position published by one thread for others — the
-//!   producer's cursor, a subscriber's released position, a worker group's
-//!   claim cursor or a group member's held position. `set` is Release, `get`
-//!   is Acquire: whatever the owner did before publishing a position (reading
-//!   the slots below it, writing the slots it covers) happens-before whatever
-//!   a reader of that position does next.
-//! * [`Stamp`]: the per-slot publication mark (LMAX's availability buffer,
-//!   kept inside the slot so it travels with the value's cache line).
-//!   Position `p` is published in its slot when the stamp reads `p + 1`;
-//!   [`Stamp::WRITING`] marks a slot being (over)written, so the seqlock
-//!   check of a lossy reader notices the overwrite.
+//! Broadcast cursors ([`Cursor`]): subscribers that see every item.
 
-use crate::sync::{fence, AtomicUsize, CachePadded, Ordering};
+use std::fmt;
 
-/// A position shared between threads, on its own cache line.
-pub(crate) struct Sequence(CachePadded<AtomicUsize>);
+use super::batch::{Batch, Item, Release};
+use super::graph::{NodeId, Upstream};
+use super::reader::{batch_async, batch_blocking, Horizon, ReadSide, WakeCell};
+use super::ring::{Ring, OPEN};
+use super::sequence::{signed, Sequence};
+use super::Joiner;
+use crate::queue::wait::WaitStrategy;
+use crate::queue::PopError;
+use crate::sync::Arc;
 
-impl Sequence {
-    pub(crate) fn new(pos: usize) -> Self {
-        Sequence(CachePadded::new(AtomicUsize::new(pos)))
-    }
+/// A broadcast subscriber: sees every item published after it started, in
+/// publication order, by reference into the ring (no copy).
+///
+/// A cursor holds back the producer until it releases what it read (it
+/// *gates* the producer, directly or through the cursors that run after
+/// it). Items are released when the [`Batch`] or [`Item`] they came in
+/// drops. Dropping the cursor leaves the graph: it stops gating, and cursors
+/// that ran after it now run after what it ran after.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::{multicast, PopError};
+///
+/// let (mut tx, mut cursors) = multicast::broadcast(8, String::new, 2);
+/// tx.try_publish_with(|s| s.push_str("hello")).unwrap();
+/// for c in &mut cursors {
+///     assert_eq!(&*c.try_next().unwrap(), "hello");
+///     assert!(matches!(c.try_next(), Err(PopError::Empty)));
+/// }
+/// ```
+pub struct Cursor<T> {
+    ring: Arc<Ring<T>>,
+    /// This cursor's released position, as the producer and the nodes after
+    /// it read it.
+    released: Arc<Sequence>,
+    state: CursorState,
+}
 
-    /// The published position. Acquire: pairs with the Release in
-    /// [`set`](Self::set) / [`advance`](Self::advance).
-    #[inline]
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::Acquire)
-    }
+struct CursorState {
+    /// Next position to read; everything below it is released.
+    pos: usize,
+    /// How far from `pos` this cursor may read.
+    horizon: Horizon,
+}
 
-    /// A possibly stale value, for a hint (a CAS's first guess, a `len`) that
-    /// is validated by something else before anything depends on it.
-    #[inline]
-    pub(crate) fn get_relaxed(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Publishes `pos`. Release: pairs with the Acquire in [`get`](Self::get).
-    #[inline]
-    pub(crate) fn set(&self, pos: usize) {
-        self.0.store(pos, Ordering::Release);
-    }
-
-    /// Moves the position from `from` to `to` if nobody else moved it first;
-    /// on failure returns the current position. AcqRel on success: Release
-    /// publishes the claimer's earlier stores (a worker's held position) to
-    /// whoever Acquires the claim cursor; Acquire makes claims a chain.
-    #[inline]
-    pub(crate) fn advance(&self, from: usize, to: usize) -> Result<(), usize> {
-        self.0
-            .compare_exchange_weak(from, to, Ordering::AcqRel, Ordering::Relaxed)
-            .map(|_| ())
+impl<T> fmt::Debug for Cursor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multicast::Cursor")
+            .field("id", &self.state.horizon.id())
+            .field("sequence", &self.state.pos)
+            .finish()
     }
 }
 
-/// The publication mark of one slot. See the module docs of
-/// [`multicast`](super) for the protocol.
-pub(crate) struct Stamp(AtomicUsize);
-
-impl Stamp {
-    /// "Never written" and "being written": no position `p` has `p + 1 == 0`
-    /// within 2^64 publications.
-    pub(crate) const WRITING: usize = 0;
-
-    pub(crate) fn new() -> Self {
-        Stamp(AtomicUsize::new(Self::WRITING))
+impl<T> Cursor<T> {
+    pub(crate) fn new(
+        ring: Arc<Ring<T>>,
+        released: Arc<Sequence>,
+        id: NodeId,
+        start: usize,
+        upstream: Upstream,
+        version: usize,
+    ) -> Self {
+        Cursor {
+            ring,
+            released,
+            state: CursorState {
+                pos: start,
+                horizon: Horizon::new(id, start, upstream, version),
+            },
+        }
     }
 
-    /// True if the slot holds position `pos`. Acquire: pairs with the
-    /// Release of [`publish`](Self::publish) (or the fence before
-    /// [`publish_relaxed`](Self::publish_relaxed)), making the value visible.
-    #[inline]
-    pub(crate) fn holds(&self, pos: usize) -> bool {
-        self.0.load(Ordering::Acquire) == pos.wrapping_add(1)
+    fn batch(&mut self, (start, len): (usize, usize)) -> Batch<'_, T> {
+        let release = Release::Cursor {
+            pos: &mut self.state.pos,
+            seq: &self.released,
+        };
+        Batch::new(&self.ring, start, len, release)
     }
 
-    /// The raw stamp (Acquire, as in [`holds`](Self::holds)); a seqlock
-    /// reader's first read.
+    /// The next item, by reference; it is released when the [`Item`] drops.
+    /// Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if nothing is readable yet; [`PopError::Busy`]
+    /// (multi-producer rings) if the next position is claimed but not yet
+    /// written; [`PopError::Disconnected`] once every publisher is gone and
+    /// this cursor has read everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, PopError};
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(4, || 0u32, 1);
+    /// tx.try_publish(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(*cs[0].try_next().unwrap(), 1);
+    /// assert!(matches!(cs[0].try_next(), Err(PopError::Disconnected)));
+    /// ```
     #[inline]
-    pub(crate) fn load(&self) -> usize {
-        self.0.load(Ordering::Acquire)
+    pub fn try_next(&mut self) -> Result<Item<'_, T>, PopError> {
+        let r = self.state.take(&self.ring, 1)?;
+        Ok(Item(self.batch(r)))
     }
 
-    /// A seqlock reader's validation, after copying the value: an Acquire
-    /// fence, then the stamp again. If the copy read anything a writer stored
-    /// after its [`begin_write`](Self::begin_write), the fence synchronizes
-    /// with the writer's Release fence and this load sees `WRITING` or a
-    /// later stamp, never the first read's value.
+    /// The run of up to `max` readable items (at least one), by reference,
+    /// released together (one store) when the [`Batch`] drops.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_next`](Self::try_next).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast;
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(8, || 0u32, 1);
+    /// tx.try_publish_batch(5, |i, slot| *slot = i as u32 * 10).unwrap();
+    /// let batch = cs[0].poll(3).unwrap();
+    /// assert_eq!(batch.iter().copied().collect::<Vec<_>>(), [0, 10, 20]);
+    /// assert_eq!(batch.sequence(), 0);
+    /// ```
     #[inline]
-    pub(crate) fn recheck(&self) -> usize {
-        fence(Ordering::Acquire);
-        self.0.load(Ordering::Relaxed)
+    pub fn poll(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
+        let r = self.state.take(&self.ring, max)?;
+        Ok(self.batch(r))
     }
 
-    /// Marks the slot as being overwritten, before the value is touched.
-    /// Relaxed: ordered before the value writes by [`write_fence`], which the
-    /// caller issues once for one slot or a whole batch.
-    #[inline]
-    pub(crate) fn begin_write(&self) {
-        self.0.store(Self::WRITING, Ordering::Relaxed);
+    /// Hands up to `max` readable items to `handler` with their sequence
+    /// numbers and an end-of-batch flag (true on the last item of the run,
+    /// the moment to flush whatever the handler batches up), then releases
+    /// them together. Returns how many were handled.
+    ///
+    /// If `handler` panics, the whole run is released.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_next`](Self::try_next).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast;
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(8, || 0u32, 1);
+    /// for i in 0..3 {
+    ///     tx.try_publish(i).unwrap();
+    /// }
+    /// let mut flushed = vec![];
+    /// let n = cs[0]
+    ///     .process(usize::MAX, |v, _seq, end_of_batch| {
+    ///         if end_of_batch {
+    ///             flushed.push(*v);
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((n, flushed), (3, vec![2]));
+    /// ```
+    pub fn process<F: FnMut(&T, u64, bool)>(
+        &mut self,
+        max: usize,
+        handler: F,
+    ) -> Result<usize, PopError> {
+        Ok(self.poll(max)?.process(handler))
     }
 
-    /// Publishes position `pos` in this slot. Release: pairs with the Acquire
-    /// in [`holds`](Self::holds) / [`load`](Self::load).
-    #[inline]
-    pub(crate) fn publish(&self, pos: usize) {
-        self.0.store(pos.wrapping_add(1), Ordering::Release);
+    /// The next item, waiting per `strategy` while none is readable.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once every publisher is gone and this
+    /// cursor has read everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy};
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(4, || 0u32, 1);
+    /// std::thread::spawn(move || tx.try_publish(8).unwrap());
+    /// assert_eq!(*cs[0].next_blocking(WaitStrategy::Park).unwrap(), 8);
+    /// ```
+    pub fn next_blocking(&mut self, strategy: WaitStrategy) -> Result<Item<'_, T>, PopError> {
+        Ok(Item(self.poll_blocking(1, strategy)?))
     }
 
-    /// Publishes `pos` after the caller issued one [`write_fence`] for a
-    /// whole batch of value writes. Relaxed: the fence before it plays the
-    /// Release, pairing with a reader's Acquire load of this stamp.
-    #[inline]
-    pub(crate) fn publish_relaxed(&self, pos: usize) {
-        self.0.store(pos.wrapping_add(1), Ordering::Relaxed);
+    /// Up to `max` items, waiting per `strategy` while none is readable.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy, PopError};
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(4, || 0u32, 1);
+    /// tx.try_publish(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(cs[0].poll_blocking(4, WaitStrategy::Backoff).unwrap().len(), 1);
+    /// assert!(matches!(
+    ///     cs[0].poll_blocking(4, WaitStrategy::Park),
+    ///     Err(PopError::Disconnected)
+    /// ));
+    /// ```
+    pub fn poll_blocking(
+        &mut self,
+        max: usize,
+        strategy: WaitStrategy,
+    ) -> Result<Batch<'_, T>, PopError> {
+        let r = batch_blocking(&mut self.state, &self.ring, max, strategy)?;
+        Ok(self.batch(r))
+    }
+
+    /// The next item, waiting asynchronously (works under any executor: it
+    /// registers the task's [`Waker`](std::task::Waker)).
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u32, 1);
+    /// tx.try_publish(4).unwrap();
+    /// assert_eq!(*cs[0].recv().await.unwrap(), 4);
+    /// # });
+    /// ```
+    pub async fn recv(&mut self) -> Result<Item<'_, T>, PopError> {
+        Ok(Item(self.recv_batch(1).await?))
+    }
+
+    /// Up to `max` items, waiting asynchronously while none is readable.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_blocking`](Self::next_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u32, 1);
+    /// tx.try_publish(4).unwrap();
+    /// tx.try_publish(5).unwrap();
+    /// assert_eq!(cs[0].recv_batch(8).await.unwrap().len(), 2);
+    /// # });
+    /// ```
+    pub async fn recv_batch(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
+        let r = batch_async(&mut self.state, &self.ring, max).await?;
+        Ok(self.batch(r))
+    }
+
+    /// This cursor's node id, to declare cursors that run after it with
+    /// [`Joiner::subscribe_after`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let after = tx.joiner().subscribe_after(&[cs[0].id()]).unwrap();
+    /// assert_ne!(after.id(), cs[0].id());
+    /// ```
+    pub fn id(&self) -> NodeId {
+        self.state.horizon.id()
+    }
+
+    /// The sequence number of the next item this cursor will read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(1).unwrap();
+    /// drop(cs[0].try_next().unwrap());
+    /// assert_eq!(cs[0].sequence(), 1);
+    /// ```
+    pub fn sequence(&self) -> u64 {
+        self.state.pos as u64
+    }
+
+    /// Number of slots in the ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, cs) = corelane::queue::multicast::broadcast(3, || 0u8, 1);
+    /// assert_eq!(cs[0].capacity(), 4);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// True once every publisher is gone (items may still be readable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// drop(tx);
+    /// assert!(cs[0].is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        self.ring.is_closed()
+    }
+
+    /// A handle to subscribe more cursors to this ring at run time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let more = cs[0].joiner().subscribe();
+    /// assert_eq!(more.sequence(), 0);
+    /// ```
+    pub fn joiner(&self) -> Joiner<T> {
+        Joiner::new(self.ring.clone())
     }
 }
 
-/// A Release fence: orders earlier stamp marks before later value writes, or
-/// a batch's value writes before its Relaxed stamp publications.
-#[inline]
-pub(crate) fn write_fence() {
-    fence(Ordering::Release);
-}
-
-/// `a - b` as a signed distance: positions wrap, and any two live positions
-/// of one ring are far less than `2^63` apart.
-#[inline]
-pub(crate) fn signed(a: usize, b: usize) -> isize {
-    a.wrapping_sub(b) as isize
-}
-
-/// The earlier of two positions (wrapping).
-#[inline]
-pub(crate) fn earlier(a: usize, b: usize) -> usize {
-    if signed(b, a) < 0 {
-        b
-    } else {
-        a
+impl<T> Drop for Cursor<T> {
+    fn drop(&mut self) {
+        super::builder::leave(&self.ring, self.state.horizon.id());
     }
 }
 
-/// The later of two positions (wrapping).
-#[inline]
-pub(crate) fn later(a: usize, b: usize) -> usize {
-    if signed(b, a) > 0 {
-        b
-    } else {
-        a
+impl CursorState {
+    /// The readable run `[pos, pos + n)`, `n <= max` (`n >= 1` unless
+    /// `max == 0`). Does not advance: the [`Batch`] does, when it drops.
+    #[inline]
+    fn take<T>(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError> {
+        let mut have = self.horizon.ahead(self.pos) as usize;
+        if have < max {
+            self.horizon.scan(ring, self.pos, max);
+            have = self.horizon.ahead(self.pos) as usize;
+            if have == 0 {
+                have = self.nothing_ready(ring, max)?;
+            }
+        }
+        Ok((self.pos, have.min(max)))
+    }
+
+    /// Nothing readable: rewire after a leave upstream, notice the end of
+    /// the stream, or say why not.
+    #[cold]
+    fn nothing_ready<T>(&mut self, ring: &Ring<T>, max: usize) -> Result<usize, PopError> {
+        if self.horizon.rewire(ring) {
+            self.horizon.scan(ring, self.pos, max);
+        }
+        let closed = ring.closed_at();
+        if closed == self.pos {
+            return Err(PopError::Disconnected);
+        }
+        if closed != OPEN {
+            // Every stamp is visible now (Acquire above): one more look.
+            self.horizon.scan(ring, self.pos, max);
+        }
+        match self.horizon.ahead(self.pos) as usize {
+            0 if ring.multi
+                && self.horizon.is_root()
+                && signed(ring.producer.get_relaxed(), self.pos) > 0 =>
+            {
+                Err(PopError::Busy)
+            }
+            0 => Err(PopError::Empty),
+            have => Ok(have),
+        }
+    }
+}
+
+impl<T> ReadSide<T> for CursorState {
+    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError> {
+        CursorState::take(self, ring, max)
+    }
+
+    fn wake_cell(&self) -> WakeCell {
+        self.horizon.wake_cell()
     }
 }

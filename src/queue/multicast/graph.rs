@@ -2,8 +2,8 @@
 //! and to the producer (a [`Gate`]), and the registry that tracks live nodes
 //! under a lock taken only on join and leave.
 
-use super::cursor::{earlier, Sequence};
 use super::group::GroupShared;
+use super::sequence::{earlier, Sequence};
 use super::GraphError;
 use crate::sync::Arc;
 
@@ -59,18 +59,18 @@ impl Gate {
     }
 }
 
-/// Where a reader learns how far it may read.
-pub(crate) enum Barrier {
-    /// From the producer: the slot stamps.
-    Root,
-    /// From the nodes it runs after: the minimum of their positions.
-    After(Box<[Gate]>),
+/// Where a reader learns how far it may read: its upstream.
+pub(crate) enum Upstream {
+    /// The producer: the slot stamps (a root reader).
+    Producer,
+    /// The nodes it runs after: the earliest of their positions.
+    Nodes(Box<[Gate]>),
 }
 
-impl Barrier {
-    /// For [`Barrier::After`]: the earliest upstream position.
+impl Upstream {
+    /// For [`Upstream::Nodes`]: the earliest upstream position.
     #[inline]
-    pub(crate) fn upstream(gates: &[Gate]) -> usize {
+    pub(crate) fn position(gates: &[Gate]) -> usize {
         let mut it = gates.iter();
         let first = it.next().map_or(0, Gate::position);
         it.fold(first, |m, g| earlier(m, g.position()))
@@ -217,13 +217,13 @@ impl Registry {
     }
 
     /// Where node `id` reads its limit from.
-    pub(crate) fn barrier(&self, id: NodeId) -> Barrier {
+    pub(crate) fn upstream(&self, id: NodeId) -> Upstream {
         let deps = self.node(id).map_or(&[][..], |n| &n.deps[..]);
         if deps.is_empty() {
-            Barrier::Root
+            Upstream::Producer
         } else {
             let gates = self.dep_gates(deps).unwrap_or_default();
-            Barrier::After(gates.into_boxed_slice())
+            Upstream::Nodes(gates.into_boxed_slice())
         }
     }
 
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(r.gating().len(), 3);
         assert_eq!(r.gating_floor(9), 2);
         r.leave(b);
-        assert!(matches!(r.barrier(c), Barrier::After(ref g) if g.len() == 1));
+        assert!(matches!(r.upstream(c), Upstream::Nodes(ref g) if g.len() == 1));
         assert_eq!(r.gating_floor(9), 2);
         r.leave(c);
         assert_eq!(r.gating_floor(9), 5);

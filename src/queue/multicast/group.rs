@@ -20,12 +20,11 @@
 
 use std::fmt;
 
-use super::cursor::{earlier, signed, Sequence};
-use super::graph::{Barrier, NodeId};
+use super::batch::{Batch, Item, Release};
+use super::graph::{NodeId, Upstream};
+use super::reader::{batch_async, batch_blocking, Horizon, ReadSide, WakeCell};
 use super::ring::{Ring, OPEN};
-use super::subscriber::{
-    batch_async, batch_blocking, extend_run, Batch, Item, ReadSide, Release, WakeCell,
-};
+use super::sequence::{earlier, Sequence};
 use crate::queue::wait::WaitStrategy;
 use crate::queue::PopError;
 use crate::sync::Arc;
@@ -110,24 +109,23 @@ impl GroupShared {
 pub struct Worker<T> {
     ring: Arc<Ring<T>>,
     group: Arc<GroupShared>,
-    st: WorkState,
+    state: WorkerState,
 }
 
-struct WorkState {
-    id: NodeId,
+struct WorkerState {
+    /// This worker's index in the group's `held` table.
     member: usize,
-    /// Positions below `limit` are known readable (valid while the claim has
-    /// not passed them: the group gates the producer until it does).
-    limit: usize,
-    barrier: Barrier,
-    version: usize,
+    /// How far from the group's claim position this worker may read (valid
+    /// while the claim has not passed it: the group gates the producer
+    /// until it does).
+    horizon: Horizon,
 }
 
 impl<T> fmt::Debug for Worker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("multicast::Worker")
-            .field("id", &self.st.id)
-            .field("member", &self.st.member)
+            .field("id", &self.state.horizon.id())
+            .field("member", &self.state.member)
             .finish()
     }
 }
@@ -138,25 +136,22 @@ impl<T> Worker<T> {
         group: Arc<GroupShared>,
         id: NodeId,
         member: usize,
-        barrier: Barrier,
+        upstream: Upstream,
         version: usize,
     ) -> Self {
-        let limit = group.claim.get();
+        let start = group.claim.get();
         Worker {
             ring,
             group,
-            st: WorkState {
-                id,
+            state: WorkerState {
                 member,
-                limit,
-                barrier,
-                version,
+                horizon: Horizon::new(id, start, upstream, version),
             },
         }
     }
 
     fn batch(&mut self, (start, len): (usize, usize)) -> Batch<'_, T> {
-        let held = &self.group.held[self.st.member];
+        let held = &self.group.held[self.state.member];
         Batch::new(&self.ring, start, len, Release::Worker(held))
     }
 
@@ -184,7 +179,7 @@ impl<T> Worker<T> {
     /// ```
     #[inline]
     pub fn try_next(&mut self) -> Result<Item<'_, T>, PopError> {
-        let r = self.st.take(&self.ring, &self.group, 1)?;
+        let r = self.state.take(&self.ring, &self.group, 1)?;
         Ok(Item(self.batch(r)))
     }
 
@@ -209,7 +204,7 @@ impl<T> Worker<T> {
     /// ```
     #[inline]
     pub fn poll(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
-        let r = self.st.take(&self.ring, &self.group, max)?;
+        let r = self.state.take(&self.ring, &self.group, max)?;
         Ok(self.batch(r))
     }
 
@@ -292,7 +287,7 @@ impl<T> Worker<T> {
         strategy: WaitStrategy,
     ) -> Result<Batch<'_, T>, PopError> {
         let mut side = WorkSide {
-            st: &mut self.st,
+            state: &mut self.state,
             group: &self.group,
         };
         let r = batch_blocking(&mut side, &self.ring, max, strategy)?;
@@ -348,7 +343,7 @@ impl<T> Worker<T> {
     /// ```
     pub async fn recv_batch(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
         let mut side = WorkSide {
-            st: &mut self.st,
+            state: &mut self.state,
             group: &self.group,
         };
         let r = batch_async(&mut side, &self.ring, max).await?;
@@ -369,7 +364,7 @@ impl<T> Worker<T> {
     /// assert!(h.workers(g).iter().all(|w| w.id() == g));
     /// ```
     pub fn id(&self) -> NodeId {
-        self.st.id
+        self.state.horizon.id()
     }
 
     /// Number of slots in the ring.
@@ -392,31 +387,28 @@ impl<T> Worker<T> {
 impl<T> Drop for Worker<T> {
     fn drop(&mut self) {
         // Holds nothing from now on (a forgotten batch may have left `held`).
-        self.group.held[self.st.member].set(IDLE);
-        super::builder::leave(&self.ring, self.st.id);
+        self.group.held[self.state.member].set(IDLE);
+        super::builder::leave(&self.ring, self.state.horizon.id());
     }
 }
 
 /// A worker's read side for the shared blocking/async helpers.
 struct WorkSide<'a> {
-    st: &'a mut WorkState,
+    state: &'a mut WorkerState,
     group: &'a GroupShared,
 }
 
 impl<T> ReadSide<T> for WorkSide<'_> {
     fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError> {
-        self.st.take(ring, self.group, max)
+        self.state.take(ring, self.group, max)
     }
 
     fn wake_cell(&self) -> WakeCell {
-        match self.st.barrier {
-            Barrier::Root => WakeCell::Items,
-            Barrier::After(_) => WakeCell::Released,
-        }
+        self.state.horizon.wake_cell()
     }
 }
 
-impl WorkState {
+impl WorkerState {
     /// Claims `[c, c + n)` with `1 <= n <= max` (see the ground rules).
     #[inline]
     fn take<T>(
@@ -431,10 +423,10 @@ impl WorkState {
         let mut c = group.claim.get_relaxed();
         let mut announced = false;
         loop {
-            if signed(self.limit, c) < max as isize {
-                self.scan(ring, c, max);
+            if self.horizon.ahead(c) < max as isize {
+                self.horizon.scan(ring, c, max);
             }
-            let have = signed(self.limit, c);
+            let have = self.horizon.ahead(c);
             if have <= 0 {
                 if announced {
                     // Withdrawing an announcement is a release: a publisher
@@ -457,38 +449,11 @@ impl WorkState {
         }
     }
 
-    /// Extends `limit` from the barrier, looking at positions from `c`.
-    #[inline]
-    fn scan<T>(&mut self, ring: &Ring<T>, c: usize, max: usize) {
-        match &self.barrier {
-            Barrier::Root => {
-                let mut q = if signed(self.limit, c) > 0 {
-                    self.limit
-                } else {
-                    c
-                };
-                if q.wrapping_sub(c) < max && ring.slot(q).stamp.holds(q) {
-                    q = extend_run(ring, q.wrapping_add(1), c, max);
-                }
-                self.limit = q;
-            }
-            Barrier::After(gates) => {
-                let up = Barrier::upstream(gates);
-                if signed(up, self.limit) > 0 {
-                    self.limit = up;
-                }
-            }
-        }
-    }
-
     /// Nothing to claim: rewire after a leave upstream (then `Ok`, retry),
     /// or report `Empty` / `Disconnected`.
     #[cold]
     fn nothing_ready<T>(&mut self, ring: &Ring<T>, group: &GroupShared) -> Result<(), PopError> {
-        if ring.version() != self.version {
-            let reg = ring.registry.lock();
-            self.version = ring.version();
-            self.barrier = reg.barrier(self.id);
+        if self.horizon.rewire(ring) {
             return Ok(());
         }
         let closed = ring.closed_at();
@@ -497,9 +462,9 @@ impl WorkState {
             if c == closed {
                 return Err(PopError::Disconnected);
             }
-            let before = self.limit;
-            self.scan(ring, c, 1);
-            if self.limit != before {
+            let before = self.horizon.ahead(c);
+            self.horizon.scan(ring, c, 1);
+            if self.horizon.ahead(c) != before {
                 return Ok(());
             }
         }

@@ -7,7 +7,7 @@
 //!   not in the gating set, so the producer may overwrite a slot under it.
 //! * It reads with a seqlock: load the stamp (Acquire) and expect `pos + 1`;
 //!   copy the value out; an Acquire fence; load the stamp again. A writer
-//!   marks the slot [`WRITING`](super::cursor::Stamp::WRITING), issues a
+//!   marks the slot [`WRITING`](super::sequence::Stamp::WRITING), issues a
 //!   Release fence, and only then touches the value, so a copy that saw any
 //!   of the new bytes sees a changed stamp on the second load and is thrown
 //!   away. (Writers mark only while a lossy cursor is subscribed; see the
@@ -26,10 +26,10 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
-use super::cursor::{later, signed, Stamp};
 use super::graph::NodeId;
+use super::reader::frontier;
 use super::ring::Ring;
-use super::subscriber::frontier;
+use super::sequence::{later, signed, Stamp};
 use super::ReadError;
 use crate::queue::wait::{block_on, Retry, WaitStrategy};
 use crate::sync::Arc;
@@ -225,7 +225,7 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, Read
     let cap = ring.capacity();
     // The producer cursor (Acquire: it covers every stamp stored before it)
     // may lag single-item publishes by up to a ring.
-    let cursor = ring.cursor.get();
+    let cursor = ring.producer.get();
     let oldest = if stamp != Stamp::WRITING && signed(stamp.wrapping_sub(1), *pos) > 0 {
         // The slot holds position `stamp - 1`, a later lap: positions up to
         // `stamp - 1 - cap` are gone. Lapped is the slow path: walk the

@@ -108,21 +108,24 @@
 
 use std::fmt;
 
+mod batch;
 mod builder;
 mod cursor;
 mod graph;
 mod group;
 mod lossy;
 mod publisher;
+mod reader;
 mod ring;
-mod subscriber;
+mod sequence;
 
+pub use batch::{Batch, Item, Iter};
 pub use builder::{Builder, Handles, Joiner};
+pub use cursor::Cursor;
 pub use graph::NodeId;
 pub use group::Worker;
 pub use lossy::LossyCursor;
 pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
-pub use subscriber::{Batch, Cursor, Item, Iter};
 
 /// A ring with `cursors` independent broadcast cursors and a single
 /// publisher; slots are made by `factory`. More cursors can join later

@@ -70,9 +70,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::cursor::{earlier, signed, write_fence};
 use super::graph::Gate;
 use super::ring::Ring;
+use super::sequence::{earlier, signed, write_fence};
 use super::Joiner;
 use crate::queue::wait::{block_on, Retry, WaitStrategy};
 use crate::queue::PushError;
@@ -159,11 +159,11 @@ pub type MultiPublisher<T> = Publisher<T, Multi>;
 /// ```
 pub struct Publisher<T, M: Mode = Single> {
     ring: Arc<Ring<T>>,
-    st: PubState,
+    state: ClaimState,
     _mode: PhantomData<fn() -> M>,
 }
 
-struct PubState {
+struct ClaimState {
     gating: Gating,
     /// Single producer: the next position to publish.
     next: usize,
@@ -233,7 +233,7 @@ impl Gating {
         if single {
             // Bring the cursor up to date before the barrier: the joiner's
             // half of the handshake reads it (ground rules).
-            ring.cursor.set(own);
+            ring.producer.set(own);
         }
         loop {
             if ring.version() != self.version {
@@ -333,7 +333,7 @@ fn publish_run<T>(ring: &Ring<T>, start: usize, n: usize) {
     }
 }
 
-impl PubState {
+impl ClaimState {
     /// Claims `[p, p + n)`.
     #[inline]
     fn claim<T, M: Mode>(&mut self, ring: &Ring<T>, n: usize) -> Result<usize, Fail> {
@@ -344,7 +344,7 @@ impl PubState {
             }
             return Ok(p);
         }
-        let mut c = ring.cursor.get_relaxed();
+        let mut c = ring.producer.get_relaxed();
         loop {
             if self.gating.stale(ring, c.wrapping_add(n)) {
                 self.gating.make_room(ring, false, c, n)?;
@@ -352,7 +352,7 @@ impl PubState {
             if !lap_free(ring, c, n) {
                 return Err(Fail::Full);
             }
-            match ring.cursor.advance(c, c.wrapping_add(n)) {
+            match ring.producer.advance(c, c.wrapping_add(n)) {
                 Ok(()) => return Ok(c),
                 Err(now) => c = now,
             }
@@ -422,7 +422,7 @@ impl PubState {
         );
         if n == 0 {
             let at = if M::MULTI {
-                ring.cursor.get_relaxed()
+                ring.producer.get_relaxed()
             } else {
                 self.next
             };
@@ -461,7 +461,7 @@ impl PubState {
                 ring.slot(q).stamp.publish_relaxed(q);
             }
             self.next = p.wrapping_add(n);
-            ring.cursor.set(self.next);
+            ring.producer.set(self.next);
             ring.slot(p).stamp.publish(p);
         }
         ring.items.notify();
@@ -507,7 +507,7 @@ impl<T, M: Mode> Publisher<T, M> {
         let gating = Gating::new(&ring, 0);
         Publisher {
             ring,
-            st: PubState { gating, next: 0 },
+            state: ClaimState { gating, next: 0 },
             _mode: PhantomData,
         }
     }
@@ -535,7 +535,7 @@ impl<T, M: Mode> Publisher<T, M> {
     /// ```
     #[inline]
     pub fn try_publish(&mut self, value: T) -> Result<u64, PushError<T>> {
-        self.st
+        self.state
             .put::<T, M, T, _>(&self.ring, true, value, |v, slot| *slot = v)
     }
 
@@ -558,7 +558,7 @@ impl<T, M: Mode> Publisher<T, M> {
     /// ```
     #[inline]
     pub fn try_publish_with<F: FnOnce(&mut T)>(&mut self, fill: F) -> Result<u64, PushError<F>> {
-        self.st
+        self.state
             .put::<T, M, F, _>(&self.ring, true, fill, |f, slot| f(slot))
     }
 
@@ -567,7 +567,7 @@ impl<T, M: Mode> Publisher<T, M> {
     #[doc(hidden)]
     #[inline]
     pub fn __try_publish_without_notify(&mut self, value: T) -> Result<u64, PushError<T>> {
-        self.st
+        self.state
             .put::<T, M, T, _>(&self.ring, false, value, |v, slot| *slot = v)
     }
 
@@ -597,10 +597,10 @@ impl<T, M: Mode> Publisher<T, M> {
         value: T,
         strategy: WaitStrategy,
     ) -> Result<u64, PushError<T>> {
-        let Publisher { ring, st, .. } = self;
+        let Publisher { ring, state, .. } = self;
         let mut v = Some(value);
         block_on(strategy, &ring.released, || {
-            st.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v)
+            state.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v)
         })
     }
 
@@ -626,10 +626,10 @@ impl<T, M: Mode> Publisher<T, M> {
         fill: F,
         strategy: WaitStrategy,
     ) -> Result<u64, PushError<F>> {
-        let Publisher { ring, st, .. } = self;
+        let Publisher { ring, state, .. } = self;
         let mut v = Some(fill);
         block_on(strategy, &ring.released, || {
-            st.retry::<T, M, F, _>(ring, &mut v, |f, slot| f(slot))
+            state.retry::<T, M, F, _>(ring, &mut v, |f, slot| f(slot))
         })
     }
 
@@ -650,11 +650,11 @@ impl<T, M: Mode> Publisher<T, M> {
     /// # });
     /// ```
     pub async fn publish(&mut self, value: T) -> Result<u64, PushError<T>> {
-        let Publisher { ring, st, .. } = self;
+        let Publisher { ring, state, .. } = self;
         let mut v = Some(value);
         Retry {
             notify: &ring.released,
-            op: || st.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v),
+            op: || state.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v),
         }
         .await
     }
@@ -686,7 +686,7 @@ impl<T, M: Mode> Publisher<T, M> {
         n: usize,
         fill: F,
     ) -> Result<u64, PushError<F>> {
-        self.st.put_batch::<T, M, F>(&self.ring, n, fill)
+        self.state.put_batch::<T, M, F>(&self.ring, n, fill)
     }
 
     /// Like [`try_publish_batch`](Self::try_publish_batch), waiting per
@@ -716,13 +716,13 @@ impl<T, M: Mode> Publisher<T, M> {
         fill: F,
         strategy: WaitStrategy,
     ) -> Result<u64, PushError<F>> {
-        let Publisher { ring, st, .. } = self;
+        let Publisher { ring, state, .. } = self;
         let mut f = Some(fill);
         block_on(strategy, &ring.released, || {
             let fill = f
                 .take()
                 .expect("corelane: publish retried after completion");
-            match st.put_batch::<T, M, F>(ring, n, fill) {
+            match state.put_batch::<T, M, F>(ring, n, fill) {
                 Err(PushError::Full(fill) | PushError::Busy(fill)) => {
                     f = Some(fill);
                     None
@@ -756,9 +756,9 @@ impl<T, M: Mode> Publisher<T, M> {
     /// ```
     pub fn sequence(&self) -> u64 {
         if M::MULTI {
-            self.ring.cursor.get_relaxed() as u64
+            self.ring.producer.get_relaxed() as u64
         } else {
-            self.st.next as u64
+            self.state.next as u64
         }
     }
 
@@ -794,10 +794,10 @@ impl<T, M: Mode> Publisher<T, M> {
 impl<T> Clone for Publisher<T, Multi> {
     fn clone(&self) -> Self {
         self.ring.add_publisher();
-        let own = self.ring.cursor.get_relaxed();
+        let own = self.ring.producer.get_relaxed();
         Publisher {
             ring: self.ring.clone(),
-            st: PubState {
+            state: ClaimState {
                 gating: Gating::new(&self.ring, own),
                 next: 0,
             },
@@ -808,7 +808,7 @@ impl<T> Clone for Publisher<T, Multi> {
 
 impl<T, M: Mode> Drop for Publisher<T, M> {
     fn drop(&mut self) {
-        let at = (!M::MULTI).then_some(self.st.next);
+        let at = (!M::MULTI).then_some(self.state.next);
         self.ring.remove_publisher(at);
     }
 }

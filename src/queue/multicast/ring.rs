@@ -2,8 +2,8 @@
 //! cursor, a read-mostly control line, the two wake-up cells and the
 //! registry of subscribers.
 
-use super::cursor::{Sequence, Stamp};
 use super::graph::Registry;
+use super::sequence::{Sequence, Stamp};
 use crate::queue::wait::Notify;
 use crate::sync::{AtomicUsize, CachePadded, Mutex, Ordering, UnsafeCell};
 
@@ -62,9 +62,11 @@ struct Control {
 }
 
 pub(crate) struct Ring<T> {
-    /// Single producer: the count of published items (written after their
-    /// stamps). Multi producer: the claim cursor (positions handed out).
-    pub(crate) cursor: Sequence,
+    /// The producer's position. Single producer: the count of published
+    /// items (stored after their stamps, once per batch and at gating
+    /// refreshes, so it may lag single-item publishes). Many producers: the
+    /// next position to claim (claims are not publications).
+    pub(crate) producer: Sequence,
     ctl: CachePadded<Control>,
     /// Root subscribers wait here for items.
     pub(crate) items: CachePadded<Notify>,
@@ -90,7 +92,7 @@ impl<T> Ring<T> {
     pub(crate) fn new(slots: Box<[Slot<T>]>, multi: bool, registry: Registry) -> Self {
         debug_assert!(slots.len().is_power_of_two());
         Ring {
-            cursor: Sequence::new(0),
+            producer: Sequence::new(0),
             ctl: CachePadded::new(Control {
                 version: AtomicUsize::new(0),
                 closed_at: AtomicUsize::new(OPEN),
@@ -153,7 +155,7 @@ impl<T> Ring<T> {
         // AcqRel: the last handle must see every other handle's publications
         // (their Release decrements) before it records the final position.
         if self.ctl.publishers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let at = at.unwrap_or_else(|| self.cursor.get());
+            let at = at.unwrap_or_else(|| self.producer.get());
             // Release: pairs with `closed_at`'s Acquire.
             self.ctl.closed_at.store(at, Ordering::Release);
             self.items.notify_slow();

@@ -1,0 +1,285 @@
+//! What readers hand out: a run of items read in place ([`Batch`]), one item
+//! ([`Item`]) and the iterator over a run ([`Iter`]). Dropping a batch or
+//! an item releases its positions.
+
+use std::fmt;
+use std::ops::Deref;
+
+use super::group::IDLE;
+use super::ring::Ring;
+use super::sequence::Sequence;
+
+/// What a [`Batch`] releases when it drops.
+pub(crate) enum Release<'a> {
+    /// A cursor: move its position past the batch and publish it.
+    Cursor {
+        pos: &'a mut usize,
+        seq: &'a Sequence,
+    },
+    /// A worker: it holds nothing any more.
+    Worker(&'a Sequence),
+}
+
+/// A run of items read in place, from [`Cursor::poll`](super::Cursor::poll) or
+/// [`Worker::poll`](super::Worker::poll). The run is released (the producer
+/// may reuse its slots, cursors after this one may read it) when the batch
+/// drops.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(8, || 0u64, 1);
+/// tx.try_publish_batch(4, |i, v| *v = i as u64).unwrap();
+/// let batch = cs[0].poll(usize::MAX).unwrap();
+/// assert_eq!(batch.len(), 4);
+/// assert_eq!(batch.get(3), Some(&3));
+/// assert_eq!((&batch).into_iter().sum::<u64>(), 6);
+/// ```
+pub struct Batch<'a, T> {
+    ring: &'a Ring<T>,
+    start: usize,
+    len: usize,
+    release: Release<'a>,
+}
+
+impl<T> fmt::Debug for Batch<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multicast::Batch")
+            .field("sequence", &self.start)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<'a, T> Batch<'a, T> {
+    pub(crate) fn new(ring: &'a Ring<T>, start: usize, len: usize, release: Release<'a>) -> Self {
+        Batch {
+            ring,
+            start,
+            len,
+            release,
+        }
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> &T {
+        debug_assert!(i < self.len);
+        let pos = self.start.wrapping_add(i);
+        // Every position of the run was published to this reader (its stamp,
+        // or an upstream position covering it, was loaded with Acquire), and
+        // the producer cannot overwrite it before the release in `Drop`
+        // (this reader gates it).
+        // SAFETY: as just said; the reference borrows `self`, so it ends
+        // before the release.
+        self.ring.slot(pos).value.with(|v| unsafe { &*v })
+    }
+
+    /// Items in the batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(1).unwrap();
+    /// assert_eq!(cs[0].poll(4).unwrap().len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for the empty batch that `poll(0)` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(1).unwrap();
+    /// assert!(cs[0].poll(0).unwrap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The sequence number of the first item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(1).unwrap();
+    /// tx.try_publish(2).unwrap();
+    /// drop(cs[0].try_next());
+    /// assert_eq!(cs[0].poll(4).unwrap().sequence(), 1);
+    /// ```
+    pub fn sequence(&self) -> u64 {
+        self.start as u64
+    }
+
+    /// The `i`-th item of the batch, by reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(9).unwrap();
+    /// let b = cs[0].poll(4).unwrap();
+    /// assert_eq!((b.get(0), b.get(1)), (Some(&9), None));
+    /// ```
+    pub fn get(&self, i: usize) -> Option<&T> {
+        (i < self.len).then(|| self.at(i))
+    }
+
+    /// Iterates over the items by reference, in order. The last item is the
+    /// end of the batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish_batch(3, |i, v| *v = i as u8).unwrap();
+    /// let b = cs[0].poll(4).unwrap();
+    /// assert_eq!(b.iter().len(), 3);
+    /// assert_eq!(b.iter().max(), Some(&2));
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            ring: self.ring,
+            next: self.start,
+            left: self.len,
+        }
+    }
+
+    /// Runs `handler` on every item with its sequence and end-of-batch flag,
+    /// inside the slot access (so loom models see the reads), then releases.
+    pub(crate) fn process<F: FnMut(&T, u64, bool)>(self, mut handler: F) -> usize {
+        for i in 0..self.len {
+            let pos = self.start.wrapping_add(i);
+            let last = i + 1 == self.len;
+            self.ring
+                .slot(pos)
+                .value
+                // SAFETY: as in `at`; the reference does not outlive the closure.
+                .with(|v| handler(unsafe { &*v }, pos as u64, last));
+        }
+        self.len
+    }
+}
+
+impl<T> Drop for Batch<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        match &mut self.release {
+            Release::Cursor { pos, seq } => {
+                let end = self.start.wrapping_add(self.len);
+                **pos = end;
+                seq.set(end);
+            }
+            Release::Worker(held) => held.set(IDLE),
+        }
+        self.ring.released.notify();
+    }
+}
+
+impl<'b, T> IntoIterator for &'b Batch<'_, T> {
+    type Item = &'b T;
+    type IntoIter = Iter<'b, T>;
+
+    fn into_iter(self) -> Iter<'b, T> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`Batch`]'s items, by reference.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+/// tx.try_publish(3).unwrap();
+/// let b = cs[0].poll(4).unwrap();
+/// let mut it = b.iter();
+/// assert_eq!(it.next(), Some(&3));
+/// assert_eq!(it.next(), None);
+/// ```
+pub struct Iter<'b, T> {
+    ring: &'b Ring<T>,
+    next: usize,
+    left: usize,
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multicast::Iter")
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl<'b, T> Iterator for Iter<'b, T> {
+    type Item = &'b T;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'b T> {
+        if self.left == 0 {
+            return None;
+        }
+        let pos = self.next;
+        self.next = pos.wrapping_add(1);
+        self.left -= 1;
+        // SAFETY: as in `Batch::at`; the iterator borrows the batch for 'b,
+        // and the batch releases only when it drops, after 'b.
+        Some(self.ring.slot(pos).value.with(|v| unsafe { &*v }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+/// One item read in place (from `try_next` and friends); derefs to the item
+/// and releases it when dropped.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, String::new, 1);
+/// tx.try_publish("x".to_string()).unwrap();
+/// let item = cs[0].try_next().unwrap();
+/// assert_eq!((item.len(), item.sequence()), (1, 0));
+/// ```
+pub struct Item<'a, T>(pub(crate) Batch<'a, T>);
+
+impl<T> Item<'_, T> {
+    /// The item's sequence number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.try_publish(1).unwrap();
+    /// assert_eq!(cs[0].try_next().unwrap().sequence(), 0);
+    /// ```
+    pub fn sequence(&self) -> u64 {
+        self.0.sequence()
+    }
+}
+
+impl<T> Deref for Item<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.0.at(0)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Item<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("multicast::Item").field(&**self).finish()
+    }
+}

@@ -1,0 +1,219 @@
+//! The read side that cursors and workers share: how far a reader may read
+//! (its [`Horizon`]: the stamps for a root reader, the positions of its
+//! upstream nodes otherwise), how a run of published items is extended,
+//! and the blocking and async waiting loops.
+
+use super::graph::{NodeId, Upstream};
+use super::ring::Ring;
+use super::sequence::{later, signed};
+use crate::queue::wait::{block_on, Notify, Retry, WaitStrategy};
+use crate::queue::PopError;
+
+/// How far a reader (a cursor, or a worker group's member) may read, and
+/// where it learns more.
+///
+/// Invariant: every position in `[from, limit)` is published and not yet
+/// reusable by the producer, where `from` is the reader's next position
+/// (a cursor's position; a worker's view of the group's claim). For a
+/// root reader each was seen through its stamp (Acquire); for a dependent
+/// one, through an upstream node's position (Acquire), which that node
+/// reaches only after the position was published to it.
+pub(crate) struct Horizon {
+    /// The reader's node, to look its upstream up again after a leave.
+    id: NodeId,
+    /// See the invariant above.
+    limit: usize,
+    upstream: Upstream,
+    /// The registry version `upstream` was read at.
+    version: usize,
+}
+
+impl Horizon {
+    pub(crate) fn new(id: NodeId, start: usize, upstream: Upstream, version: usize) -> Self {
+        Horizon {
+            id,
+            limit: start,
+            upstream,
+            version,
+        }
+    }
+
+    /// The reader's node id.
+    #[inline]
+    pub(crate) fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// True for a reader straight after the producer.
+    #[inline]
+    pub(crate) fn is_root(&self) -> bool {
+        matches!(self.upstream, Upstream::Producer)
+    }
+
+    /// How many positions from `from` are known readable (negative when a
+    /// worker group's claim has passed `limit`).
+    #[inline]
+    pub(crate) fn ahead(&self, from: usize) -> isize {
+        signed(self.limit, from)
+    }
+
+    /// Extends the limit from the upstream, looking at positions from
+    /// `from` and, for a root reader, at most `max` of them.
+    #[inline]
+    pub(crate) fn scan<T>(&mut self, ring: &Ring<T>, from: usize, max: usize) {
+        match &self.upstream {
+            Upstream::Producer => {
+                let q = later(self.limit, from);
+                self.limit = if q.wrapping_sub(from) < max && ring.slot(q).stamp.holds(q) {
+                    extend_run(ring, q.wrapping_add(1), from, max)
+                } else {
+                    q
+                };
+            }
+            Upstream::Nodes(gates) => {
+                let up = Upstream::position(gates);
+                if signed(up, self.limit) > 0 {
+                    self.limit = up;
+                }
+            }
+        }
+        debug_assert!(
+            signed(self.limit, from) <= ring.capacity() as isize,
+            "a reader's limit runs more than a ring ahead"
+        );
+    }
+
+    /// After a join or leave somewhere in the graph (the registry version
+    /// moved): reads this node's upstream again. Returns whether it did.
+    /// A node whose upstream left now runs after what that node ran after.
+    #[cold]
+    pub(crate) fn rewire<T>(&mut self, ring: &Ring<T>) -> bool {
+        if ring.version() == self.version {
+            return false;
+        }
+        let reg = ring.registry.lock();
+        // Under the lock: the version and the upstream belong together.
+        self.version = ring.version();
+        self.upstream = reg.upstream(self.id);
+        true
+    }
+
+    /// The wake-up cell this reader sleeps on.
+    #[inline]
+    pub(crate) fn wake_cell(&self) -> WakeCell {
+        if self.is_root() {
+            WakeCell::Items
+        } else {
+            WakeCell::Released
+        }
+    }
+}
+
+/// A root reader found position `q - 1` published: how far does the run
+/// go? With a single producer, first its position (`Ring::producer`): it covers every stamp
+/// stored before it (Release/Acquire), and it is stored once per batch and
+/// at gating refreshes, not per item, so its line is read-mostly and one
+/// load can extend the run over a whole batch without touching the slots
+/// the producer is filling right now (a batch stores the position before its
+/// first stamp, so a reader woken by that stamp finds it past the
+/// batch). Past that position (it lags single-item publishes), and with many
+/// producers, whose claims are not publications: stamps one by one, up to
+/// `max`; they sit in the lines about to be read anyway. So a run is never
+/// cut short while published items are left within `max`.
+#[inline]
+fn extend_run<T>(ring: &Ring<T>, mut q: usize, from: usize, max: usize) -> usize {
+    if !ring.multi {
+        let published = ring.producer.get();
+        if signed(published, q) > 0 {
+            q = published;
+        }
+    }
+    while q.wrapping_sub(from) < max && ring.slot(q).stamp.holds(q) {
+        q = q.wrapping_add(1);
+    }
+    q
+}
+
+/// The first position not yet published, from a position `start` known to
+/// be at or behind it (less than a ring): the position of a single
+/// producer may lag its single-item publishes, so walk the stamps. For
+/// many producers the next claim position is already at or past it.
+pub(crate) fn frontier<T>(ring: &Ring<T>, start: usize) -> usize {
+    let mut q = start;
+    if !ring.multi {
+        while q.wrapping_sub(start) < ring.capacity() && ring.slot(q).stamp.holds(q) {
+            q = q.wrapping_add(1);
+        }
+    }
+    q
+}
+
+/// Which [`Notify`] a reader sleeps on: root readers wait for the producer,
+/// dependent readers for releases upstream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeCell {
+    Items,
+    Released,
+}
+
+impl WakeCell {
+    fn of<T>(self, ring: &Ring<T>) -> &Notify {
+        match self {
+            WakeCell::Items => &ring.items,
+            WakeCell::Released => &ring.released,
+        }
+    }
+}
+
+/// A cursor's or worker's way of taking a run, for the shared waiting code.
+pub(crate) trait ReadSide<T> {
+    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError>;
+    fn wake_cell(&self) -> WakeCell;
+}
+
+/// One attempt for a waiting loop: `None` to keep waiting, `Some(None)` to
+/// re-enter the loop on another wake-up cell (the reader was rewired).
+fn attempt<T, S: ReadSide<T>>(
+    side: &mut S,
+    ring: &Ring<T>,
+    max: usize,
+    cell: WakeCell,
+) -> Option<Option<Result<(usize, usize), PopError>>> {
+    match side.take(ring, max.max(1)) {
+        Err(PopError::Empty | PopError::Busy) => (side.wake_cell() != cell).then_some(None),
+        r => Some(Some(r)),
+    }
+}
+
+pub(crate) fn batch_blocking<T, S: ReadSide<T>>(
+    side: &mut S,
+    ring: &Ring<T>,
+    max: usize,
+    strategy: WaitStrategy,
+) -> Result<(usize, usize), PopError> {
+    loop {
+        let cell = side.wake_cell();
+        let r = block_on(strategy, cell.of(ring), || attempt(side, ring, max, cell));
+        if let Some(r) = r {
+            return r;
+        }
+    }
+}
+
+pub(crate) async fn batch_async<T, S: ReadSide<T>>(
+    side: &mut S,
+    ring: &Ring<T>,
+    max: usize,
+) -> Result<(usize, usize), PopError> {
+    loop {
+        let cell = side.wake_cell();
+        let r = Retry {
+            notify: cell.of(ring),
+            op: || attempt(side, ring, max, cell),
+        }
+        .await;
+        if let Some(r) = r {
+            return r;
+        }
+    }
+}
