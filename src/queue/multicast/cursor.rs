@@ -334,7 +334,7 @@ impl<T> Cursor<T> {
 
 impl<T> Drop for Cursor<T> {
     fn drop(&mut self) {
-        super::builder::leave(&self.ring, self.state.horizon.id());
+        super::joiner::leave(&self.ring, self.state.horizon.id());
     }
 }
 

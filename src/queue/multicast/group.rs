@@ -388,7 +388,7 @@ impl<T> Drop for Worker<T> {
     fn drop(&mut self) {
         // Holds nothing from now on (a forgotten batch may have left `held`).
         self.group.held[self.state.member].set(IDLE);
-        super::builder::leave(&self.ring, self.state.horizon.id());
+        super::joiner::leave(&self.ring, self.state.horizon.id());
     }
 }
 

@@ -261,6 +261,6 @@ fn retry<T>(r: Result<T, ReadError>) -> Option<Result<T, ReadError>> {
 
 impl<T> Drop for LossyCursor<T> {
     fn drop(&mut self) {
-        super::builder::leave(&self.ring, self.id);
+        super::joiner::leave(&self.ring, self.id);
     }
 }

@@ -110,9 +110,11 @@ use std::fmt;
 
 mod batch;
 mod builder;
+mod claim;
 mod cursor;
 mod graph;
 mod group;
+mod joiner;
 mod lossy;
 mod publisher;
 mod reader;
@@ -120,10 +122,11 @@ mod ring;
 mod sequence;
 
 pub use batch::{Batch, Item, Iter};
-pub use builder::{Builder, Handles, Joiner};
+pub use builder::{Builder, Handles};
 pub use cursor::Cursor;
 pub use graph::NodeId;
 pub use group::Worker;
+pub use joiner::Joiner;
 pub use lossy::LossyCursor;
 pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
 

@@ -1,0 +1,244 @@
+//! Joining and leaving a running ring: [`Joiner`] and the join handshake's
+//! joiner side (the publisher's side is in `claim.rs`).
+
+use std::fmt;
+
+use super::cursor::Cursor;
+use super::graph::{Gate, NodeId};
+use super::group::{GroupShared, Worker};
+use super::lossy::LossyCursor;
+use super::reader::frontier;
+use super::ring::Ring;
+use super::sequence::Sequence;
+use super::GraphError;
+use crate::sync::{join_barrier, Arc};
+
+/// Subscribes cursors to a running ring. `Clone`, and independent of the
+/// publisher (a broker's accept loop can hold one).
+///
+/// A joiner starts at the current published position: it sees every item
+/// published after it joined, none before. A joiner does not count as a
+/// subscriber: publishing with only joiners around is `Disconnected`.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
+/// let joiner = tx.joiner();
+/// tx.try_publish(1).unwrap();
+/// let mut late = joiner.subscribe();
+/// tx.try_publish(2).unwrap();
+/// assert_eq!(*late.try_next().unwrap(), 2);
+/// ```
+pub struct Joiner<T> {
+    ring: Arc<Ring<T>>,
+}
+
+impl<T> Clone for Joiner<T> {
+    fn clone(&self) -> Self {
+        Joiner::new(self.ring.clone())
+    }
+}
+
+impl<T> fmt::Debug for Joiner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multicast::Joiner").finish_non_exhaustive()
+    }
+}
+
+impl<T> Joiner<T> {
+    pub(crate) fn new(ring: Arc<Ring<T>>) -> Self {
+        Joiner { ring }
+    }
+
+    /// A new broadcast cursor reading from the producer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let mut c = tx.joiner().subscribe();
+    /// tx.try_publish(5).unwrap();
+    /// assert_eq!(*c.try_next().unwrap(), 5);
+    /// ```
+    pub fn subscribe(&self) -> Cursor<T> {
+        self.subscribe_after(&[])
+            .expect("corelane: a root cursor has no edges to check")
+    }
+
+    /// A new broadcast cursor that runs after every node in `deps` (cursors
+    /// or worker groups). It starts at the earliest of the published
+    /// position and the positions of `deps` (for a worker group, its claim
+    /// position: items its members hold at that moment are not seen).
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::UnknownNode`] if a node of `deps` has left (or belongs to
+    /// another ring); [`GraphError::LossyEdge`] if it is a lossy cursor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let mut audit = tx.joiner().subscribe_after(&[cs[0].id()]).unwrap();
+    /// tx.try_publish(1).unwrap();
+    /// assert!(audit.try_next().is_err());
+    /// drop(cs[0].try_next().unwrap());
+    /// assert_eq!(*audit.try_next().unwrap(), 1);
+    /// ```
+    pub fn subscribe_after(&self, deps: &[NodeId]) -> Result<Cursor<T>, GraphError> {
+        let ring = &self.ring;
+        let mut reg = ring.registry.lock();
+        let dep_gates = reg.dep_gates(deps)?;
+        // Provisional position: no later than anything the gating set
+        // protects, so it is safe whichever copy the producer holds.
+        let provisional = reg.gating_floor(ring.producer.get());
+        let seq = Arc::new(Sequence::new(provisional));
+        let mut deps = deps.to_vec();
+        deps.sort_unstable_by_key(|d| (d.index, d.gen));
+        deps.dedup();
+        let gate = Some(Gate::Cursor(seq.clone()));
+        let id = reg.insert(gate, deps, 1);
+        let version = ring.bump_version();
+        let upstream = reg.upstream(id);
+        drop(reg);
+        // The joiner's half of the handshake (publisher.rs ground rules).
+        join_barrier();
+        let start = join_point(ring, &dep_gates);
+        seq.set(start);
+        // Moving from the provisional position is a release: a publisher
+        // may be parked on it (found by the loom join model).
+        ring.released.notify();
+        Ok(Cursor::new(ring.clone(), seq, id, start, upstream, version))
+    }
+
+    /// A new worker group of `members` workers that runs after every node
+    /// in `deps` (none: straight after the producer). Each item published
+    /// after the join goes to exactly one of its workers; the group gates
+    /// the producer like a cursor. It starts where a cursor joining with
+    /// the same `deps` would (see [`subscribe_after`](Self::subscribe_after)).
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::EmptyGroup`] if `members` is 0 (nothing is joined);
+    /// otherwise as [`subscribe_after`](Self::subscribe_after).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
+    /// tx.try_publish(1).unwrap(); // before the join: not for the group
+    /// let mut workers = tx.joiner().subscribe_group(2, &[]).unwrap();
+    /// tx.try_publish(2).unwrap();
+    /// tx.try_publish(3).unwrap();
+    /// assert_eq!(*workers[1].try_next().unwrap(), 2);
+    /// assert_eq!(*workers[0].try_next().unwrap(), 3);
+    /// ```
+    pub fn subscribe_group(
+        &self,
+        members: usize,
+        deps: &[NodeId],
+    ) -> Result<Vec<Worker<T>>, GraphError> {
+        let ring = &self.ring;
+        let mut reg = ring.registry.lock();
+        let dep_gates = reg.dep_gates(deps)?;
+        // Provisional claim position, as for a cursor (`subscribe_after`).
+        let provisional = reg.gating_floor(ring.producer.get());
+        let group = Arc::new(GroupShared::new(provisional, members));
+        let mut deps = deps.to_vec();
+        deps.sort_unstable_by_key(|d| (d.index, d.gen));
+        deps.dedup();
+        if members == 0 {
+            // Reported with the id the group would have had; nothing joins.
+            let id = reg.insert(None, Vec::new(), 1);
+            reg.leave(id);
+            return Err(GraphError::EmptyGroup(id));
+        }
+        let id = reg.insert(Some(Gate::Group(group.clone())), deps, members);
+        let version = ring.bump_version();
+        drop(reg);
+        // The joiner's half of the handshake (publisher.rs ground rules).
+        join_barrier();
+        let start = join_point(ring, &dep_gates);
+        group.start_at(start);
+        // Moving from the provisional position is a release (see
+        // `subscribe_after`).
+        ring.released.notify();
+        let reg = ring.registry.lock();
+        let workers = (0..members)
+            .map(|m| {
+                Worker::new(
+                    ring.clone(),
+                    group.clone(),
+                    id,
+                    m,
+                    reg.upstream(id),
+                    version,
+                )
+            })
+            .collect();
+        Ok(workers)
+    }
+
+    /// Live subscriber handles (cursors, workers, lossy cursors). Takes the
+    /// registry lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 2);
+    /// assert_eq!(tx.joiner().subscribers(), 2);
+    /// ```
+    pub fn subscribers(&self) -> usize {
+        self.ring.registry.lock().live()
+    }
+}
+
+impl<T: Copy> Joiner<T> {
+    /// A new lossy cursor (see [`LossyCursor`]), starting at the published
+    /// position.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let mut l = tx.joiner().subscribe_lossy();
+    /// tx.try_publish(1).unwrap();
+    /// assert_eq!(l.try_read(), Ok(1));
+    /// ```
+    pub fn subscribe_lossy(&self) -> LossyCursor<T> {
+        let ring = &self.ring;
+        let mut reg = ring.registry.lock();
+        let id = reg.insert(None, Vec::new(), 1);
+        ring.bump_version();
+        drop(reg);
+        // The joiner's half of the lossy join handshake (publisher.rs ground
+        // rules): every claim past our start sees the version and marks.
+        join_barrier();
+        LossyCursor::new(ring.clone(), id, frontier(ring, ring.producer.get()))
+    }
+}
+
+/// Where a node joining after `deps` starts (after the join handshake): the
+/// earliest of the published position and each dep's
+/// [`join_start`](Gate::join_start), so at or past every slot the producer
+/// may have reused. Items its deps hold at that moment may lie below it
+/// (a worker group releases out of order); they stay protected because
+/// every node gates the producer, not only the leaves (`graph.rs`).
+fn join_point<T>(ring: &Ring<T>, deps: &[Gate]) -> usize {
+    let published = frontier(ring, ring.producer.get());
+    deps.iter().fold(published, |m, g| {
+        super::sequence::earlier(m, g.join_start())
+    })
+}
+
+/// One handle of node `id` leaves (from the handles' `Drop`).
+pub(crate) fn leave<T>(ring: &Ring<T>, id: NodeId) {
+    let mut reg = ring.registry.lock();
+    reg.leave(id);
+    ring.bump_version();
+    drop(reg);
+    // A publisher may wait for the room this frees; readers after this node
+    // must rewire.
+    ring.released.notify_slow();
+}
