@@ -211,6 +211,7 @@ impl Levels {
     #[inline]
     pub(crate) fn push<T>(&mut self, slab: &mut Slab<T>, list: u32, index: u32) {
         let head = self.heads[ix(list)];
+        debug_assert_ne!(head, index, "an entry is linked into one list once");
         let e = slab.entry_mut(index);
         if list == OVERFLOW {
             self.overflow_min = self.overflow_min.min(e.deadline);
@@ -254,10 +255,12 @@ impl Levels {
         next: u32,
         list: u32,
     ) {
+        debug_assert!(self.counts[ix(list)] > 0, "unlinking from an empty list");
         if self.heads[ix(list)] == index {
             // The new head's `prev` is never read: leave it.
             self.heads[ix(list)] = next;
         } else {
+            debug_assert_ne!(prev, NIL, "a list's non-head entry has a prev");
             slab.entry_mut(prev).next = next;
             if next != NIL {
                 slab.entry_mut(next).prev = prev;
@@ -275,6 +278,7 @@ impl Levels {
         if list == OVERFLOW {
             self.overflow_min = u64::MAX;
         }
+        debug_assert_eq!(self.heads[ix(list)], NIL, "an emptied list has no head");
         let w = ix(list) >> 6;
         self.occupied[w] &= !(1 << (list & 63));
         if self.occupied[w] == 0 && self.occupied[w ^ 1] == 0 {

@@ -174,6 +174,7 @@ impl<T> Drop for Batch<'_, T> {
         match &mut self.release {
             Release::Cursor { pos, seq } => {
                 let end = self.start.wrapping_add(self.len);
+                debug_assert_eq!(**pos, self.start, "a cursor releases the run it read");
                 **pos = end;
                 seq.set(end);
             }

@@ -301,6 +301,10 @@ impl ClaimState {
             Err(e) => return Err(e.with(v)),
         };
         self.gating.recheck_mark(ring);
+        debug_assert!(
+            signed(self.gating.limit, p.wrapping_add(1)) >= 0,
+            "a claim stays below the gating limit"
+        );
         let slot = ring.slot(p);
         if self.gating.mark {
             slot.stamp.begin_write();
