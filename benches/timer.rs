@@ -96,16 +96,9 @@ static GLOBAL: Counting = Counting;
 // ----- helpers ------------------------------------------------------------------
 
 /// xorshift64: deterministic deadlines.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+#[path = "common/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 /// Background deadline horizon: 125 s.
 const FAR: u64 = 125_000;

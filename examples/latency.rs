@@ -8,24 +8,48 @@
 //! cargo run --release --example latency -- --svg c2c.svg  # core-to-core heat map
 //! ```
 //!
-//! Method (see ../shared/BENCHMARKING.md): both threads pinned on the pair the
-//! placement plan picks; every implementation runs once per round, rounds
-//! interleaved (A B C A B C ...); figures are medians over rounds; round
-//! trips are reported as ratios to a raw one-cache-line ping-pong measured in
-//! the same rounds, and to rtrb.
+//! Method: both threads pinned on the pair the placement plan picks; every
+//! implementation runs once per round, rounds interleaved (A B C A B C ...);
+//! figures are medians over rounds; round trips are reported as ratios to a
+//! raw one-cache-line ping-pong measured in the same rounds, and to rtrb.
+//!
+//! Every figure is looked up by its row's name (the rings' `Ring::NAME`, the
+//! floors' and multicast rows' constants), never by position. With `--json`
+//! only the JSON document goes to stdout; notes and warnings go to stderr.
+
+use std::time::Duration;
 
 use corelane::topology::{c2c, CpuId, PlanOptions, Topology};
+use hdrhistogram::Histogram;
 
 #[path = "common/multicast_row.rs"]
 mod multicast_row;
+#[path = "latency/report.rs"]
+mod report;
 #[path = "../benches/common/rings.rs"]
 mod rings;
+#[path = "latency/targets.rs"]
+mod targets;
 #[path = "common/timer_row.rs"]
 mod timer_row;
 
-use hdrhistogram::Histogram;
-
 use rings::*;
+
+/// Round trips per timed sample (each sample is their mean).
+const BATCH: usize = 8;
+/// Ring capacity of the throughput runs.
+const THROUGHPUT_CAP: usize = 1024;
+/// A one-line floor above this means the host is disturbed: rerun.
+const DISTURBED_FLOOR_NS: f64 = 150.0;
+/// Row names of the two floors.
+const FLOOR_ONE_LINE: &str = "floor: one cache line";
+const FLOOR_TWO_LINES: &str = "floor: two lines (one per ring)";
+
+type Cpus = Option<(CpuId, CpuId)>;
+/// A round-trip run: `(cpus, samples, batch)` to per-sample ns.
+type RttRun = fn(Cpus, usize, usize) -> Vec<f64>;
+/// A throughput run: `(cpus, capacity, items)` to the time taken.
+type TputRun = fn(Cpus, usize, u64) -> Duration;
 
 struct Opts {
     quick: bool,
@@ -34,18 +58,17 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut o = Opts {
         quick: false,
         json: false,
         svg: None,
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => o.quick = true,
             "--json" => o.json = true,
-            "--svg" => o.svg = it.next().cloned(),
+            "--svg" => o.svg = args.next(),
             "-h" | "--help" => {
                 println!("usage: latency [--quick] [--json] [--svg FILE]");
                 std::process::exit(0);
@@ -59,8 +82,88 @@ fn opts() -> Opts {
     o
 }
 
-/// One implementation's samples across rounds.
-#[derive(Default)]
+/// How much to measure: `--quick` is a smoke run, not a measurement.
+struct Sizes {
+    /// Iterations per pair of the core-to-core matrix.
+    c2c_iters: usize,
+    /// Interleaved rounds.
+    rounds: usize,
+    /// Timed round-trip samples per implementation and round.
+    samples: usize,
+    /// Items per throughput run.
+    items: u64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                c2c_iters: 20_000,
+                rounds: 2,
+                samples: 2_000,
+                items: 200_000,
+            }
+        } else {
+            Sizes {
+                c2c_iters: 200_000,
+                rounds: 7,
+                samples: 20_000,
+                items: 5_000_000,
+            }
+        }
+    }
+}
+
+/// One implementation of the ring table: what it measures and how.
+struct Bench {
+    name: &'static str,
+    rtt: Option<RttRun>,
+    tput: Option<TputRun>,
+}
+
+fn both<R: Ring>() -> Bench {
+    Bench {
+        name: R::NAME,
+        rtt: Some(round_trips::<R>),
+        tput: Some(throughput::<R>),
+    }
+}
+
+fn tput_only<R: Ring>() -> Bench {
+    Bench {
+        rtt: None,
+        ..both::<R>()
+    }
+}
+
+fn floor_row(name: &'static str, f: RttRun) -> Bench {
+    Bench {
+        name,
+        rtt: Some(f),
+        tput: None,
+    }
+}
+
+/// The ring table, in print order; each round runs its round trips, then
+/// the multicast rows, then its throughputs, each in this order.
+fn benches() -> Vec<Bench> {
+    vec![
+        floor_row(FLOOR_ONE_LINE, floor),
+        floor_row(FLOOR_TWO_LINES, floor_two_lines),
+        both::<CorelaneSpsc>(),
+        both::<Rtrb>(),
+        both::<Ringbuf>(),
+        both::<Nexus>(),
+        both::<CorelaneMpsc>(),
+        both::<CorelaneMpmc>(),
+        both::<ArrayQueue>(),
+        both::<CbChannel>(),
+        tput_only::<CorelaneSpscBatch>(),
+        tput_only::<CorelaneSpscNoNotify>(),
+    ]
+}
+
+/// One ring's samples across rounds.
 struct Row {
     name: &'static str,
     /// Per-round median round trip, ns.
@@ -71,302 +174,202 @@ struct Row {
     tput: Vec<f64>,
 }
 
-const BATCH: usize = 8;
+impl Row {
+    fn new(name: &'static str) -> Self {
+        Row {
+            name,
+            rtt_med: Vec::new(),
+            rtt_all: Vec::new(),
+            tput: Vec::new(),
+        }
+    }
+
+    fn add_rtt(&mut self, samples: Vec<f64>) {
+        self.rtt_med.push(median(&samples));
+        self.rtt_all.extend(samples);
+    }
+
+    fn add_tput(&mut self, items: u64, took: Duration) {
+        self.tput.push(items as f64 / took.as_secs_f64() / 1e6);
+    }
+
+    fn rtt_p50(&self) -> Option<f64> {
+        (!self.rtt_med.is_empty()).then(|| median(&self.rtt_med))
+    }
+
+    fn tput_p50(&self) -> Option<f64> {
+        (!self.tput.is_empty()).then(|| median(&self.tput))
+    }
+}
+
+/// One multicast implementation: round trips timed one by one.
+struct McRow {
+    name: &'static str,
+    /// All rounds' round trips, ns.
+    hist: Histogram<u64>,
+    /// Per-round median round trip, ns.
+    p50s: Vec<f64>,
+}
+
+impl McRow {
+    fn p50(&self) -> f64 {
+        median(&self.p50s)
+    }
+}
+
+/// Everything one run measured, looked up by row name.
+struct Results {
+    rounds: usize,
+    rings: Vec<Row>,
+    multicast: Vec<McRow>,
+    timer: Vec<(&'static str, f64)>,
+    /// Where the timer row ran.
+    timer_place: String,
+}
+
+impl Results {
+    fn ring(&self, name: &str) -> &Row {
+        let row = self.rings.iter().find(|r| r.name == name);
+        row.unwrap_or_else(|| panic!("no ring row named {name:?}"))
+    }
+
+    fn multicast(&self, name: &str) -> &McRow {
+        let row = self.multicast.iter().find(|r| r.name == name);
+        row.unwrap_or_else(|| panic!("no multicast row named {name:?}"))
+    }
+
+    fn rtt(&self, name: &str) -> f64 {
+        median(&self.ring(name).rtt_med)
+    }
+
+    fn tput(&self, name: &str) -> f64 {
+        median(&self.ring(name).tput)
+    }
+
+    /// Whether the one-line floor reads above [`DISTURBED_FLOOR_NS`].
+    fn disturbed(&self) -> bool {
+        self.rtt(FLOOR_ONE_LINE) > DISTURBED_FLOOR_NS
+    }
+}
 
 fn median(v: &[f64]) -> f64 {
     percentile(v, 50.0)
 }
 
-fn run_rtt<R: Ring>(row: &mut Row, cpus: Option<(CpuId, CpuId)>, samples: usize) {
-    row.name = R::NAME;
-    let s = round_trips::<R>(cpus, samples, BATCH);
-    row.rtt_med.push(median(&s));
-    row.rtt_all.extend(s);
-}
-
-fn run_tput<R: Ring>(row: &mut Row, cpus: Option<(CpuId, CpuId)>, items: u64) {
-    row.name = R::NAME;
-    let d = throughput::<R>(cpus, 1024, items);
-    row.tput.push(items as f64 / d.as_secs_f64() / 1e6);
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = opts();
-
+    let sizes = Sizes::new(o.quick);
     // Topology first, before any thread is pinned (a pinned thread's mask
     // is one CPU, and threads it spawns inherit it).
     let topo = Topology::detect()?;
-    let cpus = match topo.plan(2, &PlanOptions::new().allow_smt_siblings(true)) {
-        Ok(plan) => {
-            let c = plan.cpus();
-            if !o.json {
-                println!("placement: rings run on {plan}");
-            }
-            Some((c[0], c[1]))
-        }
-        Err(e) => {
-            println!("placement: {e}; threads run unpinned (figures mean little)");
-            None
-        }
-    };
+    let (cpus, placement) = place(&topo);
+    let matrix = c2c::matrix(&topo, sizes.c2c_iters)?;
     if !o.json {
-        println!(
-            "topology: {} CPUs, {} cores, {} packages, allowed [{}] ({:?} back-end)",
-            topo.cpus().len(),
-            topo.cores().len(),
-            topo.packages().len(),
-            topo.allowed(),
-            topo.backend()
-        );
-    }
-    let matrix = c2c::matrix(&topo, if o.quick { 20_000 } else { 200_000 })?;
-    if !o.json {
-        println!("core-to-core cache-line round trip, median ns:\n{matrix}");
+        print_topology(&topo, placement.as_deref(), &matrix);
     }
     if let Some(path) = &o.svg {
         c2c::write_svg(&matrix, path)?;
-        println!("heat map written to {path}");
+        eprintln!("heat map written to {path}");
     }
-
-    let (rounds, samples, items) = if o.quick {
-        (2, 2_000, 200_000)
+    let results = measure(cpus, &sizes, o.quick);
+    let targets = targets::targets(&results);
+    if o.json {
+        let doc = report::to_json(&results, &targets, placement.as_deref());
+        println!("{doc:#}");
     } else {
-        (7, 20_000, 5_000_000)
-    };
-    let mut rows: Vec<Row> = (0..12).map(|_| Row::default()).collect();
-    // Multicast round trips (corelane, disruptor's EventPoller): single
-    // round trips timed one by one, merged over the rounds.
-    let mut multicast: Vec<(String, Histogram<u64>, Vec<f64>)> = Vec::new();
-    for _round in 0..rounds {
-        // Round trips, interleaved.
-        rows[0].name = "floor: one cache line";
-        let f = floor(cpus, samples, BATCH);
-        rows[0].rtt_med.push(median(&f));
-        rows[0].rtt_all.extend(f);
-        rows[11].name = "floor: two lines (one per ring)";
-        let f2 = floor_two_lines(cpus, samples, BATCH);
-        rows[11].rtt_med.push(median(&f2));
-        rows[11].rtt_all.extend(f2);
-        run_rtt::<CorelaneSpsc>(&mut rows[1], cpus, samples);
-        run_rtt::<Rtrb>(&mut rows[2], cpus, samples);
-        run_rtt::<Ringbuf>(&mut rows[3], cpus, samples);
-        run_rtt::<Nexus>(&mut rows[4], cpus, samples);
-        run_rtt::<CorelaneMpsc>(&mut rows[5], cpus, samples);
-        run_rtt::<CorelaneMpmc>(&mut rows[6], cpus, samples);
-        run_rtt::<ArrayQueue>(&mut rows[7], cpus, samples);
-        run_rtt::<CbChannel>(&mut rows[8], cpus, samples);
-        for (i, (name, h)) in multicast_row::multicast_rows(samples as u64, cpus)
-            .into_iter()
-            .enumerate()
-        {
-            if multicast.len() <= i {
-                multicast.push((name, h.clone(), Vec::new()));
-            } else {
-                multicast[i].1.add(&h).expect("same histogram bounds");
-            }
-            multicast[i].2.push(h.value_at_quantile(0.5) as f64);
-        }
-        // Throughput, interleaved.
-        run_tput::<CorelaneSpsc>(&mut rows[1], cpus, items);
-        run_tput::<Rtrb>(&mut rows[2], cpus, items);
-        run_tput::<Ringbuf>(&mut rows[3], cpus, items);
-        run_tput::<Nexus>(&mut rows[4], cpus, items);
-        run_tput::<CorelaneMpsc>(&mut rows[5], cpus, items);
-        run_tput::<CorelaneMpmc>(&mut rows[6], cpus, items);
-        run_tput::<ArrayQueue>(&mut rows[7], cpus, items);
-        run_tput::<CbChannel>(&mut rows[8], cpus, items);
-        run_tput::<CorelaneSpscBatch>(&mut rows[9], cpus, items);
-        run_tput::<CorelaneSpscNoNotify>(&mut rows[10], cpus, items);
+        report::print_text(&results, &targets);
     }
-    // The timer row: one thread, pinned to the plan's first CPU.
-    let timer_cpu = cpus.map(|c| c.0);
-    let quick = o.quick;
-    let timers = std::thread::spawn(move || {
-        if let Some(cpu) = timer_cpu {
+    report::warn_if_disturbed(&results);
+    Ok(())
+}
+
+/// The two CPUs the placement plan picks and its description, or `None`
+/// (unpinned) with a warning.
+fn place(topo: &Topology) -> (Cpus, Option<String>) {
+    match topo.plan(2, &PlanOptions::new().allow_smt_siblings(true)) {
+        Ok(plan) => {
+            let c = plan.cpus();
+            (Some((c[0], c[1])), Some(plan.to_string()))
+        }
+        Err(e) => {
+            eprintln!("placement: {e}; threads run unpinned (figures mean little)");
+            (None, None)
+        }
+    }
+}
+
+fn print_topology(topo: &Topology, placement: Option<&str>, matrix: &c2c::Matrix) {
+    if let Some(plan) = placement {
+        println!("placement: rings run on {plan}");
+    }
+    println!(
+        "topology: {} CPUs, {} cores, {} packages, allowed [{}] ({:?} back-end)",
+        topo.cpus().len(),
+        topo.cores().len(),
+        topo.packages().len(),
+        topo.allowed(),
+        topo.backend()
+    );
+    println!("core-to-core cache-line round trip, median ns:\n{matrix}");
+}
+
+/// The interleaved rounds, then the timer row.
+fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
+    let table = benches();
+    let mut rings: Vec<Row> = table.iter().map(|b| Row::new(b.name)).collect();
+    let mut multicast = Vec::new();
+    for _round in 0..sizes.rounds {
+        for (b, row) in table.iter().zip(&mut rings) {
+            if let Some(rtt) = b.rtt {
+                row.add_rtt(rtt(cpus, sizes.samples, BATCH));
+            }
+        }
+        add_multicast(&mut multicast, sizes.samples as u64, cpus);
+        for (b, row) in table.iter().zip(&mut rings) {
+            if let Some(tput) = b.tput {
+                row.add_tput(sizes.items, tput(cpus, THROUGHPUT_CAP, sizes.items));
+            }
+        }
+    }
+    let (timer, timer_place) = run_timer(cpus.map(|c| c.0), quick);
+    Results {
+        rounds: sizes.rounds,
+        rings,
+        multicast,
+        timer,
+        timer_place,
+    }
+}
+
+/// One round of the multicast rows (single round trips timed one by one),
+/// merged into the rows of earlier rounds by name.
+fn add_multicast(rows: &mut Vec<McRow>, samples: u64, cpus: Cpus) {
+    for (name, h) in multicast_row::multicast_rows(samples, cpus) {
+        let p50 = h.value_at_quantile(0.5) as f64;
+        match rows.iter_mut().find(|r| r.name == name) {
+            Some(row) => {
+                row.hist.add(&h).expect("same histogram bounds");
+                row.p50s.push(p50);
+            }
+            None => rows.push(McRow {
+                name,
+                hist: h,
+                p50s: vec![p50],
+            }),
+        }
+    }
+}
+
+/// The timer row: one thread, pinned to `cpu`; returns it and where it ran.
+fn run_timer(cpu: Option<CpuId>, quick: bool) -> (Vec<(&'static str, f64)>, String) {
+    let rows = std::thread::spawn(move || {
+        if let Some(cpu) = cpu {
             corelane::topology::pin_current_thread(cpu).expect("pin the timer thread");
         }
         timer_row::timer_row(quick)
     })
     .join()
     .expect("timer row thread");
-    let place = timer_cpu.map_or_else(|| "unpinned".to_string(), |c| format!("pinned to {c}"));
-    report(&o, &rows, rounds, &multicast, &timers);
-    report_multicast(&o, &multicast);
-    if !o.json {
-        println!("\ntimer wheel, 100k pending (single thread, {place}, medians):");
-        for (label, ns) in &timers {
-            println!("  {label:<48} {ns:>8.1} ns");
-        }
-    }
-
-    Ok(())
-}
-
-type McRow = (String, Histogram<u64>, Vec<f64>);
-
-fn report(o: &Opts, rows: &[Row], rounds: usize, multicast: &[McRow], timers: &[(String, f64)]) {
-    let floor = median(&rows[0].rtt_med);
-    let rtrb_rtt = median(&rows[2].rtt_med);
-    let rtrb_tput = median(&rows[2].tput);
-    let best_peer_rtt = rows[2..=4]
-        .iter()
-        .map(|r| median(&r.rtt_med))
-        .fold(f64::INFINITY, f64::min);
-    let best_peer_tput = rows[2..=4]
-        .iter()
-        .map(|r| median(&r.tput))
-        .fold(0.0, f64::max);
-    if o.json {
-        let items: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{{\"name\":\"{}\",\"rtt_p50_ns\":{:.1},\"rtt_p99_ns\":{:.1},\"rtt_p999_ns\":{:.1},\"mitems_per_s\":{:.1}}}",
-                    r.name,
-                    median(&r.rtt_med),
-                    percentile(&r.rtt_all, 99.0),
-                    percentile(&r.rtt_all, 99.9),
-                    if r.tput.is_empty() { f64::NAN } else { median(&r.tput) }
-                )
-                .replace("NaN", "null")
-            })
-            .collect();
-        let timer_items: Vec<String> = timers
-            .iter()
-            .map(|(label, ns)| format!("{{\"name\":\"{label}\",\"ns\":{ns:.1}}}"))
-            .collect();
-        println!(
-            "{{\"rounds\":{rounds},\"batch\":{BATCH},\"rows\":[{}],\"multicast\":[{}],\"timer\":[{}]}}",
-            items.join(","),
-            multicast_json(multicast),
-            timer_items.join(",")
-        );
-        return;
-    }
-    println!(
-        "\nround trip through two rings (ping, echo back), u64, cap 1024; {rounds} interleaved rounds;\n\
-         each sample is the mean of {BATCH} round trips; p50 = median of per-round medians"
-    );
-    println!(
-        "{:<30} {:>8} {:>8} {:>8} {:>9} {:>8} | {:>9} {:>8}",
-        "ring", "p50 ns", "p99", "p99.9", "/floor", "/rtrb", "M items/s", "/rtrb"
-    );
-    for r in rows {
-        let has_rtt = !r.rtt_med.is_empty();
-        let p50 = median(&r.rtt_med);
-        let rtt = if has_rtt {
-            format!(
-                "{:>8.1} {:>8.1} {:>8.1} {:>8.2}x {:>7.2}x",
-                p50,
-                percentile(&r.rtt_all, 99.0),
-                percentile(&r.rtt_all, 99.9),
-                p50 / floor,
-                p50 / rtrb_rtt
-            )
-        } else {
-            format!("{:>8} {:>8} {:>8} {:>9} {:>8}", "-", "-", "-", "-", "-")
-        };
-        let tp = if r.tput.is_empty() {
-            format!("{:>9} {:>8}", "-", "-")
-        } else {
-            let t = median(&r.tput);
-            format!("{:>9.1} {:>7.2}x", t, t / rtrb_tput)
-        };
-        println!("{:<30} {rtt} | {tp}", r.name);
-    }
-    let spsc_rtt = median(&rows[1].rtt_med);
-    let spsc_tput = median(&rows[1].tput);
-    println!("\ntargets (issue #2), this run:");
-    println!(
-        "  spsc round trip / best of rtrb, ringbuf, nexus-queue = {:.2} (target <= 0.85)",
-        spsc_rtt / best_peer_rtt
-    );
-    println!(
-        "  spsc round trip / one-line floor                     = {:.2} (target <= 1.20)",
-        spsc_rtt / floor
-    );
-    println!(
-        "  spsc round trip / two-line floor (one line per ring) = {:.2} (what two rings can reach)",
-        spsc_rtt / median(&rows[11].rtt_med)
-    );
-    println!(
-        "  spsc throughput / best of rtrb, ringbuf, nexus-queue = {:.2} (target >= 1.30)",
-        spsc_tput / best_peer_tput
-    );
-    println!(
-        "  spsc chunks of 64 / rtrb single-item                 = {:.2} (target >= 3.00)",
-        median(&rows[9].tput) / rtrb_tput
-    );
-    println!(
-        "  mpsc 1->1 / crossbeam-channel bounded                = {:.2} (target >= 2.00)",
-        median(&rows[5].tput) / median(&rows[8].tput)
-    );
-    println!(
-        "  mpmc 1->1 / crossbeam ArrayQueue                     = {:.2} (target >= 1.00)",
-        median(&rows[6].tput) / median(&rows[7].tput)
-    );
-    println!(
-        "  spsc push cost with park check / without (per item)  = {:.2} (target <= 1.05)",
-        median(&rows[10].tput) / spsc_tput
-    );
-    if floor > 150.0 {
-        println!("  NOTE: floor {floor:.0} ns > 150 ns: the host looks disturbed; rerun before quoting figures");
-    }
-}
-
-fn multicast_p50(r: &McRow) -> f64 {
-    median(&r.2)
-}
-
-fn multicast_json(rows: &[McRow]) -> String {
-    rows.iter()
-        .map(|r| {
-            format!(
-                "{{\"name\":\"{}\",\"rtt_p50_ns\":{:.1},\"rtt_p99_ns\":{},\"rtt_p999_ns\":{}}}",
-                r.0,
-                multicast_p50(r),
-                r.1.value_at_quantile(0.99),
-                r.1.value_at_quantile(0.999)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The multicast rows: a single round trip per sample (two rings, one
-/// cursor each), so the figures include two clock reads and are not
-/// comparable with the batched rows above; only the ratio between the two
-/// multicast rows is.
-fn report_multicast(o: &Opts, rows: &[McRow]) {
-    let p50 = multicast_p50;
-    if o.json {
-        return;
-    }
-    let Some(peer) = rows.iter().find(|r| r.0.contains("disruptor")) else {
-        return;
-    };
-    println!(
-        "\nmulticast ring round trip (ping ring + pong ring, one cursor each, busy-spin),\n\
-         one round trip per sample (includes two clock reads); p50 = median of per-round medians"
-    );
-    println!(
-        "{:<36} {:>8} {:>8} {:>8} {:>11}",
-        "ring", "p50 ns", "p99", "p99.9", "/disruptor"
-    );
-    for r in rows {
-        println!(
-            "{:<36} {:>8.0} {:>8} {:>8} {:>10.2}x",
-            r.0,
-            p50(r),
-            r.1.value_at_quantile(0.99),
-            r.1.value_at_quantile(0.999),
-            p50(r) / p50(peer)
-        );
-    }
-    if let Some(ours) = rows.iter().find(|r| r.0.contains("corelane")) {
-        println!(
-            "  multicast round trip / disruptor EventPoller = {:.2} (target <= 0.80, issue #3)",
-            p50(ours) / p50(peer)
-        );
-    }
+    let place = cpu.map_or_else(|| "unpinned".to_string(), |c| format!("pinned to {c}"));
+    (rows, place)
 }

@@ -7,11 +7,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use corelane::queue::{mpmc, mpsc, spsc};
 use corelane::topology::{pin_current_thread, CpuId};
 use crossbeam_utils::CachePadded;
+
+/// Capacity of each of the two rings of a round-trip run.
+pub const ROUND_TRIP_CAP: usize = 1024;
+/// Untimed round trips before the timed batches of a round-trip or floor run.
+const WARMUP: u64 = 1000;
+/// Items per chunk of [`CorelaneSpscBatch`].
+const CHUNK: usize = 64;
 
 /// A ring seen from a benchmark: make a pair, move `u64`s one by one.
 pub trait Ring {
@@ -22,12 +30,29 @@ pub trait Ring {
     fn push(tx: &mut Self::Tx, v: u64) -> bool;
     fn pop(rx: &mut Self::Rx) -> Option<u64>;
 
+    /// Pushes `v`, spinning while full.
+    #[inline]
+    fn push_spin(tx: &mut Self::Tx, v: u64) {
+        while !Self::push(tx, v) {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Pops one item, spinning while empty.
+    #[inline]
+    fn pop_spin(rx: &mut Self::Rx) -> u64 {
+        loop {
+            if let Some(v) = Self::pop(rx) {
+                return v;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
     /// Sends `0..n`, spinning while full.
     fn send_all(tx: &mut Self::Tx, n: u64) {
         for i in 0..n {
-            while !Self::push(tx, i) {
-                std::hint::spin_loop();
-            }
+            Self::push_spin(tx, i);
         }
     }
 
@@ -46,6 +71,8 @@ pub trait Ring {
     }
 }
 
+/// One [`Ring`] adapter: its type, row name, handle types, and how to
+/// make a pair, push and pop.
 macro_rules! ring {
     ($t:ident, $name:literal, $tx:ty, $rx:ty, |$cap:ident| $make:expr, |$ptx:ident, $v:ident| $push:expr, |$prx:ident| $pop:expr) => {
         pub struct $t;
@@ -68,15 +95,21 @@ macro_rules! ring {
     };
 }
 
-ring!(
-    CorelaneSpsc,
-    "corelane spsc",
-    spsc::Producer<u64>,
-    spsc::Consumer<u64>,
-    |cap| spsc::channel(cap),
-    |tx, v| tx.push(v).is_ok(),
-    |rx| rx.pop().ok()
-);
+/// [`ring!`] for each ring whose `push` and `pop` return `Result`s, one a
+/// line: type, row name, handle types, constructor.
+macro_rules! result_rings {
+    ($($t:ident, $name:literal, $tx:ty, $rx:ty, $make:path;)*) => {
+        $(ring!($t, $name, $tx, $rx, |cap| $make(cap), |tx, v| tx.push(v).is_ok(), |rx| rx.pop().ok());)*
+    };
+}
+
+result_rings! {
+    CorelaneSpsc, "corelane spsc", spsc::Producer<u64>, spsc::Consumer<u64>, spsc::channel;
+    CorelaneMpsc, "corelane mpsc 1->1", mpsc::Producer<u64>, mpsc::Consumer<u64>, mpsc::channel;
+    CorelaneMpmc, "corelane mpmc 1->1", mpmc::Producer<u64>, mpmc::Consumer<u64>, mpmc::channel;
+    Rtrb, "rtrb", rtrb::Producer<u64>, rtrb::Consumer<u64>, rtrb::RingBuffer::new;
+}
+
 ring!(
     CorelaneSpscNoNotify,
     "corelane spsc (no park check)",
@@ -84,33 +117,6 @@ ring!(
     spsc::Consumer<u64>,
     |cap| spsc::channel(cap),
     |tx, v| tx.__push_without_notify(v).is_ok(),
-    |rx| rx.pop().ok()
-);
-ring!(
-    CorelaneMpsc,
-    "corelane mpsc 1->1",
-    mpsc::Producer<u64>,
-    mpsc::Consumer<u64>,
-    |cap| mpsc::channel(cap),
-    |tx, v| tx.push(v).is_ok(),
-    |rx| rx.pop().ok()
-);
-ring!(
-    CorelaneMpmc,
-    "corelane mpmc 1->1",
-    mpmc::Producer<u64>,
-    mpmc::Consumer<u64>,
-    |cap| mpmc::channel(cap),
-    |tx, v| tx.push(v).is_ok(),
-    |rx| rx.pop().ok()
-);
-ring!(
-    Rtrb,
-    "rtrb",
-    rtrb::Producer<u64>,
-    rtrb::Consumer<u64>,
-    |cap| rtrb::RingBuffer::new(cap),
-    |tx, v| tx.push(v).is_ok(),
     |rx| rx.pop().ok()
 );
 ring!(
@@ -162,26 +168,26 @@ ring!(
     |rx| rx.try_recv().ok()
 );
 
-/// corelane SPSC moving items through the in-place chunk API, 64 at a time.
+/// corelane SPSC moving items through the in-place chunk API, [`CHUNK`] at
+/// a time (single items as [`CorelaneSpsc`]).
 pub struct CorelaneSpscBatch;
 impl Ring for CorelaneSpscBatch {
     const NAME: &'static str = "corelane spsc chunks of 64";
     type Tx = spsc::Producer<u64>;
     type Rx = spsc::Consumer<u64>;
     fn make(cap: usize) -> (Self::Tx, Self::Rx) {
-        spsc::channel(cap)
+        CorelaneSpsc::make(cap)
     }
     fn push(tx: &mut Self::Tx, v: u64) -> bool {
-        tx.push(v).is_ok()
+        CorelaneSpsc::push(tx, v)
     }
     fn pop(rx: &mut Self::Rx) -> Option<u64> {
-        rx.pop().ok()
+        CorelaneSpsc::pop(rx)
     }
     fn send_all(tx: &mut Self::Tx, n: u64) {
-        const B: u64 = 64;
         let mut i = 0;
         while i < n {
-            let want = B.min(n - i) as usize;
+            let want = (CHUNK as u64).min(n - i) as usize;
             let free = match tx.write_chunk(want) {
                 Ok(_) => want,
                 Err(spsc::ChunkError::TooFewSlots(f)) => f,
@@ -198,7 +204,7 @@ impl Ring for CorelaneSpscBatch {
     fn recv_all(rx: &mut Self::Rx, n: u64) -> u64 {
         let mut expect = 0;
         while expect < n {
-            let c = rx.read_chunk(64);
+            let c = rx.read_chunk(CHUNK);
             if c.is_empty() {
                 std::hint::spin_loop();
                 continue;
@@ -226,22 +232,32 @@ fn pin(cpu: Option<CpuId>) {
     }
 }
 
+/// Spawns `f` on a thread pinned to `cpu` that waits on `start` first; the
+/// two threads of a run share one two-party barrier, so they start together.
+fn spawn_pinned<T: Send + 'static>(
+    cpu: Option<CpuId>,
+    start: &Arc<Barrier>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let start = start.clone();
+    std::thread::spawn(move || {
+        pin(cpu);
+        start.wait();
+        f()
+    })
+}
+
 /// Moves `n` items from a producer pinned on `cpus.0` to a consumer on
 /// `cpus.1`; returns the time from the common start to the last pop.
 pub fn throughput<R: Ring>(cpus: Option<(CpuId, CpuId)>, cap: usize, n: u64) -> Duration {
     let (mut tx, mut rx) = R::make(cap);
-    let barrier = Arc::new(Barrier::new(2));
-    let b2 = barrier.clone();
-    let prod = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.0));
-        b2.wait();
+    let start = Arc::new(Barrier::new(2));
+    let prod = spawn_pinned(cpus.map(|c| c.0), &start, move || {
         let t0 = Instant::now();
         R::send_all(&mut tx, n);
         (t0, tx)
     });
-    let cons = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.1));
-        barrier.wait();
+    let cons = spawn_pinned(cpus.map(|c| c.1), &start, move || {
         R::recv_all(&mut rx, n);
         (Instant::now(), rx)
     });
@@ -250,84 +266,75 @@ pub fn throughput<R: Ring>(cpus: Option<(CpuId, CpuId)>, cap: usize, n: u64) -> 
     t1.saturating_duration_since(t0)
 }
 
-/// Round trips through two rings (ping, pong echoed back), timed in batches
-/// of `batch` round trips; returns the mean ns per round trip of each batch.
+/// Round trips the echo side answers: the warm-up and every timed one.
+fn echo_count(samples: usize, batch: usize) -> u64 {
+    (samples * batch) as u64 + WARMUP
+}
+
+/// Runs `echo` on `cpus.1` and, on `cpus.0`, `one(i)` timed by
+/// [`time_batches`]; returns the timed batches once both are done.
+fn ping_pong(
+    cpus: Option<(CpuId, CpuId)>,
+    samples: usize,
+    batch: usize,
+    first: u64,
+    echo: impl FnOnce() + Send + 'static,
+    one: impl FnMut(u64) + Send + 'static,
+) -> Vec<f64> {
+    let start = Arc::new(Barrier::new(2));
+    let echo = spawn_pinned(cpus.map(|c| c.1), &start, echo);
+    let main = spawn_pinned(cpus.map(|c| c.0), &start, move || {
+        time_batches(samples, batch, first, one)
+    });
+    echo.join().unwrap();
+    main.join().unwrap()
+}
+
+/// Round trips through two rings of [`ROUND_TRIP_CAP`] (ping, pong echoed
+/// back), timed in batches of `batch` round trips; returns the mean ns per
+/// round trip of each batch.
 pub fn round_trips<R: Ring>(
     cpus: Option<(CpuId, CpuId)>,
     samples: usize,
     batch: usize,
 ) -> Vec<f64> {
-    let (mut ping_tx, mut ping_rx) = R::make(1024);
-    let (mut pong_tx, mut pong_rx) = R::make(1024);
-    let total = (samples * batch) as u64 + 1000;
-    let barrier = Arc::new(Barrier::new(2));
-    let b2 = barrier.clone();
-    let echo = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.1));
-        b2.wait();
+    let (mut ping_tx, mut ping_rx) = R::make(ROUND_TRIP_CAP);
+    let (mut pong_tx, mut pong_rx) = R::make(ROUND_TRIP_CAP);
+    let total = echo_count(samples, batch);
+    let echo = move || {
         for _ in 0..total {
-            let v = loop {
-                if let Some(v) = R::pop(&mut ping_rx) {
-                    break v;
-                }
-                std::hint::spin_loop();
-            };
-            while !R::push(&mut pong_tx, v) {
-                std::hint::spin_loop();
-            }
+            let v = R::pop_spin(&mut ping_rx);
+            R::push_spin(&mut pong_tx, v);
         }
-    });
-    let main = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.0));
-        barrier.wait();
-        let one = |i: u64| {
-            while !R::push(&mut ping_tx, i) {
-                std::hint::spin_loop();
-            }
-            loop {
-                if let Some(v) = R::pop(&mut pong_rx) {
-                    assert_eq!(v, i);
-                    break;
-                }
-                std::hint::spin_loop();
-            }
-        };
-        time_batches(samples, batch, 0, one)
-    });
-    echo.join().unwrap();
-    main.join().unwrap()
+    };
+    let one = move |i: u64| {
+        R::push_spin(&mut ping_tx, i);
+        assert_eq!(R::pop_spin(&mut pong_rx), i);
+    };
+    ping_pong(cpus, samples, batch, 0, echo, one)
 }
 
 /// The physical floor: one cache line bounced between the two CPUs (store,
 /// then spin on the other side's store), timed like [`round_trips`].
 pub fn floor(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<f64> {
     let line = Arc::new(CachePadded::new(AtomicU64::new(0)));
-    let total = (samples * batch) as u64 + 1000;
+    let total = echo_count(samples, batch);
     let l2 = line.clone();
-    let barrier = Arc::new(Barrier::new(2));
-    let b2 = barrier.clone();
-    let echo = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.1));
-        b2.wait();
+    let echo = move || {
         for i in 0..total {
             while l2.load(Ordering::Acquire) != 2 * i + 1 {
                 std::hint::spin_loop();
             }
             l2.store(2 * i + 2, Ordering::Release);
         }
-    });
-    let main = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.0));
-        barrier.wait();
-        time_batches(samples, batch, 0, |i: u64| {
-            line.store(2 * i + 1, Ordering::Release);
-            while line.load(Ordering::Acquire) != 2 * i + 2 {
-                std::hint::spin_loop();
-            }
-        })
-    });
-    echo.join().unwrap();
-    main.join().unwrap()
+    };
+    let one = move |i: u64| {
+        line.store(2 * i + 1, Ordering::Release);
+        while line.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+    };
+    ping_pong(cpus, samples, batch, 0, echo, one)
 }
 
 /// The floor of any round trip through *two* rings: two cache lines, one
@@ -338,42 +345,34 @@ pub fn floor(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<
 pub fn floor_two_lines(cpus: Option<(CpuId, CpuId)>, samples: usize, batch: usize) -> Vec<f64> {
     let ping = Arc::new(CachePadded::new(AtomicU64::new(0)));
     let pong = Arc::new(CachePadded::new(AtomicU64::new(0)));
-    let total = (samples * batch) as u64 + 1000;
+    let total = echo_count(samples, batch);
     let (ping2, pong2) = (ping.clone(), pong.clone());
-    let barrier = Arc::new(Barrier::new(2));
-    let b2 = barrier.clone();
-    let echo = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.1));
-        b2.wait();
+    let echo = move || {
         for i in 1..=total {
             while ping2.load(Ordering::Acquire) != i {
                 std::hint::spin_loop();
             }
             pong2.store(i, Ordering::Release);
         }
-    });
-    let main = std::thread::spawn(move || {
-        pin(cpus.map(|c| c.0));
-        barrier.wait();
-        time_batches(samples, batch, 1, |i: u64| {
-            ping.store(i, Ordering::Release);
-            while pong.load(Ordering::Acquire) != i {
-                std::hint::spin_loop();
-            }
-        })
-    });
-    echo.join().unwrap();
-    main.join().unwrap()
+    };
+    let one = move |i: u64| {
+        ping.store(i, Ordering::Release);
+        while pong.load(Ordering::Acquire) != i {
+            std::hint::spin_loop();
+        }
+    };
+    ping_pong(cpus, samples, batch, 1, echo, one)
 }
 
-/// Runs `one(i)` for `i` from `first`: 1000 warm-up calls, then `samples`
-/// timed batches of `batch`; returns the mean ns per call of each batch.
+/// Runs `one(i)` for `i` from `first`: [`WARMUP`] untimed calls, then
+/// `samples` timed batches of `batch`; returns the mean ns per call of each
+/// batch.
 fn time_batches(samples: usize, batch: usize, first: u64, mut one: impl FnMut(u64)) -> Vec<f64> {
-    for i in first..first + 1000 {
+    for i in first..first + WARMUP {
         one(i);
     }
     let mut out = Vec::with_capacity(samples);
-    let mut i = first + 1000;
+    let mut i = first + WARMUP;
     for _ in 0..samples {
         let t0 = Instant::now();
         for _ in 0..batch {

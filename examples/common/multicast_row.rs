@@ -21,27 +21,31 @@ use hdrhistogram::Histogram;
 
 /// Ring size for both peers.
 const RING: usize = 1024;
+/// Untimed warm-up round trips: one per this many timed ones.
+const SAMPLES_PER_WARMUP: u64 = 10;
+
+/// Row name of corelane's `queue::multicast`.
+pub const CORELANE: &str = "multicast corelane";
+/// Row name of the `disruptor` crate's `EventPoller`.
+pub const DISRUPTOR: &str = "multicast disruptor (EventPoller)";
 
 #[derive(Clone, Copy, Default)]
 struct Ping {
     seq: u64,
 }
 
-/// Round-trip histograms (nanoseconds), one row per implementation:
-/// `("multicast corelane", ..)` and `("multicast disruptor (EventPoller)", ..)`.
-/// `samples` round trips each, after a tenth as many for warm-up. Thread A runs on `cpus.0`,
+/// Round-trip histograms (nanoseconds), one row per implementation, named
+/// [`CORELANE`] and [`DISRUPTOR`]. `samples` round trips each, after
+/// `samples / SAMPLES_PER_WARMUP` for warm-up. Thread A runs on `cpus.0`,
 /// thread B on `cpus.1` (`None`: unpinned); the calling thread is not pinned.
-pub fn multicast_rows(samples: u64, cpus: Option<(CpuId, CpuId)>) -> Vec<(String, Histogram<u64>)> {
-    let warmup = samples / 10;
+pub fn multicast_rows(
+    samples: u64,
+    cpus: Option<(CpuId, CpuId)>,
+) -> Vec<(&'static str, Histogram<u64>)> {
+    let warmup = samples / SAMPLES_PER_WARMUP;
     vec![
-        (
-            "multicast corelane".to_string(),
-            corelane_rtt(samples, warmup, cpus),
-        ),
-        (
-            "multicast disruptor (EventPoller)".to_string(),
-            disruptor_rtt(samples, warmup, cpus),
-        ),
+        (CORELANE, corelane_rtt(samples, warmup, cpus)),
+        (DISRUPTOR, disruptor_rtt(samples, warmup, cpus)),
     ]
 }
 
@@ -57,27 +61,22 @@ fn pin_to(cpu: Option<CpuId>) {
     }
 }
 
-fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
-    let (mut ping, mut ping_rx) = multicast::broadcast(RING, Ping::default, 1);
-    let (mut pong, mut pong_rx) = multicast::broadcast(RING, Ping::default, 1);
-    let (mut ping_rx, mut pong_rx) = (ping_rx.remove(0), pong_rx.remove(0));
+/// Runs `echo` (thread B, until its ping ring disconnects) and, on thread
+/// A, `warmup + samples` calls of `round_trip(seq)`, each timed on its own;
+/// the last `samples` go into the histogram. Both threads start together.
+fn timed_round_trips(
+    samples: u64,
+    warmup: u64,
+    cpus: Option<(CpuId, CpuId)>,
+    echo: impl FnOnce() + Send + 'static,
+    mut round_trip: impl FnMut(u64) + Send + 'static,
+) -> Histogram<u64> {
     let start = Arc::new(Barrier::new(2));
     let go = start.clone();
     let echo = thread::spawn(move || {
         pin_to(cpus.map(|c| c.1));
         go.wait();
-        loop {
-            match ping_rx.try_next() {
-                Ok(p) => {
-                    let seq = p.seq;
-                    while pong.try_publish_with(|x| x.seq = seq).is_err() {
-                        std::hint::spin_loop();
-                    }
-                }
-                Err(PopError::Disconnected) => return,
-                Err(_) => std::hint::spin_loop(),
-            }
-        }
+        echo();
     });
     let a = thread::spawn(move || {
         pin_to(cpus.map(|c| c.0));
@@ -85,18 +84,7 @@ fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Hist
         let mut h = histogram();
         for seq in 0..warmup + samples {
             let t0 = Instant::now();
-            while ping.try_publish_with(|x| x.seq = seq).is_err() {
-                std::hint::spin_loop();
-            }
-            loop {
-                match pong_rx.try_next() {
-                    Ok(p) => {
-                        black_box(p.seq);
-                        break;
-                    }
-                    Err(_) => std::hint::spin_loop(),
-                }
-            }
+            round_trip(seq);
             if seq >= warmup {
                 h.saturating_record(t0.elapsed().as_nanos() as u64);
             }
@@ -108,58 +96,84 @@ fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Hist
     h
 }
 
-fn disruptor_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
-    use disruptor::{BusySpin, Polling, Producer};
+/// One corelane multicast ring of [`RING`] slots with one cursor.
+fn corelane_ring() -> (multicast::Publisher<Ping>, multicast::Cursor<Ping>) {
+    let (tx, mut cursors) = multicast::broadcast(RING, Ping::default, 1);
+    (tx, cursors.remove(0))
+}
 
-    let (mut ping_rx, b) =
-        disruptor::build_single_producer(RING, Ping::default, BusySpin).new_event_poller();
-    let mut ping = b.build();
-    let (mut pong_rx, b) =
-        disruptor::build_single_producer(RING, Ping::default, BusySpin).new_event_poller();
-    let mut pong = b.build();
-    let start = Arc::new(Barrier::new(2));
-    let go = start.clone();
-    let echo = thread::spawn(move || {
-        pin_to(cpus.map(|c| c.1));
-        go.wait();
+/// One disruptor ring of [`RING`] slots, busy-spinning, with one `EventPoller`.
+fn disruptor_ring() -> (
+    disruptor::SingleProducer<Ping, disruptor::SingleConsumerBarrier>,
+    disruptor::EventPoller<Ping, disruptor::SingleProducerBarrier>,
+) {
+    let (rx, b) = disruptor::build_single_producer(RING, Ping::default, disruptor::BusySpin)
+        .new_event_poller();
+    (b.build(), rx)
+}
+
+fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
+    let (mut ping, mut ping_rx) = corelane_ring();
+    let (mut pong, mut pong_rx) = corelane_ring();
+    let echo = move || loop {
+        match ping_rx.try_next() {
+            Ok(p) => {
+                let seq = p.seq;
+                while pong.try_publish_with(|x| x.seq = seq).is_err() {
+                    std::hint::spin_loop();
+                }
+            }
+            Err(PopError::Disconnected) => return,
+            Err(_) => std::hint::spin_loop(),
+        }
+    };
+    let round_trip = move |seq: u64| {
+        while ping.try_publish_with(|x| x.seq = seq).is_err() {
+            std::hint::spin_loop();
+        }
         loop {
-            match ping_rx.poll() {
+            match pong_rx.try_next() {
+                Ok(p) => {
+                    black_box(p.seq);
+                    break;
+                }
+                Err(_) => std::hint::spin_loop(),
+            }
+        }
+    };
+    timed_round_trips(samples, warmup, cpus, echo, round_trip)
+}
+
+fn disruptor_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Histogram<u64> {
+    use disruptor::{Polling, Producer};
+
+    let (mut ping, mut ping_rx) = disruptor_ring();
+    let (mut pong, mut pong_rx) = disruptor_ring();
+    let echo = move || loop {
+        match ping_rx.poll() {
+            Ok(mut events) => {
+                for p in &mut events {
+                    let seq = p.seq;
+                    pong.publish(|x| x.seq = seq);
+                }
+            }
+            Err(Polling::NoEvents) => std::hint::spin_loop(),
+            Err(Polling::Shutdown) => return,
+        }
+    };
+    let round_trip = move |seq: u64| {
+        ping.publish(|x| x.seq = seq);
+        loop {
+            match pong_rx.poll() {
                 Ok(mut events) => {
                     for p in &mut events {
-                        let seq = p.seq;
-                        pong.publish(|x| x.seq = seq);
+                        black_box(p.seq);
                     }
+                    break;
                 }
-                Err(Polling::NoEvents) => std::hint::spin_loop(),
-                Err(Polling::Shutdown) => return,
+                Err(_) => std::hint::spin_loop(),
             }
         }
-    });
-    let a = thread::spawn(move || {
-        pin_to(cpus.map(|c| c.0));
-        start.wait();
-        let mut h = histogram();
-        for seq in 0..warmup + samples {
-            let t0 = Instant::now();
-            ping.publish(|x| x.seq = seq);
-            loop {
-                match pong_rx.poll() {
-                    Ok(mut events) => {
-                        for p in &mut events {
-                            black_box(p.seq);
-                        }
-                        break;
-                    }
-                    Err(_) => std::hint::spin_loop(),
-                }
-            }
-            if seq >= warmup {
-                h.saturating_record(t0.elapsed().as_nanos() as u64);
-            }
-        }
-        h
-    });
-    let h = a.join().expect("ping thread");
-    echo.join().expect("echo thread");
-    h
+    };
+    timed_round_trips(samples, warmup, cpus, echo, round_trip)
 }

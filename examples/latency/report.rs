@@ -1,0 +1,188 @@
+//! The output of `examples/latency.rs`: the text report, or with `--json`
+//! one JSON document (and nothing else on stdout).
+
+use serde_json::{json, Value};
+
+use crate::rings::{percentile, Ring, Rtrb, ROUND_TRIP_CAP};
+use crate::targets::{Goal, Target};
+use crate::{McRow, Results, Row, BATCH, DISTURBED_FLOOR_NS, FLOOR_ONE_LINE, THROUGHPUT_CAP};
+
+/// Warns on stderr when the one-line floor says the host is disturbed.
+pub fn warn_if_disturbed(r: &Results) {
+    if r.disturbed() {
+        eprintln!(
+            "latency: WARNING: one-line floor {:.0} ns > {DISTURBED_FLOOR_NS:.0} ns: \
+             the host looks disturbed; rerun before quoting figures",
+            r.rtt(FLOOR_ONE_LINE)
+        );
+    }
+}
+
+// ----- text ------------------------------------------------------------------
+
+pub fn print_text(r: &Results, targets: &[Target]) {
+    print_rings(r);
+    print_multicast(r);
+    print_timer(r);
+    print_targets(targets);
+}
+
+fn print_rings(r: &Results) {
+    println!(
+        "\nround trip through two rings (ping, echo back), u64, cap {ROUND_TRIP_CAP}; \
+         {} interleaved rounds;\n\
+         each sample is the mean of {BATCH} round trips; p50 = median of per-round medians;\n\
+         throughput: u64 one by one (unless named), cap {THROUGHPUT_CAP}",
+        r.rounds
+    );
+    println!(
+        "{:<32} {:>8} {:>8} {:>8} {:>9} {:>8} | {:>9} {:>8}",
+        "ring", "p50 ns", "p99", "p99.9", "/floor", "/rtrb", "M items/s", "/rtrb"
+    );
+    for row in &r.rings {
+        println!(
+            "{:<32} {} | {}",
+            row.name,
+            rtt_cells(r, row),
+            tput_cells(r, row)
+        );
+    }
+}
+
+/// p50, p99, p99.9, and the p50 as ratios to the floor and to rtrb.
+fn rtt_cells(r: &Results, row: &Row) -> String {
+    let Some(p50) = row.rtt_p50() else {
+        return format!("{:>8} {:>8} {:>8} {:>9} {:>8}", "-", "-", "-", "-", "-");
+    };
+    format!(
+        "{p50:>8.1} {:>8.1} {:>8.1} {:>8.2}x {:>7.2}x",
+        percentile(&row.rtt_all, 99.0),
+        percentile(&row.rtt_all, 99.9),
+        p50 / r.rtt(FLOOR_ONE_LINE),
+        p50 / r.rtt(Rtrb::NAME)
+    )
+}
+
+/// Median throughput, and as a ratio to rtrb's.
+fn tput_cells(r: &Results, row: &Row) -> String {
+    match row.tput_p50() {
+        Some(t) => format!("{t:>9.1} {:>7.2}x", t / r.tput(Rtrb::NAME)),
+        None => format!("{:>9} {:>8}", "-", "-"),
+    }
+}
+
+/// The multicast rows: a single round trip per sample (two rings, one
+/// cursor each), so the figures include two clock reads and are not
+/// comparable with the batched rows above; only the ratio between the two
+/// multicast rows is.
+fn print_multicast(r: &Results) {
+    println!(
+        "\nmulticast ring round trip (ping ring + pong ring, one cursor each, busy-spin),\n\
+         one round trip per sample (includes two clock reads); p50 = median of per-round medians"
+    );
+    println!(
+        "{:<36} {:>8} {:>8} {:>8} {:>11}",
+        "ring", "p50 ns", "p99", "p99.9", "/disruptor"
+    );
+    let peer = r.multicast(crate::multicast_row::DISRUPTOR).p50();
+    for row in &r.multicast {
+        println!(
+            "{:<36} {:>8.0} {:>8} {:>8} {:>10.2}x",
+            row.name,
+            row.p50(),
+            row.hist.value_at_quantile(0.99),
+            row.hist.value_at_quantile(0.999),
+            row.p50() / peer
+        );
+    }
+}
+
+fn print_timer(r: &Results) {
+    println!(
+        "\ntimer wheel, 100k pending (single thread, {}; each figure the best of its repetitions):",
+        r.timer_place
+    );
+    for (label, ns) in &r.timer {
+        println!("  {label:<48} {ns:>8.1} ns");
+    }
+}
+
+fn print_targets(targets: &[Target]) {
+    println!("\ntargets, this run (ratios of medians):");
+    for t in targets {
+        let verdict = match t.met() {
+            Some(true) => "  met",
+            Some(false) => "  MISSED",
+            None => "",
+        };
+        println!(
+            "  {:<52} = {:>6.3}  ({}){verdict}",
+            t.spec.what,
+            t.value,
+            t.describe_goal()
+        );
+    }
+}
+
+// ----- JSON ------------------------------------------------------------------
+
+/// One decimal, as in the text report; NaN and the infinities become `null`.
+fn round1(x: f64) -> Value {
+    json!((x * 10.0).round() / 10.0)
+}
+
+pub fn to_json(r: &Results, targets: &[Target], placement: Option<&str>) -> Value {
+    let timer: Vec<Value> = r
+        .timer
+        .iter()
+        .map(|(name, ns)| json!({"name": name, "ns": round1(*ns)}))
+        .collect();
+    json!({
+        "rounds": r.rounds,
+        "batch": BATCH,
+        "placement": placement,
+        "host_disturbed": r.disturbed(),
+        "rows": r.rings.iter().map(ring_json).collect::<Vec<_>>(),
+        "multicast": r.multicast.iter().map(multicast_json).collect::<Vec<_>>(),
+        "timer": timer,
+        "timer_place": r.timer_place,
+        "targets": targets.iter().map(target_json).collect::<Vec<_>>(),
+    })
+}
+
+/// Absent figures (no round trips, or no throughput, for this row) are `null`.
+fn ring_json(row: &Row) -> Value {
+    let pct = |p| row.rtt_p50().map(|_| round1(percentile(&row.rtt_all, p)));
+    json!({
+        "name": row.name,
+        "rtt_p50_ns": row.rtt_p50().map(round1),
+        "rtt_p99_ns": pct(99.0),
+        "rtt_p999_ns": pct(99.9),
+        "mitems_per_s": row.tput_p50().map(round1),
+    })
+}
+
+fn multicast_json(row: &McRow) -> Value {
+    json!({
+        "name": row.name,
+        "rtt_p50_ns": round1(row.p50()),
+        "rtt_p99_ns": row.hist.value_at_quantile(0.99),
+        "rtt_p999_ns": row.hist.value_at_quantile(0.999),
+    })
+}
+
+fn target_json(t: &Target) -> Value {
+    let (op, target, note) = match t.spec.goal {
+        Goal::AtMost(x) => (Some("<="), Some(x), None),
+        Goal::AtLeast(x) => (Some(">="), Some(x), None),
+        Goal::Info(note) => (None, None, Some(note)),
+    };
+    json!({
+        "name": t.spec.what,
+        "value": t.value,
+        "op": op,
+        "target": target,
+        "met": t.met(),
+        "note": note,
+    })
+}

@@ -1,0 +1,126 @@
+//! The targets of `examples/latency.rs`: each is the ratio of two figures
+//! of one run, named by the rows they come from, and the direction the
+//! ratio must fall.
+
+use crate::multicast_row::{CORELANE, DISRUPTOR};
+use crate::rings::{
+    ArrayQueue, CbChannel, CorelaneMpmc, CorelaneMpsc, CorelaneSpsc, CorelaneSpscBatch,
+    CorelaneSpscNoNotify, Nexus, Ring, Ringbuf, Rtrb,
+};
+use crate::{Results, FLOOR_ONE_LINE, FLOOR_TWO_LINES};
+
+use Figure::{Multicast, PeerRtt, PeerTput, Rtt, Tput};
+use Goal::{AtLeast, AtMost, Info};
+
+/// The single-item SPSC peers the SPSC targets compare against.
+const SPSC_PEERS: [&str; 3] = [Rtrb::NAME, Ringbuf::NAME, Nexus::NAME];
+const SPSC: &str = CorelaneSpsc::NAME;
+
+/// A figure of this run, named by the row it comes from.
+#[derive(Clone, Copy)]
+enum Figure {
+    /// A ring row's median round trip.
+    Rtt(&'static str),
+    /// A ring row's median throughput.
+    Tput(&'static str),
+    /// The lowest median round trip of [`SPSC_PEERS`].
+    PeerRtt,
+    /// The highest median throughput of [`SPSC_PEERS`].
+    PeerTput,
+    /// A multicast row's median round trip.
+    Multicast(&'static str),
+}
+
+/// Which way a ratio must fall.
+#[derive(Clone, Copy)]
+pub enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+    /// No target: shown for context.
+    Info(&'static str),
+}
+
+/// A target: `num / den` against `goal`.
+pub struct Spec {
+    pub what: &'static str,
+    num: Figure,
+    den: Figure,
+    pub goal: Goal,
+}
+
+const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec {
+    Spec {
+        what,
+        num,
+        den,
+        goal,
+    }
+}
+
+#[rustfmt::skip]
+static TARGETS: [Spec; 9] = [
+    spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
+    spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
+    spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
+    spec("spsc throughput / best of rtrb, ringbuf, nexus-queue", Tput(SPSC), PeerTput, AtLeast(1.30)),
+    spec("spsc chunks of 64 / rtrb single-item", Tput(CorelaneSpscBatch::NAME), Tput(Rtrb::NAME), AtLeast(3.00)),
+    spec("mpsc 1->1 / crossbeam-channel bounded", Tput(CorelaneMpsc::NAME), Tput(CbChannel::NAME), AtLeast(2.00)),
+    spec("mpmc 1->1 / crossbeam ArrayQueue", Tput(CorelaneMpmc::NAME), Tput(ArrayQueue::NAME), AtLeast(1.00)),
+    // Cost per item is 1 / throughput, so cost with / cost without is
+    // throughput without / throughput with.
+    spec("spsc push cost with park check / without (per item)", Tput(CorelaneSpscNoNotify::NAME), Tput(SPSC), AtMost(1.05)),
+    spec("multicast round trip / disruptor EventPoller", Multicast(CORELANE), Multicast(DISRUPTOR), AtMost(0.80)),
+];
+
+/// A target's ratio in this run.
+pub struct Target {
+    pub spec: &'static Spec,
+    pub value: f64,
+}
+
+impl Target {
+    /// `Some(met)`, or `None` for a context-only row. A NaN ratio misses.
+    pub fn met(&self) -> Option<bool> {
+        match self.spec.goal {
+            AtMost(t) => Some(self.value <= t),
+            AtLeast(t) => Some(self.value >= t),
+            Info(_) => None,
+        }
+    }
+
+    /// `target <= 0.85`, or the note of a context-only row.
+    pub fn describe_goal(&self) -> String {
+        match self.spec.goal {
+            AtMost(t) => format!("target <= {t:.2}"),
+            AtLeast(t) => format!("target >= {t:.2}"),
+            Info(note) => format!("{note}; no target"),
+        }
+    }
+}
+
+/// Every target's ratio in `r`.
+pub fn targets(r: &Results) -> Vec<Target> {
+    TARGETS
+        .iter()
+        .map(|spec| Target {
+            spec,
+            value: figure(r, spec.num) / figure(r, spec.den),
+        })
+        .collect()
+}
+
+fn figure(r: &Results, f: Figure) -> f64 {
+    match f {
+        Rtt(name) => r.rtt(name),
+        Tput(name) => r.tput(name),
+        PeerRtt => SPSC_PEERS
+            .map(|n| r.rtt(n))
+            .into_iter()
+            .fold(f64::INFINITY, f64::min),
+        PeerTput => SPSC_PEERS
+            .map(|n| r.tput(n))
+            .into_iter()
+            .fold(0.0, f64::max),
+        Multicast(name) => r.multicast(name).p50(),
+    }
+}
