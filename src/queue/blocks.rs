@@ -66,12 +66,21 @@ pub(super) struct Blocks<T> {
     _owns: PhantomData<T>,
 }
 
-// Owns its allocation like a `Box<[_]>` of atomics and cells; the SPSC
-// protocol decides who touches which cell.
-// SAFETY: sharing it is as safe as sharing those atomics and cells, and
-// moving values of `T` across threads needs `T: Send`.
+// Owns its allocation like a `Box<[_]>` of atomics and cells. Who may touch
+// which cell when is the SPSC protocol's business: the producer writes a
+// slot, then publishes it by a stamp; the consumer reads (moves out) a slot
+// only after seeing that stamp, and hands it back by its cursor. So a value
+// of `T` is made on one thread and moved out or dropped on another: that
+// needs `T: Send`, and nothing more, because the storage never hands out
+// `&T` itself.
+// SAFETY: `Blocks<T>` owns the values in its cells (moved out or dropped by
+// the ring, on whichever thread holds it last), hence `T: Send`.
 unsafe impl<T: Send> Send for Blocks<T> {}
-// SAFETY: as above: `&Blocks` only hands out `&AtomicUsize` and `&Cell<T>`.
+// SAFETY: `&Blocks` hands out `&AtomicUsize` (stamps) and `&Cell<T>`; each
+// cell is accessed by one thread at a time under the protocol above, and
+// only to move values in or out, which needs `T: Send`. A handle that turns
+// a cell into a `&T` reachable from `&self` must itself be `Sync` only for
+// `T: Sync` (the SPSC `ReadChunk` is: see its `_items_by_ref` marker).
 unsafe impl<T: Send> Sync for Blocks<T> {}
 
 impl<T> Blocks<T> {

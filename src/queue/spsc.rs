@@ -59,6 +59,7 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use super::blocks::{block_len_for, Blocks, Walk};
 use super::wait::{block_on, Notify, Retry, WaitStrategy};
@@ -974,6 +975,7 @@ impl<T> Consumer<T> {
             consumer: self,
             remaining: len,
             taken: 0,
+            _items_by_ref: PhantomData,
         }
     }
 
@@ -1080,6 +1082,13 @@ pub struct ReadChunk<'a, T> {
     consumer: &'a mut Consumer<T>,
     remaining: usize,
     taken: usize,
+    /// Makes the chunk `Sync` only when `T: Sync` (and `Send` only when `T:
+    /// Send`, as the consumer borrow already does): [`get`](Self::get) and
+    /// [`iter`](Self::iter) hand out `&T` from `&self`, so sharing `&chunk`
+    /// between threads shares `&T`. Without it the chunk would be `Sync`
+    /// whenever the consumer is (`T: Send`), and two threads could race on a
+    /// `Cell` through `&chunk` (tests/ui/spsc_read_chunk_shared_needs_sync.rs).
+    _items_by_ref: PhantomData<T>,
 }
 
 impl<T> ReadChunk<'_, T> {
