@@ -61,7 +61,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::blocks::{block_len_for, Blocks, Walk};
+mod blocks;
+use blocks::{block_len_for, Blocks, Walk};
 use super::wait::{block_on, Notify, Retry, WaitStrategy};
 use super::{ring_capacity, PopError, PushError};
 use crate::sync::{spin_hint, Arc, AtomicBool, AtomicUsize, CachePadded, Ordering};
