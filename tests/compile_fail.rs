@@ -1,5 +1,8 @@
 //! Type-level guarantees, checked by trybuild: the single sides of the rings
-//! are not `Clone`, and a ring of a `!Send` item type cannot cross threads.
+//! are not `Clone`; no handle of a ring of a `!Send` item type crosses
+//! threads; and a handle that gives out `&T` from `&self` to other threads
+//! (an SPSC `ReadChunk` shared by reference, every multicast subscriber)
+//! needs `T: Sync`. Each case's first comment says which bound it pins.
 //!
 //! The expected compiler output lives next to each case (`tests/ui/*.stderr`);
 //! regenerate it with `TRYBUILD=overwrite cargo test --test compile_fail`
@@ -9,7 +12,8 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
-    // The control: the same shapes compile with a `Send` item and the
-    // cloneable sides.
+    // The controls: the same shapes compile with a `Send` (and, where `&T`
+    // is shared, `Sync`) item, the cloneable sides clone, and the SPSC
+    // handles that give out no `&T` stay `Send + Sync` for any `T: Send`.
     t.pass("tests/ui/pass/*.rs");
 }

@@ -34,7 +34,6 @@
 
 use std::fmt;
 
-mod blocks;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;

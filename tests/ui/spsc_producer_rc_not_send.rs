@@ -1,4 +1,5 @@
-// A ring of `Rc` would let two threads touch one reference count.
+// A ring of `Rc` would let two threads touch one reference count: the
+// producer moves clones into the ring and keeps others.
 use std::rc::Rc;
 
 fn main() {

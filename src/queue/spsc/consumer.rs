@@ -1,0 +1,307 @@
+//! The consumer end: `pop`, the length and disconnection checks. The ground
+//! rules are in `mod.rs`; read chunks are in `read_chunk.rs`.
+
+use std::fmt;
+
+use super::blocks::SlotAddr;
+use super::prefetch::TailSighting;
+use super::shared::Shared;
+use crate::queue::wait::{block_on, Retry, WaitStrategy};
+use crate::queue::PopError;
+use crate::sync::{Arc, Ordering};
+
+/// The receiving end of an SPSC ring. Not `Clone`.
+///
+/// `Send` and `Sync` for `T: Send`: it moves items out, and from `&self` it
+/// hands out only lengths and flags, never `&T` (the [`ReadChunk`] that
+/// does is `Sync` only for `T: Sync`).
+///
+/// [`ReadChunk`]: super::ReadChunk
+pub struct Consumer<T> {
+    /// The next position to take. Moves only forward, before the item at it
+    /// is handed out; published (Release) after the item has been read.
+    pub(super) head: usize,
+    /// The end of the run known published (a publication boundary,
+    /// `head <= ready_end <= tail`).
+    pub(super) ready_end: usize,
+    /// Where `head` is in the blocks.
+    pub(super) head_addr: SlotAddr,
+    /// How far ahead the producer was last seen, for prefetching.
+    pub(super) tail_sighting: TailSighting,
+    pub(super) shared: Arc<Shared<T>>,
+}
+
+/// The consumer's cursor state, borrowed apart from its `Arc` so the
+/// blocking and async paths can use it in closures.
+struct ConsumerCursor<'a> {
+    head: &'a mut usize,
+    ready_end: &'a mut usize,
+    head_addr: &'a mut SlotAddr,
+    tail_sighting: &'a mut TailSighting,
+}
+
+impl ConsumerCursor<'_> {
+    /// Forced inline: this is the whole pop, and it was tuned inlined into
+    /// the caller's loop.
+    #[inline(always)]
+    fn pop<T>(&mut self, shared: &Shared<T>) -> Result<T, PopError> {
+        if *self.head == *self.ready_end {
+            match shared.published_end(self.head_addr.block, *self.head) {
+                Some(end) => {
+                    *self.ready_end = end;
+                    self.tail_sighting.prefetch_after_refresh(
+                        shared,
+                        *self.head,
+                        self.head_addr.block,
+                    );
+                }
+                None => return Err(self.empty_reason(shared)),
+            }
+        }
+        let value = shared
+            .blocks
+            .cell(self.head_addr.block, self.head_addr.offset)
+            // SAFETY: `head < ready_end`, a stamp the producer stored after
+            // writing this position (Acquire above); it will not touch the
+            // slot again until we publish a head past it.
+            .with(|v| unsafe { (*v).assume_init_read() });
+        *self.head = self.head.wrapping_add(1);
+        self.head_addr.advance(&shared.blocks);
+        // Release: pairs with the producer's Acquire head load, ordering our
+        // read of the slot before its overwrite.
+        shared.consumer.head.store(*self.head, Ordering::Release);
+        shared.space.notify();
+        Ok(value)
+    }
+
+    #[cold]
+    fn empty_reason<T>(&mut self, shared: &Shared<T>) -> PopError {
+        // Acquire: pairs with the producer's Release in its Drop; after it,
+        // every item it pushed is visible, so re-checking the stamp is final.
+        if !shared.consumer.producer_gone.load(Ordering::Acquire) {
+            return PopError::Empty;
+        }
+        match shared.published_end(self.head_addr.block, *self.head) {
+            // An item published just before the producer left: not empty
+            // after all (the caller retries and takes it).
+            Some(_) => PopError::Empty,
+            None => PopError::Disconnected,
+        }
+    }
+}
+
+impl<T> Consumer<T> {
+    /// The consumer of the empty ring `shared`.
+    pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
+        Consumer {
+            head: 0,
+            ready_end: 0,
+            head_addr: shared.blocks.first_addr(),
+            tail_sighting: TailSighting::default(),
+            shared,
+        }
+    }
+
+    /// Takes the oldest item. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if no item is waiting; [`PopError::Disconnected`]
+    /// if none is waiting and the producer is gone (items pushed before the
+    /// producer was dropped are still returned first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, PopError};
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        let (mut cursor, shared) = self.cursor_and_shared();
+        cursor.pop(shared)
+    }
+
+    #[inline]
+    fn cursor_and_shared(&mut self) -> (ConsumerCursor<'_>, &Shared<T>) {
+        let Consumer {
+            head,
+            ready_end,
+            head_addr,
+            tail_sighting,
+            shared,
+        } = self;
+        (
+            ConsumerCursor {
+                head,
+                ready_end,
+                head_addr,
+                tail_sighting,
+            },
+            shared,
+        )
+    }
+
+    /// Takes the oldest item, waiting per `strategy` while the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy};
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(2);
+    /// std::thread::spawn(move || tx.push(3).unwrap());
+    /// assert_eq!(rx.pop_blocking(WaitStrategy::Park), Ok(3));
+    /// ```
+    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
+        let (mut cursor, shared) = self.cursor_and_shared();
+        block_on(strategy, &shared.items, || retry_pop(cursor.pop(shared)))
+    }
+
+    /// Takes the oldest item, waiting asynchronously while the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    pub async fn recv(&mut self) -> Result<T, PopError> {
+        let (mut cursor, shared) = self.cursor_and_shared();
+        Retry {
+            notify: &shared.items,
+            op: || retry_pop(cursor.pop(shared)),
+        }
+        .await
+    }
+
+    /// Items waiting (may only grow concurrently, as the producer pushes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        let tail = self.shared.producer.tail.load(Ordering::Acquire);
+        // The producer stores `tail` after the stamp, so we may have popped
+        // past the `tail` we see: clamp a negative gap to 0.
+        (tail.wrapping_sub(self.head) as isize).max(0) as usize
+    }
+
+    /// True if no item is waiting *now* (a `false` guarantees the next `pop`
+    /// succeeds, since only we take items).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.head == self.ready_end
+            && self
+                .shared
+                .published_end(self.head_addr.block, self.head)
+                .is_none()
+    }
+
+    /// True if every slot holds an item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// tx.push(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// Number of slots (a power of two).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corelane::queue::spsc::channel::<u8>(5).1.capacity(), 8);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// True once the producer has been dropped (items may still be waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// drop(tx);
+    /// assert!(rx.is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.consumer.producer_gone.load(Ordering::Acquire)
+    }
+}
+
+/// One try of a blocking or async pop: `None` to wait and retry.
+fn retry_pop<T>(r: Result<T, PopError>) -> Option<Result<T, PopError>> {
+    match r {
+        Err(PopError::Empty | PopError::Busy) => None,
+        other => Some(other),
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Publish the private head first: a forgotten `ReadChunk` may have
+        // moved items out past the published one, and whoever drops the
+        // ring last drops exactly `[head, tail)` as published.
+        // Relaxed: ordered before the Release store of `head` below, which
+        // the final drop loads with Acquire.
+        let slot = self.shared.blocks.slot_index(&self.head_addr);
+        self.shared
+            .consumer_slot_at_drop
+            .store(slot, Ordering::Relaxed);
+        // Release: pairs with the final drop's Acquire load (and the
+        // producer's head loads).
+        self.shared
+            .consumer
+            .head
+            .store(self.head, Ordering::Release);
+        // Release: pairs with the producer's loads of the flag.
+        self.shared
+            .producer
+            .consumer_gone
+            .store(true, Ordering::Release);
+        self.shared.space.notify_slow();
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("spsc::Consumer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
