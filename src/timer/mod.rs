@@ -607,8 +607,10 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.cancel(key), None);
     /// ```
     pub fn clear(&mut self) {
-        self.slab.clear();
+        // The lists first: dropping the values runs user code, which may
+        // panic; the lists must not name slots the slab has freed.
         self.levels.clear();
+        self.slab.clear();
     }
 }
 

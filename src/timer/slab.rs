@@ -8,10 +8,10 @@
 //!   naming a freed (and possibly reused) slot no longer matches. A slot
 //!   whose next generation would come back to its first one (after 2^32
 //!   frees) is retired instead of reused: it stays vacant and off the free
-//!   list until [`clear`](Slab::clear), so no stale key ever matches again.
-//!   Every slot in the slab was made under the current `seed` (`clear`
-//!   empties the slab when it changes the seed), so its first generation is
-//!   `seed`.
+//!   list for good, so no stale key ever matches again. Every slot was made
+//!   with generation `seed` (the seed never changes; [`clear`](Slab::clear)
+//!   frees each slot as a cancel would, moving its generation on), so a
+//!   slot's generations run from `seed` round to `seed - 1`.
 //! * Fresh slots start at a per-wheel random generation, so a key from
 //!   another wheel matches only by a 1-in-2^32 accident.
 //! * Indices are `u32`; [`NIL`] (`u32::MAX`) is "no entry". The slab holds at
@@ -105,6 +105,8 @@ pub(crate) struct Slab<T> {
     slots: Vec<Slot<T>>,
     free: u32,
     len: usize,
+    /// Slots retired for good (ground rules): neither occupied nor free.
+    retired: usize,
     seed: u32,
 }
 
@@ -116,6 +118,7 @@ impl<T> Slab<T> {
             slots: Vec::with_capacity(capacity),
             free: NIL,
             len: 0,
+            retired: 0,
             seed: h.finish() as u32,
         }
     }
@@ -127,11 +130,11 @@ impl<T> Slab<T> {
 
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.capacity()
+        self.slots.capacity() - self.retired
     }
 
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let spare = self.slots.len() - self.len;
+        let spare = self.slots.len() - self.len - self.retired;
         self.slots.reserve(additional.saturating_sub(spare));
     }
 
@@ -230,7 +233,9 @@ impl<T> Slab<T> {
                 next_free: if retire { NIL } else { self.free },
             },
         );
-        if !retire {
+        if retire {
+            self.retired += 1;
+        } else {
             self.free = index;
         }
         self.len -= 1;
@@ -259,12 +264,39 @@ impl<T> Slab<T> {
         }
     }
 
-    /// Forgets every entry (dropping the values) but keeps the allocation.
+    /// Frees every entry (dropping the values) as a cancel would, so every
+    /// outstanding key goes stale, and keeps the allocation. Each slot is
+    /// vacated before its value is dropped; if a value's `Drop` panics, the
+    /// rest are still freed (and dropped) while the panic unwinds, so the
+    /// slab is never left naming entries that its lists have forgotten.
     pub(crate) fn clear(&mut self) {
-        self.slots.clear();
-        self.free = NIL;
-        self.len = 0;
-        self.seed = self.seed.wrapping_add(0x9E37_79B9);
+        /// Frees the slots from `next` on, also while unwinding.
+        struct Rest<'a, T> {
+            slab: &'a mut Slab<T>,
+            next: usize,
+        }
+        impl<T> Rest<'_, T> {
+            fn run(&mut self) {
+                while self.next < self.slab.slots.len() {
+                    let i = self.next;
+                    self.next += 1;
+                    if matches!(self.slab.slots[i], Slot::Occupied(_)) {
+                        drop(self.slab.remove(i as u32));
+                    }
+                }
+            }
+        }
+        impl<T> Drop for Rest<'_, T> {
+            fn drop(&mut self) {
+                self.run();
+            }
+        }
+        Rest {
+            slab: self,
+            next: 0,
+        }
+        .run();
+        debug_assert_eq!(self.len, 0);
     }
 }
 
@@ -324,5 +356,54 @@ mod tests {
         assert_eq!(slab.take(next).map(|e| e.value), Some('b'));
         let again = slab.insert(NIL, NIL, 0, 3, 'c');
         assert_eq!(again.index, next.index);
+        assert_eq!(slab.capacity(), slab.slots.capacity() - 1);
+    }
+
+    /// `clear` frees entries as cancels do: a key from before it never
+    /// names a later timer, however many clears follow.
+    ///
+    /// The counts are chosen so that any scheme which re-seeds generations
+    /// by a fixed step per clear (0x9E37_79B9) would hand the old key's
+    /// index and generation to the next timer.
+    #[test]
+    fn keys_from_before_a_clear_stay_stale() {
+        let mut slab = Slab::with_capacity(1);
+        for _ in 0..52_777 {
+            let k = slab.insert(NIL, NIL, 0, 1, 0u32);
+            slab.take(k);
+        }
+        let old = slab.insert(NIL, NIL, 0, 1, 1u32);
+        for _ in 0..28_657 {
+            slab.clear();
+        }
+        let new = slab.insert(NIL, NIL, 0, 1, 2u32);
+        assert_ne!(new, old);
+        assert_eq!(slab.find(old), None);
+    }
+
+    /// A value whose `Drop` panics in the middle of `clear` leaves the
+    /// slab empty and consistent: every other value is dropped too.
+    #[test]
+    fn clear_survives_a_panicking_drop() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Bomb(bool);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::Relaxed);
+                assert!(!self.0, "boom");
+            }
+        }
+        let mut slab = Slab::with_capacity(3);
+        slab.insert(NIL, NIL, 0, 1, Bomb(false));
+        let bomb = slab.insert(NIL, NIL, 0, 1, Bomb(true));
+        slab.insert(NIL, NIL, 0, 1, Bomb(false));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| slab.clear()));
+        assert!(caught.is_err());
+        assert_eq!(DROPS.load(Ordering::Relaxed), 3);
+        assert_eq!(slab.len(), 0);
+        assert_eq!(slab.find(bomb), None);
+        slab.reserve(3);
+        assert_eq!(slab.insert(NIL, NIL, 0, 1, Bomb(false)).index, 2);
     }
 }
