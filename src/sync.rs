@@ -434,6 +434,14 @@ impl Futex {
     }
 }
 
+/// A fresh process-wide tag (for telling apart the ids of different rings).
+/// A plain counter, not part of any protocol: always std, never modelled.
+/// Relaxed: only uniqueness matters (wraps after 2^32 tags).
+pub(crate) fn next_tag() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Pads and aligns a value to the length of a cache line (128 bytes on
 /// x86_64: the adjacent-line prefetcher pulls lines in pairs).
 pub(crate) use crossbeam_utils::CachePadded;

@@ -280,3 +280,72 @@ fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
     t.join().unwrap();
     drain.join().unwrap();
 }
+
+/// A fill closure that panics still publishes its slot (holding whatever the
+/// closure left) with a single publisher too: a lossy cursor behind it is
+/// not left waiting on a slot marked as being written, and it sees the end
+/// of the stream once the publisher is gone.
+#[test]
+fn a_panicking_fill_does_not_strand_a_lossy_cursor() {
+    let mut b = Builder::new(4, || 0u32);
+    let l = b.lossy_cursor();
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut lossy = h.lossy(l);
+    for i in 0..3 {
+        tx.try_publish(i * 10).unwrap();
+    }
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = tx.try_publish_with(|_| panic!("fill fails"));
+    }));
+    assert!(panicked.is_err());
+    let batch_panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = tx.try_publish_batch(2, |i, v| {
+            *v = 100 + i as u32;
+            assert!(i == 0, "fill fails");
+        });
+    }));
+    assert!(batch_panicked.is_err());
+    assert_eq!(tx.sequence(), 6, "the panicked claims were published");
+    tx.try_publish(7).unwrap();
+    drop(tx);
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        match lossy.try_read() {
+            Ok(v) => seen.push(v),
+            Err(ReadError::Lagged(_)) => {}
+            Err(ReadError::Disconnected) => break,
+            Err(e) => panic!("stuck: {e:?}"),
+        }
+    }
+    assert_eq!(seen.last(), Some(&7));
+    assert_eq!(lossy.try_read(), Err(ReadError::Disconnected));
+    assert_eq!(
+        lossy.read_blocking(WaitStrategy::Park),
+        Err(ReadError::Disconnected)
+    );
+}
+
+/// A node id names a node of the ring (or builder) that made it only: an
+/// id from another ring is unknown everywhere, even where the index and
+/// generation happen to match.
+#[test]
+fn an_id_from_another_ring_is_unknown() {
+    let (_tx_a, cs_a) = multicast::broadcast(4, || 0u32, 1);
+    let (tx_b, _cs_b) = multicast::broadcast(4, || 0u32, 1);
+    let foreign = cs_a[0].id();
+    assert!(matches!(
+        tx_b.joiner().subscribe_after(&[foreign]),
+        Err(GraphError::UnknownNode(id)) if id == foreign
+    ));
+    let mut b = Builder::new(4, || 0u32);
+    let c = b.cursor();
+    b.after(c, &[foreign]);
+    assert!(matches!(b.build(), Err(GraphError::UnknownNode(id)) if id == foreign));
+    let mut other = Builder::new(4, || 0u32);
+    let theirs = other.cursor();
+    let mut b = Builder::new(4, || 0u32);
+    let _ours = b.cursor();
+    let (_tx, mut h) = b.build().unwrap();
+    let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.cursor(theirs)));
+    assert!(taken.is_err(), "a handle taken by another builder's id");
+}

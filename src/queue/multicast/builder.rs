@@ -46,6 +46,8 @@ pub struct Builder<T> {
     specs: Vec<Spec>,
     /// The first id passed to `after` that this builder did not make.
     unknown: Option<NodeId>,
+    /// Carried by every id this builder (and the ring it builds) hands out.
+    tag: u32,
 }
 
 struct Spec {
@@ -83,6 +85,7 @@ impl<T> Builder<T> {
             slots: (0..cap).map(|_| Slot::new(factory())).collect(),
             specs: Vec::new(),
             unknown: None,
+            tag: crate::sync::next_tag(),
         }
     }
 
@@ -104,7 +107,21 @@ impl<T> Builder<T> {
             members,
             deps: Vec::new(),
         });
-        NodeId { index, gen: 0 }
+        self.id(index as usize)
+    }
+
+    /// The id of the node declared `index`-th.
+    fn id(&self, index: usize) -> NodeId {
+        NodeId {
+            ring: self.tag,
+            index: index as u32,
+            gen: 0,
+        }
+    }
+
+    /// True if `id` names a node this builder declared.
+    fn declared(&self, id: NodeId) -> bool {
+        id.ring == self.tag && id.gen == 0 && (id.index as usize) < self.specs.len()
     }
 
     /// Declares a broadcast cursor: it sees every item.
@@ -150,10 +167,11 @@ impl<T> Builder<T> {
     /// assert!(b.build().is_ok());
     /// ```
     pub fn after(&mut self, node: NodeId, deps: &[NodeId]) -> &mut Self {
-        match self.specs.get_mut(node.index as usize) {
-            Some(s) if node.gen == 0 => s.deps.extend_from_slice(deps),
+        if self.declared(node) {
+            self.specs[node.index as usize].deps.extend_from_slice(deps);
+        } else {
             // Reported by `build`.
-            _ => self.unknown = self.unknown.or(Some(node)),
+            self.unknown = self.unknown.or(Some(node));
         }
         self
     }
@@ -213,13 +231,9 @@ impl<T> Builder<T> {
         if let Some(bad) = self.unknown {
             return Err(GraphError::UnknownNode(bad));
         }
-        let n = self.specs.len();
         for (i, s) in self.specs.iter().enumerate() {
-            let id = NodeId {
-                index: i as u32,
-                gen: 0,
-            };
-            if let Some(&bad) = s.deps.iter().find(|d| d.index as usize >= n || d.gen != 0) {
+            let id = self.id(i);
+            if let Some(&bad) = s.deps.iter().find(|&&d| !self.declared(d)) {
                 return Err(GraphError::UnknownNode(bad));
             }
             if s.kind == Kind::Group && s.members == 0 {
@@ -243,12 +257,7 @@ impl<T> Builder<T> {
             .collect();
         match find_cycle(&deps) {
             Some(left) => Err(GraphError::Cycle(
-                left.into_iter()
-                    .map(|i| NodeId {
-                        index: i as u32,
-                        gen: 0,
-                    })
-                    .collect(),
+                left.into_iter().map(|i| self.id(i)).collect(),
             )),
             None => Ok(()),
         }
@@ -256,7 +265,7 @@ impl<T> Builder<T> {
 
     fn build_as<M: Mode>(self) -> Result<(Publisher<T, M>, Handles<T>), GraphError> {
         self.check()?;
-        let mut reg = Registry::new();
+        let mut reg = Registry::new(self.tag);
         let mut gates = Vec::with_capacity(self.specs.len());
         for s in &self.specs {
             let mut deps = s.deps.clone();
@@ -270,7 +279,8 @@ impl<T> Builder<T> {
             reg.insert(gate.clone(), deps, s.members);
             gates.push(gate);
         }
-        let ring = Arc::new(Ring::new(self.slots, M::MULTI, Registry::new()));
+        let tag = self.tag;
+        let ring = Arc::new(Ring::new(self.slots, M::MULTI, Registry::new(tag)));
         let reg = {
             let mut slot = ring.registry.lock();
             *slot = reg;
@@ -282,6 +292,7 @@ impl<T> Builder<T> {
             .enumerate()
             .map(|(i, gate)| {
                 let id = NodeId {
+                    ring: tag,
                     index: i as u32,
                     gen: 0,
                 };
@@ -304,7 +315,7 @@ impl<T> Builder<T> {
             .collect();
         drop(reg);
         let publisher = Publisher::new(ring.clone());
-        Ok((publisher, Handles { ring, nodes }))
+        Ok((publisher, Handles { ring, nodes, tag }))
     }
 }
 
@@ -348,6 +359,7 @@ enum Taken<T> {
 pub struct Handles<T> {
     ring: Arc<Ring<T>>,
     nodes: Vec<Option<Taken<T>>>,
+    tag: u32,
 }
 
 impl<T> fmt::Debug for Handles<T> {
@@ -363,7 +375,7 @@ impl<T> Handles<T> {
     fn take(&mut self, id: NodeId, what: &str) -> Taken<T> {
         self.nodes
             .get_mut(id.index as usize)
-            .filter(|_| id.gen == 0)
+            .filter(|_| id.gen == 0 && id.ring == self.tag)
             .and_then(Option::take)
             .unwrap_or_else(|| panic!("corelane: {id:?} is not an untaken {what} of this ring"))
     }

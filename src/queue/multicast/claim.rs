@@ -37,9 +37,11 @@
 //!   publishes by less than a ring; a joiner walks the stamps from it to the
 //!   frontier. Multi producer: positions are claimed by CAS
 //!   on the shared claim cursor, and each claimer publishes its own stamps,
-//!   so a reader never reads a claimed-but-unwritten slot. A claimed slot is
-//!   published even if the writing closure panics (it holds whatever the
-//!   closure left), so one panic cannot stall every reader.
+//!   so a reader never reads a claimed-but-unwritten slot.
+//! * Either mode: a claimed slot is published even if the writing closure
+//!   panics (it holds whatever the closure left; `PublishOnDrop`,
+//!   `PublishOnUnwind`), so one panic cannot stall a reader, nor leave a
+//!   slot marked `WRITING` under a lossy cursor.
 //! * Multi producer, writer against writer: the gating floor protects
 //!   readers, but the claim cursor is not the publication frontier, so a
 //!   floor made of the claim cursor alone (no gating node, or one that
@@ -231,6 +233,29 @@ impl<T> Drop for PublishOnDrop<'_, T> {
     }
 }
 
+/// Single producer: publishes a claimed run if filling it panics, as
+/// [`PublishOnDrop`] does for many producers, so that no slot stays marked
+/// `WRITING` (a lossy cursor would wait on it for ever) and the next publish
+/// does not claim positions again that readers may already hold. Disarmed
+/// with `mem::forget` once the run is written.
+struct PublishOnUnwind<'a, T> {
+    ring: &'a Ring<T>,
+    start: usize,
+    n: usize,
+    next: &'a mut usize,
+}
+
+impl<T> Drop for PublishOnUnwind<'_, T> {
+    #[cold]
+    fn drop(&mut self) {
+        publish_run(self.ring, self.start, self.n);
+        *self.next = self.start.wrapping_add(self.n);
+        self.ring.producer.set(*self.next);
+        self.ring.items.notify();
+        self.ring.released.notify();
+    }
+}
+
 /// One Release fence, then the run's stamps, last to first: a reader
 /// waiting on the run's first stamp (in program order the last store) then
 /// finds the whole run published at once, instead of chasing the stores
@@ -322,8 +347,15 @@ impl ClaimState {
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
             slot.wrote(p);
         } else {
+            let unwind = PublishOnUnwind {
+                ring,
+                start: p,
+                n: 1,
+                next: &mut self.next,
+            };
             // SAFETY: as above (the single producer owns `next`).
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
+            std::mem::forget(unwind);
             slot.wrote(p);
             slot.stamp.publish(p);
             // No cursor store here: see the ground rules.
@@ -375,12 +407,19 @@ impl ClaimState {
         // producer, drop it on the spot, publishing the run before its
         // values are written).
         let publish = M::MULTI.then(|| PublishOnDrop { ring, start: p, n });
+        let unwind = (!M::MULTI).then(|| PublishOnUnwind {
+            ring,
+            start: p,
+            n,
+            next: &mut self.next,
+        });
         for i in 0..n {
             let slot = ring.slot(p.wrapping_add(i));
             // SAFETY: as in `put`, for each claimed position of the run.
             slot.value.with_mut(|t| f(i, unsafe { &mut *t }));
             slot.wrote(p.wrapping_add(i));
         }
+        std::mem::forget(unwind);
         drop(publish);
         if !M::MULTI {
             // The cursor goes out before the run's first stamp (which the

@@ -351,6 +351,11 @@ impl CursorState {
                 have = self.nothing_ready(ring, max)?;
             }
         }
+        // Not for workers: their view of the group's claim may be stale.
+        debug_assert!(
+            have <= ring.capacity(),
+            "a cursor's limit runs more than a ring ahead"
+        );
         Ok((self.pos, have.min(max)))
     }
 

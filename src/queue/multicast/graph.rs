@@ -24,6 +24,9 @@ use crate::sync::Arc;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId {
+    /// The ring (or builder) that made the id: an id from another ring
+    /// names nothing here.
+    pub(crate) ring: u32,
     pub(crate) index: u32,
     pub(crate) gen: u32,
 }
@@ -100,6 +103,8 @@ struct Entry {
 /// The live graph. Lives behind the ring's mutex; every change is followed
 /// by a version bump so that handles re-read what they cached.
 pub(crate) struct Registry {
+    /// The ring's tag, carried by every id it hands out.
+    tag: u32,
     entries: Vec<Entry>,
     free: Vec<u32>,
     live: usize,
@@ -116,8 +121,9 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(tag: u32) -> Self {
         Registry {
+            tag,
             entries: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -127,6 +133,9 @@ impl Registry {
     }
 
     fn node(&self, id: NodeId) -> Option<&Node> {
+        if id.ring != self.tag {
+            return None;
+        }
         let e = self.entries.get(id.index as usize)?;
         (e.gen == id.gen).then_some(e.node.as_ref()).flatten()
     }
@@ -159,12 +168,20 @@ impl Registry {
                 let e = &mut self.entries[index as usize];
                 e.gen = e.gen.wrapping_add(1);
                 e.node = node;
-                NodeId { index, gen: e.gen }
+                NodeId {
+                    ring: self.tag,
+                    index,
+                    gen: e.gen,
+                }
             }
             None => {
                 let index = u32::try_from(self.entries.len()).expect("corelane: too many nodes");
                 self.entries.push(Entry { gen: 0, node });
-                NodeId { index, gen: 0 }
+                NodeId {
+                    ring: self.tag,
+                    index,
+                    gen: 0,
+                }
             }
         };
         self.live += handles;
@@ -176,6 +193,9 @@ impl Registry {
     /// ran after it now run after what it ran after (their positions never
     /// passed its position, which never passed its upstream's).
     pub(crate) fn leave(&mut self, id: NodeId) {
+        if id.ring != self.tag {
+            return;
+        }
         let Some(e) = self.entries.get_mut(id.index as usize) else {
             return;
         };
@@ -290,7 +310,7 @@ mod tests {
 
     #[test]
     fn leaves_gate_and_rewire_on_leave() {
-        let mut r = Registry::new();
+        let mut r = Registry::new(0);
         let seq = |p| Some(Gate::Cursor(Arc::new(Sequence::new(p))));
         let a = r.insert(seq(5), vec![], 1);
         let b = r.insert(seq(3), vec![a], 1);
@@ -312,13 +332,13 @@ mod tests {
     /// from its first use can never name a later node.
     #[test]
     fn an_entry_whose_generations_wrap_is_retired() {
-        let mut r = Registry::new();
+        let mut r = Registry::new(0);
         let first = r.insert(None, vec![], 1);
         assert_eq!(first.gen, 0);
         r.entries[first.index as usize].gen = u32::MAX;
         let last = NodeId {
-            index: first.index,
             gen: u32::MAX,
+            ..first
         };
         r.leave(last);
         assert_eq!(r.live(), 0);

@@ -334,6 +334,7 @@ fn a_group_joins_at_run_time_after_a_cursor() {
     assert_eq!(j.subscribers(), 1, "a refused group joins nothing");
     tx.try_publish(1).unwrap(); // before the join: not the group's
     let mut ws = j.subscribe_group(2, &[cs[0].id()]).unwrap();
+    let ws_id = ws[0].id();
     assert_eq!(j.subscribers(), 3);
     // The group starts where cs[0] stands: item 1 is still unread there.
     assert!(
@@ -354,10 +355,10 @@ fn a_group_joins_at_run_time_after_a_cursor() {
     assert_eq!(tx.try_publish(6), Ok(5));
     drop(ws);
     assert_eq!(j.subscribers(), 1);
+    let unknown = NodeId { index: 7, ..ws_id };
     assert_eq!(
-        j.subscribe_group(1, &[NodeId { index: 7, gen: 0 }])
-            .unwrap_err(),
-        GraphError::UnknownNode(NodeId { index: 7, gen: 0 })
+        j.subscribe_group(1, &[unknown]).unwrap_err(),
+        GraphError::UnknownNode(unknown)
     );
 }
 
