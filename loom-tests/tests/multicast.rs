@@ -13,9 +13,10 @@
 //! scheduled) and checks the wake-ups at the same time.
 #![cfg(corelane_loom)]
 
-use corelane::queue::multicast::{broadcast, Builder, Cursor, Publisher, Worker};
+use corelane::queue::multicast::{broadcast, Builder, Cursor};
 use corelane::queue::wait::WaitStrategy;
 use corelane::queue::{PopError, PushError};
+use corelane_loom_tests::multicast::{count_work, park_one, publish_park, work_one};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -48,64 +49,6 @@ fn read_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Option<
             Err(PopError::Disconnected) => return None,
         }
     }
-}
-
-/// Publishes `value`, parking while the ring is full.
-fn publish_park(tx: &mut Publisher<usize>, value: usize) -> u64 {
-    tx.publish_blocking(value, WaitStrategy::Park).unwrap()
-}
-
-/// Reads one item, parking while none is there; `None` at the end.
-fn park_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Option<()> {
-    match c.next_blocking(WaitStrategy::Park) {
-        Ok(item) => {
-            check(*item, item.sequence());
-            Some(())
-        }
-        Err(PopError::Disconnected) => None,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn work_one(w: &mut Worker<usize>, mut check: impl FnMut(usize)) -> Option<()> {
-    match w.next_blocking(WaitStrategy::Park) {
-        Ok(item) => {
-            check(*item);
-            Some(())
-        }
-        Err(PopError::Disconnected) => None,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// How often items 0 and 1 were handled.
-struct Counts([AtomicUsize; 2]);
-
-impl Counts {
-    fn each_once(&self) -> (usize, usize) {
-        let n = |i: usize| self.0[i].load(Ordering::Relaxed);
-        (n(0), n(1))
-    }
-}
-
-/// Runs each worker on its own thread until the stream ends, counting the
-/// items (0 or 1) it handles.
-fn count_work(workers: Vec<Worker<usize>>) -> (Arc<Counts>, Vec<thread::JoinHandle<()>>) {
-    let counts = Arc::new(Counts([AtomicUsize::new(0), AtomicUsize::new(0)]));
-    let ts = workers
-        .into_iter()
-        .map(|mut w| {
-            let counts = counts.clone();
-            thread::spawn(move || {
-                while work_one(&mut w, |v| {
-                    counts.0[v].fetch_add(1, Ordering::Relaxed);
-                })
-                .is_some()
-                {}
-            })
-        })
-        .collect();
-    (counts, ts)
 }
 
 /// The producer never overwrites a slot a cursor has not released: three
@@ -203,11 +146,11 @@ fn worker_group_exactly_once() {
         let g = b.group(2);
         let (mut tx, mut h) = b.build().unwrap();
         publish(&mut tx, 0);
-        let (counts, ts) = count_work(h.workers(g));
+        let (counts, ts) = count_work::<2>(h.workers(g));
         publish_park(&mut tx, 1);
         drop(tx);
         ts.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(counts.each_once(), (1, 1));
+        assert_eq!(counts.get(), [1, 1]);
     });
 }
 
@@ -339,12 +282,12 @@ fn group_gating_wakes_a_parked_publisher() {
         let mut b = Builder::new(1, || usize::MAX);
         let g = b.group(2);
         let (mut tx, mut h) = b.build().unwrap();
-        let (counts, ts) = count_work(h.workers(g));
+        let (counts, ts) = count_work::<2>(h.workers(g));
         publish_park(&mut tx, 0);
         publish_park(&mut tx, 1); // needs the group to release slot 0
         drop(tx);
         ts.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(counts.each_once(), (1, 1));
+        assert_eq!(counts.get(), [1, 1]);
     });
 }
 
@@ -361,7 +304,7 @@ fn group_join_while_publishing() {
         let j = thread::spawn(move || {
             let mut w = joiner.subscribe_group(1, &[]).unwrap().pop().unwrap();
             let mut seen = Vec::new();
-            while work_one(&mut w, |v| seen.push(v)).is_some() {}
+            while work_one(&mut w, |v, _| seen.push(v)).is_some() {}
             // A suffix of 0..3, in order.
             let first = 3 - seen.len();
             assert!(seen.iter().copied().eq(first..3), "{seen:?}");
