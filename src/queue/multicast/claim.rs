@@ -66,10 +66,15 @@
 //!   producer the store before that barrier is the previous position's
 //!   stamp: either the joiner saw it published (so this claim is at most
 //!   `J`, and overwrites a position a lap below `J`, which the joiner never
-//!   reads) or the publisher sees the new version and marks. For many producers the store is the claim's CAS: either the
-//!   joiner's cursor load saw the claim (the claimed position is below `J`)
-//!   or the claimer sees the version and marks. So any overwrite of a
-//!   position at or past `J` (a claim of `J + cap` or later) is marked.
+//!   reads) or the publisher sees the new version and marks. For many
+//!   producers the store is the claim's CAS: either the joiner's cursor
+//!   load saw the claim (the claimed position is below `J`) or the claimer
+//!   sees the version and marks. So any overwrite of a position at or past
+//!   `J` (a claim of `J + cap` or later) is marked. (The gating limit alone
+//!   makes most of this so too, and the loom model of a lossy join passes
+//!   without `recheck_mark`; but with many producers that argument rests
+//!   on loads on both sides of the barrier pair, which the C++ model does
+//!   not order, while the claim's CAS is a store it does.)
 
 use super::graph::Gate;
 use super::publisher::Mode;
@@ -181,8 +186,12 @@ impl Gating {
     /// before deciding whether to mark (ground rules): if the registry moved
     /// since the copy was made, a lossy cursor may have joined, so mark.
     /// The copy itself is refreshed by the next claim's `stale` check.
+    /// (Already marking: nothing to learn.)
     #[inline]
     fn recheck_mark<T>(&mut self, ring: &Ring<T>) {
+        if self.mark {
+            return;
+        }
         // Pairs with the joiner's `join_barrier` in `subscribe_lossy`.
         light_barrier();
         if ring.version() != self.version {
