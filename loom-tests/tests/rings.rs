@@ -432,3 +432,33 @@ fn spmc_park_no_lost_wakeup() {
         assert_eq!(c.join().unwrap(), Ok(5));
     });
 }
+
+/// A consumer that saw the ring empty while the producer was alive, and then
+/// sees the producer gone, must not report `Disconnected` while an item is
+/// still in the ring, even when another consumer took the slot it looked at
+/// in between (its position is then stale, and the slot's stamp is a lap
+/// ahead rather than "never written").
+#[test]
+fn spmc_disconnect_leaves_no_item_behind() {
+    model(|| {
+        let (mut tx, mut rx1) = spmc::channel::<usize>(4);
+        let mut rx2 = rx1.clone();
+        let a = thread::spawn(move || {
+            let mut got = vec![];
+            while let Ok(v) = pop_spin(|| rx1.pop()) {
+                got.push(v);
+            }
+            got
+        });
+        tx.push(1).unwrap();
+        tx.push(2).unwrap();
+        drop(tx);
+        // One try, then this consumer leaves: whatever it did not take is
+        // the other consumer's to take.
+        let mut got: Vec<usize> = rx2.pop().ok().into_iter().collect();
+        drop(rx2);
+        got.extend(a.join().unwrap());
+        got.sort();
+        assert_eq!(got, [1, 2], "an item was left behind a Disconnected");
+    });
+}

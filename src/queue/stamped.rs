@@ -246,9 +246,16 @@ impl<T> Ring<T> {
             return PopError::Busy;
         }
         // Acquire: pairs with the last sender's Release decrement; every push
-        // before it is then visible, so an empty slot now is final.
+        // before it is then visible, so a slot still short of `pos + 1` now
+        // will never be written. A stamp *past* `pos + 1` is not that: `pos`
+        // came from a Relaxed load of `head` and another consumer took it
+        // meanwhile, so later positions may still hold items (`Empty`, and
+        // the retry starts from a fresh `head`).
         if self.ends.senders.load(Ordering::Acquire) == 0
-            && self.slot(pos).seq.load(Ordering::Acquire) != pos.wrapping_add(1)
+            && signed(
+                self.slot(pos).seq.load(Ordering::Acquire),
+                pos.wrapping_add(1),
+            ) < 0
         {
             return PopError::Disconnected;
         }
