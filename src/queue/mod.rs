@@ -38,6 +38,7 @@ mod blocks;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;
+mod position;
 pub mod spmc;
 pub mod spsc;
 pub(crate) mod stamped;

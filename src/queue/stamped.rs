@@ -37,6 +37,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::position::ahead;
 use super::wait::Notify;
 use super::{ring_capacity, Disconnected, PopError, PushError};
 use crate::sync::{fence, AtomicUsize, CachePadded, Ordering, UnsafeCell};
@@ -126,11 +127,6 @@ impl Claim for SharedClaim {
     }
 }
 
-#[inline]
-fn signed(a: usize, b: usize) -> isize {
-    a.wrapping_sub(b) as isize
-}
-
 impl<T> Ring<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         // At least 2: with one slot, "holds the item of p" (p + 1) and "free
@@ -192,7 +188,7 @@ impl<T> Ring<T> {
             if self.tail.load(Ordering::Acquire) == tail {
                 // A single producer stores `tail` after the stamp, so a fast
                 // consumer can be ahead of it: clamp a negative gap to 0.
-                return (signed(tail, head).max(0) as usize).min(self.capacity());
+                return (ahead(tail, head).max(0) as usize).min(self.capacity());
             }
         }
     }
@@ -230,7 +226,7 @@ impl<T> Ring<T> {
     #[cold]
     fn full_reason(&self, pos: usize, value: T) -> PushError<T> {
         let head = self.head.load(Ordering::Acquire);
-        if signed(pos, head) >= self.capacity() as isize {
+        if ahead(pos, head) >= self.capacity() as isize {
             PushError::Full(value)
         } else {
             PushError::Busy(value)
@@ -242,7 +238,7 @@ impl<T> Ring<T> {
     #[cold]
     fn empty_reason(&self, pos: usize) -> PopError {
         // Acquire: pairs with the producers' Release tail stores/CAS order.
-        if signed(self.tail.load(Ordering::Acquire), pos) > 0 {
+        if ahead(self.tail.load(Ordering::Acquire), pos) > 0 {
             return PopError::Busy;
         }
         // Acquire: pairs with the last sender's Release decrement; every push
@@ -252,7 +248,7 @@ impl<T> Ring<T> {
         // meanwhile, so later positions may still hold items (`Empty`, and
         // the retry starts from a fresh `head`).
         if self.ends.senders.load(Ordering::Acquire) == 0
-            && signed(
+            && ahead(
                 self.slot(pos).seq.load(Ordering::Acquire),
                 pos.wrapping_add(1),
             ) < 0
@@ -307,7 +303,7 @@ impl<T> Ring<T> {
         loop {
             // Acquire: pairs with the Release in `read` of the previous lap.
             let seq = self.slot_to_claim(pos).seq.load(Ordering::Acquire);
-            match signed(seq, pos) {
+            match ahead(seq, pos) {
                 0 => {
                     // Relaxed: the CAS only arbitrates ownership of `pos`; the
                     // data's visibility rides on the slot's `seq`.
@@ -350,12 +346,12 @@ impl<T> Ring<T> {
         // Relaxed: a hint; ownership is decided by the CAS below.
         let mut pos = self.tail.load(Ordering::Relaxed);
         loop {
-            if signed(pos, *head_cache) >= cap {
+            if ahead(pos, *head_cache) >= cap {
                 // Acquire: pairs with the consumer's Release head store in
                 // `pop_owned`, issued after it read and released every
                 // position below `head`.
                 *head_cache = self.head.load(Ordering::Acquire);
-                if signed(pos, *head_cache) >= cap {
+                if ahead(pos, *head_cache) >= cap {
                     let now = self.tail.load(Ordering::Relaxed);
                     if now == pos {
                         return Err(PushError::Full(value));
@@ -396,10 +392,10 @@ impl<T> Ring<T> {
     fn push_sole(&self, head_cache: &mut usize, value: T) -> Result<(), PushError<T>> {
         // Relaxed: we are the only writer of `tail` right now (see above).
         let pos = self.tail.load(Ordering::Relaxed);
-        if signed(pos, *head_cache) >= self.capacity() as isize {
+        if ahead(pos, *head_cache) >= self.capacity() as isize {
             // Acquire: as in `push_sc`.
             *head_cache = self.head.load(Ordering::Acquire);
-            if signed(pos, *head_cache) >= self.capacity() as isize {
+            if ahead(pos, *head_cache) >= self.capacity() as isize {
                 return Err(PushError::Full(value));
             }
         }
@@ -445,7 +441,7 @@ impl<T> Ring<T> {
         loop {
             // Acquire: pairs with the producer's Release in `write`.
             let seq = self.slot_to_claim(pos).seq.load(Ordering::Acquire);
-            match signed(seq, pos.wrapping_add(1)) {
+            match ahead(seq, pos.wrapping_add(1)) {
                 0 => {
                     // Relaxed: ownership only; see `push_shared`.
                     match self.head.compare_exchange_weak(
@@ -509,7 +505,7 @@ impl<T> Ring<T> {
             // Acquire: pairs with the single consumer's Release head store;
             // every position below `head` has been read and released.
             let head = self.head.load(Ordering::Acquire);
-            let used = signed(pos, head);
+            let used = ahead(pos, head);
             if used < 0 {
                 pos = self.tail.load(Ordering::Relaxed);
                 continue;
@@ -587,40 +583,14 @@ impl<T> Drop for Ring<T> {
     }
 }
 
-/// Retry adapter for the blocking/async push loops.
-pub(crate) fn retry_push<T>(
-    value: &mut Option<T>,
-    push: impl FnOnce(T) -> Result<(), PushError<T>>,
-) -> Option<Result<(), PushError<T>>> {
-    let v = value
-        .take()
-        .expect("corelane: push retried after completion");
-    match push(v) {
-        Ok(()) => Some(Ok(())),
-        Err(PushError::Disconnected(v)) => Some(Err(PushError::Disconnected(v))),
-        Err(PushError::Full(v) | PushError::Busy(v)) => {
-            *value = Some(v);
-            None
-        }
-    }
-}
-
-/// Retry adapter for the blocking/async pop loops.
-pub(crate) fn retry_pop<T>(r: Result<T, PopError>) -> Option<Result<T, PopError>> {
-    match r {
-        Err(PopError::Empty | PopError::Busy) => None,
-        other => Some(other),
-    }
-}
-
 /// Generates the `Producer` / `Consumer` handle types of one stamped ring
 /// flavour, with their docs (the three flavours share one vocabulary).
 macro_rules! stamped_endpoints {
     (module = $m:literal, producer = $pclaim:ty, consumer = $cclaim:ty) => {
         use std::fmt;
 
-        use crate::queue::stamped::{retry_pop, retry_push, Claim, Ring};
-        use crate::queue::wait::{block_on, Retry, WaitStrategy};
+        use crate::queue::stamped::{Claim, Ring};
+        use crate::queue::wait::{attempt, attempt_with, block_on, Retry, WaitStrategy};
         use crate::queue::{PopError, PushError};
         use crate::sync::Arc;
 
@@ -713,7 +683,7 @@ macro_rules! stamped_endpoints {
                 let Producer { ring, claim } = self;
                 let mut value = Some(value);
                 block_on(strategy, &ring.space, || {
-                    retry_push(&mut value, |v| claim.push(ring, v))
+                    attempt_with(&mut value, |v| claim.push(ring, v))
                 })
             }
 
@@ -739,7 +709,7 @@ macro_rules! stamped_endpoints {
                 let mut value = Some(value);
                 Retry {
                     notify: &ring.space,
-                    op: || retry_push(&mut value, |v| claim.push(ring, v)),
+                    op: || attempt_with(&mut value, |v| claim.push(ring, v)),
                 }
                 .await
             }
@@ -866,7 +836,7 @@ macro_rules! stamped_endpoints {
             /// ```
             pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
                 let Consumer { ring, claim } = self;
-                block_on(strategy, &ring.items, || retry_pop(claim.pop(ring)))
+                block_on(strategy, &ring.items, || attempt(claim.pop(ring)))
             }
 
             /// Takes the oldest item, waiting asynchronously; works under any
@@ -890,7 +860,7 @@ macro_rules! stamped_endpoints {
                 let Consumer { ring, claim } = self;
                 Retry {
                     notify: &ring.items,
-                    op: || retry_pop(claim.pop(ring)),
+                    op: || attempt(claim.pop(ring)),
                 }
                 .await
             }
