@@ -1,15 +1,15 @@
-//! REGRESSION TEST (was a bug reproducer; fixed in src/queue/stamped.rs and spsc.rs by clamping a negative tail-head gap to 0).
+//! REGRESSION TEST (was a bug reproducer; fixed in src/queue/stamped/mod.rs and spsc.rs by clamping a negative tail-head gap to 0).
 //! `spmc::Consumer::len()` (and so `is_full()`) can report the ring as
 //! *full* while at most one item has ever been in it.
 //!
-//! Cause (`src/queue/stamped.rs`): the single producer's `push_owned` stores
+//! Cause (`src/queue/stamped/`): the single producer's `SoleProducer::push` stores
 //! the slot stamp (`seq = pos + 1`, Release) *before* it stores `tail = pos +
-//! 1`. A consumer in `pop_shared` sees the stamp, CASes `head` to `pos + 1`
+//! 1`. A consumer in `SharedConsumer::pop` sees the stamp, CASes `head` to `pos + 1`
 //! and returns, all inside that window; `Ring::len` then computes
 //! `tail.wrapping_sub(head)` = `usize::MAX`, which `.min(capacity())` turns
 //! into `capacity()`. (MPSC/MPMC claim `tail` by CAS before writing, so
 //! `head <= tail` always holds there.) Fix: clamp a negative difference to 0
-//! (`signed(tail, head).max(0)`), or store `tail` before the stamp.
+//! (`ahead(tail, head).max(0)`), or store `tail` before the stamp.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

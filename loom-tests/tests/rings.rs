@@ -300,6 +300,48 @@ fn mpsc_batch_against_single_push() {
     });
 }
 
+/// MPSC `push_batch` whose claim wraps past the end of the slot array while
+/// another producer pushes and the consumer pops. Capacity 2, and item 0
+/// goes first: once the consumer has read it, one batch claim takes
+/// positions 1 and 2, i.e. slot 1 and then slot 0 again (or only position 2,
+/// slot 0, when the other producer took position 1). The producers decide
+/// "free" from the consumer's published `head` (its Release store, the
+/// batch claim's Acquire load), never from the slot's stamp, so that pair
+/// alone keeps the batch off a slot still being read; the batch's Release
+/// fence keeps the consumer off a slot not yet written. loom flags either
+/// as a causality violation on the slot's cell, and a lost, doubled or
+/// reordered item fails the asserts. Each producer makes one attempt, so
+/// the model needs no producer spin loops.
+#[test]
+fn mpsc_batch_wraps_around_the_ring() {
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(2);
+        tx.push(0).unwrap();
+        let mut tx2 = tx.clone();
+        let batcher = thread::spawn(move || {
+            let mut batch = vec![1, 2];
+            tx.push_batch(&mut batch).unwrap();
+            2 - batch.len()
+        });
+        let pusher = thread::spawn(move || tx2.push(10).is_ok());
+        let mut got = Vec::new();
+        loop {
+            match rx.pop() {
+                Ok(v) => got.push(v),
+                Err(PopError::Disconnected) => break,
+                Err(_) => thread::yield_now(),
+            }
+        }
+        let batched = batcher.join().unwrap();
+        let pushed = pusher.join().unwrap();
+        let first_producer: Vec<_> = got.iter().filter(|&&v| v < 10).copied().collect();
+        let expected: Vec<usize> = (0..=batched).collect();
+        assert_eq!(first_producer, expected, "FIFO, nothing lost or doubled");
+        assert_eq!(got.contains(&10), pushed, "the other producer's item");
+        assert_eq!(got.len(), 1 + batched + usize::from(pushed));
+    });
+}
+
 #[test]
 fn spmc_each_item_once() {
     model(|| {
@@ -430,5 +472,35 @@ fn spmc_park_no_lost_wakeup() {
         let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
         tx.push(5).unwrap();
         assert_eq!(c.join().unwrap(), Ok(5));
+    });
+}
+
+/// A consumer that saw the ring empty while the producer was alive, and then
+/// sees the producer gone, must not report `Disconnected` while an item is
+/// still in the ring, even when another consumer took the slot it looked at
+/// in between (its position is then stale, and the slot's stamp is a lap
+/// ahead rather than "never written").
+#[test]
+fn spmc_disconnect_leaves_no_item_behind() {
+    model(|| {
+        let (mut tx, mut rx1) = spmc::channel::<usize>(4);
+        let mut rx2 = rx1.clone();
+        let a = thread::spawn(move || {
+            let mut got = vec![];
+            while let Ok(v) = pop_spin(|| rx1.pop()) {
+                got.push(v);
+            }
+            got
+        });
+        tx.push(1).unwrap();
+        tx.push(2).unwrap();
+        drop(tx);
+        // One try, then this consumer leaves: whatever it did not take is
+        // the other consumer's to take.
+        let mut got: Vec<usize> = rx2.pop().ok().into_iter().collect();
+        drop(rx2);
+        got.extend(a.join().unwrap());
+        got.sort();
+        assert_eq!(got, [1, 2], "an item was left behind a Disconnected");
     });
 }

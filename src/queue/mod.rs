@@ -37,6 +37,7 @@ use std::fmt;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;
+mod position;
 pub mod spmc;
 pub mod spsc;
 pub(crate) mod stamped;
@@ -61,8 +62,10 @@ pub enum PushError<T> {
     /// Every slot holds an unconsumed item.
     Full(T),
     /// The next slot is claimed by a consumer that has not finished reading
-    /// it yet (multi-consumer rings only): the ring is not full, but this
-    /// push cannot complete until that consumer moves on. Retrying is right.
+    /// it yet: the ring is not full, but this push cannot complete until
+    /// that consumer moves on. Retrying is right. Only the rings whose
+    /// consumers claim by CAS return it ([`spmc`], [`mpmc`]); [`spsc`],
+    /// [`mpsc`] and [`multicast`] publishers never do.
     Busy(T),
     /// Every consumer is gone; the value can never be received.
     Disconnected(T),
@@ -131,12 +134,16 @@ impl<T> std::error::Error for PushError<T> {}
 /// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum PopError {
-    /// No item is waiting.
+    /// No item is ready to take (for [`mpsc`], that includes a next slot
+    /// claimed by a producer that has not finished writing it).
     Empty,
-    /// A producer has claimed the next slot but not finished writing it
-    /// (multi-producer rings only): items may be waiting behind it
-    /// (`len() > 0`), but FIFO order means none can be taken until it
-    /// completes. Retrying is right.
+    /// A producer has claimed the next slot but not finished writing it:
+    /// items may be waiting behind it (`len() > 0`), but FIFO order means
+    /// none can be taken until it completes. Retrying is right. Returned by
+    /// [`mpmc`] and by [`multicast`] subscribers of a multi-producer ring;
+    /// [`spmc`] returns it only when the next item was published during the
+    /// call. [`spsc`] and [`mpsc`] never do ([`mpsc`] reports a claimed but
+    /// unwritten next slot as [`Empty`](Self::Empty)).
     Busy,
     /// The ring is empty and every producer is gone.
     Disconnected,

@@ -45,6 +45,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use super::{PopError, PushError};
 use crate::sync::{
     heavy_barrier, light_barrier, spin_hint, yield_now, AtomicUsize, Futex, Mutex, Ordering,
 };
@@ -276,9 +277,110 @@ impl<R, F: FnMut() -> Option<R> + Unpin> Future for Retry<'_, F> {
     }
 }
 
+/// What a wait loop ([`block_on`], [`Retry`]) needs from an operation's
+/// error: whether a later attempt can succeed (the ring was full or empty,
+/// or a slot was mid-way through another thread's claim) or the failure is
+/// final (the other side is gone), and what the failed attempt hands back
+/// to try again with.
+///
+/// The loops call an operation through [`attempt_with`] (it consumes an
+/// input, like a push) or [`attempt`] (it takes nothing, like a pop).
+pub(crate) trait Retryable: Sized {
+    /// What a failed attempt hands back for the next one: the value a push
+    /// could not place, or `()` for an operation that takes nothing.
+    type Input;
+
+    /// `Ok(input)` if a later attempt can succeed; `Err(self)` if the
+    /// failure is final and ends the wait.
+    fn into_retry(self) -> Result<Self::Input, Self>;
+}
+
+impl<T> Retryable for PushError<T> {
+    type Input = T;
+
+    #[inline]
+    fn into_retry(self) -> Result<T, Self> {
+        match self {
+            PushError::Full(v) | PushError::Busy(v) => Ok(v),
+            PushError::Disconnected(_) => Err(self),
+        }
+    }
+}
+
+impl Retryable for PopError {
+    type Input = ();
+
+    #[inline]
+    fn into_retry(self) -> Result<(), Self> {
+        match self {
+            PopError::Empty | PopError::Busy => Ok(()),
+            PopError::Disconnected => Err(self),
+        }
+    }
+}
+
+/// One attempt of a wait loop, for an operation that consumes its input
+/// (a push): takes the input out of `input` and runs `op` on it. `Some` ends
+/// the loop (success, or a final error); `None` asks for another attempt,
+/// with the input the failure handed back put back into `input`.
+///
+/// # Panics
+///
+/// If `input` is empty: the loop ran again after an attempt had ended it.
+#[inline]
+pub(crate) fn attempt_with<I, T, E: Retryable<Input = I>>(
+    input: &mut Option<I>,
+    op: impl FnOnce(I) -> Result<T, E>,
+) -> Option<Result<T, E>> {
+    let taken = input
+        .take()
+        .expect("corelane: a wait loop ran again after it completed");
+    match op(taken) {
+        Ok(done) => Some(Ok(done)),
+        Err(e) => match e.into_retry() {
+            Ok(handed_back) => {
+                *input = Some(handed_back);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        },
+    }
+}
+
+/// [`attempt_with`] for an operation that takes nothing (a pop, a read):
+/// `None` (wait and try again) for a transient error, `Some` otherwise.
+#[inline]
+pub(crate) fn attempt<T, E: Retryable<Input = ()>>(outcome: Result<T, E>) -> Option<Result<T, E>> {
+    match outcome {
+        Ok(done) => Some(Ok(done)),
+        Err(e) => match e.into_retry() {
+            Ok(()) => None,
+            Err(e) => Some(Err(e)),
+        },
+    }
+}
+
 #[cfg(all(test, not(corelane_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_keep_the_value_and_stop_on_final_errors() {
+        let mut input = Some(7);
+        let full = attempt_with(&mut input, |v| Err::<(), _>(PushError::Full(v)));
+        assert!(full.is_none());
+        assert_eq!(input, Some(7), "a transient failure hands the value back");
+        let gone = attempt_with(&mut input, |v| Err::<(), _>(PushError::Disconnected(v)));
+        assert_eq!(gone, Some(Err(PushError::Disconnected(7))));
+        assert_eq!(input, None);
+        assert_eq!(attempt::<u8, _>(Err(PopError::Busy)), None);
+        assert_eq!(attempt::<u8, _>(Err(PopError::Empty)), None);
+        assert_eq!(
+            attempt::<u8, _>(Err(PopError::Disconnected)),
+            Some(Err(PopError::Disconnected))
+        );
+        assert_eq!(attempt::<u8, PopError>(Ok(1)), Some(Ok(1)));
+    }
 
     #[test]
     fn backoff_completes() {
