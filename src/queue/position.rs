@@ -12,9 +12,29 @@ pub(crate) fn ahead(a: usize, b: usize) -> isize {
     a.wrapping_sub(b) as isize
 }
 
+/// The earlier of two positions.
+#[inline]
+pub(crate) fn earlier(a: usize, b: usize) -> usize {
+    if ahead(b, a) < 0 {
+        b
+    } else {
+        a
+    }
+}
+
+/// The later of two positions.
+#[inline]
+pub(crate) fn later(a: usize, b: usize) -> usize {
+    if ahead(b, a) > 0 {
+        b
+    } else {
+        a
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ahead;
+    use super::{ahead, earlier, later};
 
     #[test]
     fn orders_positions_across_the_wrap() {
@@ -22,5 +42,7 @@ mod tests {
         assert_eq!(ahead(3, 5), -2);
         assert_eq!(ahead(0, usize::MAX), 1);
         assert_eq!(ahead(usize::MAX, 1), -2);
+        assert_eq!(earlier(usize::MAX, 1), usize::MAX);
+        assert_eq!(later(usize::MAX, 1), 1);
     }
 }

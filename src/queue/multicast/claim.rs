@@ -79,7 +79,9 @@
 use super::graph::Gate;
 use super::publisher::Mode;
 use super::ring::Ring;
-use super::sequence::{earlier, signed, write_fence};
+use super::sequence::write_fence;
+use crate::queue::position::{ahead, earlier};
+use crate::queue::wait::attempt_with;
 use crate::queue::PushError;
 use crate::sync::light_barrier;
 
@@ -171,7 +173,7 @@ impl Gating {
             light_barrier();
             if ring.version() == self.version {
                 self.limit = floor.wrapping_add(ring.capacity());
-                let fits = signed(self.limit, own.wrapping_add(n)) >= 0;
+                let fits = ahead(self.limit, own.wrapping_add(n)) >= 0;
                 return if fits { Ok(()) } else { Err(Fail::Full) };
             }
         }
@@ -179,7 +181,7 @@ impl Gating {
 
     #[inline]
     fn stale<T>(&self, ring: &Ring<T>, end: usize) -> bool {
-        ring.version() != self.version || signed(self.limit, end) < 0
+        ring.version() != self.version || ahead(self.limit, end) < 0
     }
 
     /// The publisher's half of the lossy join handshake, after a claim and
@@ -336,7 +338,7 @@ impl ClaimState {
         };
         self.gating.recheck_mark(ring);
         debug_assert!(
-            signed(self.gating.limit, p.wrapping_add(1)) >= 0,
+            ahead(self.gating.limit, p.wrapping_add(1)) >= 0,
             "a claim stays below the gating limit"
         );
         let slot = ring.slot(p);
@@ -459,15 +461,6 @@ impl ClaimState {
         v: &mut Option<V>,
         write: W,
     ) -> Option<Result<u64, PushError<V>>> {
-        let value = v
-            .take()
-            .expect("corelane: publish retried after completion");
-        match self.put::<T, M, V, W>(ring, true, value, write) {
-            Err(PushError::Full(value) | PushError::Busy(value)) => {
-                *v = Some(value);
-                None
-            }
-            r => Some(r),
-        }
+        attempt_with(v, |value| self.put::<T, M, V, W>(ring, true, value, write))
     }
 }

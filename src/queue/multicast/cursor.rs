@@ -6,8 +6,9 @@ use super::batch::{Batch, Item, Release};
 use super::graph::{NodeId, Upstream};
 use super::reader::{batch_async, batch_blocking, Horizon, ReadSide, WakeCell};
 use super::ring::{Ring, OPEN};
-use super::sequence::{signed, Sequence};
+use super::sequence::Sequence;
 use super::Joiner;
+use crate::queue::position::ahead;
 use crate::queue::wait::WaitStrategy;
 use crate::queue::PopError;
 use crate::sync::Arc;
@@ -377,7 +378,7 @@ impl CursorState {
         match self.horizon.ahead(self.pos) as usize {
             0 if ring.multi
                 && self.horizon.is_root()
-                && signed(ring.producer.get_relaxed(), self.pos) > 0 =>
+                && ahead(ring.producer.get_relaxed(), self.pos) > 0 =>
             {
                 Err(PopError::Busy)
             }

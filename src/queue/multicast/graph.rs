@@ -3,8 +3,9 @@
 //! under a lock taken only on join and leave.
 
 use super::group::GroupShared;
-use super::sequence::{earlier, Sequence};
+use super::sequence::Sequence;
 use super::GraphError;
+use crate::queue::position::earlier;
 use crate::sync::Arc;
 
 /// Identifies a node of a ring's consumer graph: a cursor, a worker group or

@@ -228,7 +228,7 @@ impl<T: Copy> Joiner<T> {
 fn join_point<T>(ring: &Ring<T>, deps: &[Gate]) -> usize {
     let published = frontier(ring, ring.producer.get());
     deps.iter().fold(published, |m, g| {
-        super::sequence::earlier(m, g.join_start())
+        crate::queue::position::earlier(m, g.join_start())
     })
 }
 

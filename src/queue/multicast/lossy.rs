@@ -29,9 +29,10 @@ use std::mem::MaybeUninit;
 use super::graph::NodeId;
 use super::reader::frontier;
 use super::ring::Ring;
-use super::sequence::{later, signed, Stamp};
+use super::sequence::Stamp;
 use super::ReadError;
-use crate::queue::wait::{block_on, Retry, WaitStrategy};
+use crate::queue::position::{ahead, later};
+use crate::queue::wait::{attempt, block_on, Retry, WaitStrategy};
 use crate::sync::Arc;
 
 /// A subscriber that does not gate the producer: it reads copies of items
@@ -155,7 +156,7 @@ impl<T: Copy> LossyCursor<T> {
     /// ```
     pub fn read_blocking(&mut self, strategy: WaitStrategy) -> Result<T, ReadError> {
         let LossyCursor { ring, pos, .. } = self;
-        block_on(strategy, &ring.items, || retry(read(ring, pos)))
+        block_on(strategy, &ring.items, || attempt(read(ring, pos)))
     }
 
     /// Copies out the next item, waiting asynchronously while it is not
@@ -180,7 +181,7 @@ impl<T: Copy> LossyCursor<T> {
         let LossyCursor { ring, pos, .. } = self;
         Retry {
             notify: &ring.items,
-            op: || retry(read(ring, pos)),
+            op: || attempt(read(ring, pos)),
         }
         .await
     }
@@ -226,7 +227,7 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, Read
     // The producer cursor (Acquire: it covers every stamp stored before it)
     // may lag single-item publishes by up to a ring.
     let cursor = ring.producer.get();
-    let oldest = if stamp != Stamp::WRITING && signed(stamp.wrapping_sub(1), *pos) > 0 {
+    let oldest = if stamp != Stamp::WRITING && ahead(stamp.wrapping_sub(1), *pos) > 0 {
         // The slot holds position `stamp - 1`, a later lap: positions up to
         // `stamp - 1 - cap` are gone. Lapped is the slow path: walk the
         // cursor forward to the frontier, to skip the whole lap at once
@@ -241,7 +242,7 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, Read
         // lines); a lap it misses shows in the stamp on a later read.
         cursor.wrapping_sub(cap)
     };
-    if signed(oldest, *pos) > 0 {
+    if ahead(oldest, *pos) > 0 {
         let missed = oldest.wrapping_sub(*pos);
         *pos = oldest;
         return Err(ReadError::Lagged(missed as u64));
@@ -252,10 +253,17 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, Read
     Err(ReadError::Empty)
 }
 
-fn retry<T>(r: Result<T, ReadError>) -> Option<Result<T, ReadError>> {
-    match r {
-        Err(ReadError::Empty) => None,
-        r => Some(r),
+/// A lossy read waits only while the next item is not published: a lag is
+/// reported, not waited out.
+impl crate::queue::wait::Retryable for ReadError {
+    type Input = ();
+
+    #[inline]
+    fn into_retry(self) -> Result<(), Self> {
+        match self {
+            ReadError::Empty => Ok(()),
+            other => Err(other),
+        }
     }
 }
 

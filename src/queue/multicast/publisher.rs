@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use super::claim::ClaimState;
 use super::ring::Ring;
 use super::Joiner;
-use crate::queue::wait::{block_on, Retry, WaitStrategy};
+use crate::queue::wait::{attempt_with, block_on, Retry, WaitStrategy};
 use crate::queue::PushError;
 use crate::sync::Arc;
 
@@ -324,16 +324,7 @@ impl<T, M: Mode> Publisher<T, M> {
         let Publisher { ring, state, .. } = self;
         let mut f = Some(fill);
         block_on(strategy, &ring.released, || {
-            let fill = f
-                .take()
-                .expect("corelane: publish retried after completion");
-            match state.put_batch::<T, M, F>(ring, n, fill) {
-                Err(PushError::Full(fill) | PushError::Busy(fill)) => {
-                    f = Some(fill);
-                    None
-                }
-                r => Some(r),
-            }
+            attempt_with(&mut f, |fill| state.put_batch::<T, M, F>(ring, n, fill))
         })
     }
 

@@ -5,8 +5,8 @@
 
 use super::graph::{NodeId, Upstream};
 use super::ring::Ring;
-use super::sequence::{later, signed};
-use crate::queue::wait::{block_on, Notify, Retry, WaitStrategy};
+use crate::queue::position::{ahead, later};
+use crate::queue::wait::{self, block_on, Notify, Retry, WaitStrategy};
 use crate::queue::PopError;
 
 /// How far a reader (a cursor, or a worker group's member) may read, and
@@ -54,7 +54,7 @@ impl Horizon {
     /// worker group's claim has passed `limit`).
     #[inline]
     pub(crate) fn ahead(&self, from: usize) -> isize {
-        signed(self.limit, from)
+        ahead(self.limit, from)
     }
 
     /// Extends the limit from the upstream, looking at positions from
@@ -72,7 +72,7 @@ impl Horizon {
             }
             Upstream::Nodes(gates) => {
                 let up = Upstream::position(gates);
-                if signed(up, self.limit) > 0 {
+                if ahead(up, self.limit) > 0 {
                     self.limit = up;
                 }
             }
@@ -120,7 +120,7 @@ impl Horizon {
 fn extend_run<T>(ring: &Ring<T>, mut q: usize, from: usize, max: usize) -> usize {
     if !ring.multi {
         let published = ring.producer.get();
-        if signed(published, q) > 0 {
+        if ahead(published, q) > 0 {
             q = published;
         }
     }
@@ -175,9 +175,9 @@ fn attempt<T, S: ReadSide<T>>(
     max: usize,
     cell: WakeCell,
 ) -> Option<Option<Result<(usize, usize), PopError>>> {
-    match side.take(ring, max.max(1)) {
-        Err(PopError::Empty | PopError::Busy) => (side.wake_cell() != cell).then_some(None),
-        r => Some(Some(r)),
+    match wait::attempt(side.take(ring, max.max(1))) {
+        Some(r) => Some(Some(r)),
+        None => (side.wake_cell() != cell).then_some(None),
     }
 }
 

@@ -124,30 +124,3 @@ impl Stamp {
 pub(crate) fn write_fence() {
     fence(Ordering::Release);
 }
-
-/// `a - b` as a signed distance: positions wrap, and any two live positions
-/// of one ring are far less than `2^63` apart.
-#[inline]
-pub(crate) fn signed(a: usize, b: usize) -> isize {
-    a.wrapping_sub(b) as isize
-}
-
-/// The earlier of two positions (wrapping).
-#[inline]
-pub(crate) fn earlier(a: usize, b: usize) -> usize {
-    if signed(b, a) < 0 {
-        b
-    } else {
-        a
-    }
-}
-
-/// The later of two positions (wrapping).
-#[inline]
-pub(crate) fn later(a: usize, b: usize) -> usize {
-    if signed(b, a) > 0 {
-        b
-    } else {
-        a
-    }
-}

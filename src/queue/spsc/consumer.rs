@@ -6,7 +6,7 @@ use std::fmt;
 use super::blocks::SlotAddr;
 use super::prefetch::TailSighting;
 use super::shared::Shared;
-use crate::queue::wait::{block_on, Retry, WaitStrategy};
+use crate::queue::wait::{attempt, block_on, Retry, WaitStrategy};
 use crate::queue::PopError;
 use crate::sync::{Arc, Ordering};
 
@@ -164,7 +164,7 @@ impl<T> Consumer<T> {
     /// ```
     pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
         let (mut cursor, shared) = self.cursor_and_shared();
-        block_on(strategy, &shared.items, || retry_pop(cursor.pop(shared)))
+        block_on(strategy, &shared.items, || attempt(cursor.pop(shared)))
     }
 
     /// Takes the oldest item, waiting asynchronously while the ring is empty.
@@ -187,7 +187,7 @@ impl<T> Consumer<T> {
         let (mut cursor, shared) = self.cursor_and_shared();
         Retry {
             notify: &shared.items,
-            op: || retry_pop(cursor.pop(shared)),
+            op: || attempt(cursor.pop(shared)),
         }
         .await
     }
@@ -260,14 +260,6 @@ impl<T> Consumer<T> {
     /// ```
     pub fn is_abandoned(&self) -> bool {
         self.shared.consumer.producer_gone.load(Ordering::Acquire)
-    }
-}
-
-/// One try of a blocking or async pop: `None` to wait and retry.
-fn retry_pop<T>(r: Result<T, PopError>) -> Option<Result<T, PopError>> {
-    match r {
-        Err(PopError::Empty | PopError::Busy) => None,
-        other => Some(other),
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::blocks::SlotAddr;
 use super::shared::Shared;
-use crate::queue::wait::{block_on, Retry, WaitStrategy};
+use crate::queue::wait::{attempt_with, block_on, Retry, WaitStrategy};
 use crate::queue::PushError;
 use crate::sync::{spin_hint, Arc, Ordering};
 
@@ -194,7 +194,7 @@ impl<T> Producer<T> {
         let Producer { cursor, shared } = self;
         let mut value = Some(value);
         block_on(strategy, &shared.space, || {
-            retry_push(cursor, shared, &mut value)
+            attempt_with(&mut value, |v| cursor.push::<T, true>(shared, v))
         })
     }
 
@@ -220,7 +220,7 @@ impl<T> Producer<T> {
         let mut value = Some(value);
         Retry {
             notify: &shared.space,
-            op: || retry_push(cursor, shared, &mut value),
+            op: || attempt_with(&mut value, |v| cursor.push::<T, true>(shared, v)),
         }
         .await
     }
@@ -294,26 +294,6 @@ impl<T> Producer<T> {
     /// ```
     pub fn is_abandoned(&self) -> bool {
         self.shared.producer.consumer_gone.load(Ordering::Acquire)
-    }
-}
-
-/// One try of a blocking or async push: `None` to wait and retry (the value
-/// is kept in `value`), `Some` when done.
-fn retry_push<T>(
-    cursor: &mut ProducerCursor,
-    shared: &Shared<T>,
-    value: &mut Option<T>,
-) -> Option<Result<(), PushError<T>>> {
-    let v = value
-        .take()
-        .expect("corelane: push retried after completion");
-    match cursor.push::<T, true>(shared, v) {
-        Ok(()) => Some(Ok(())),
-        Err(PushError::Disconnected(v)) => Some(Err(PushError::Disconnected(v))),
-        Err(PushError::Full(v) | PushError::Busy(v)) => {
-            *value = Some(v);
-            None
-        }
     }
 }
 
