@@ -246,25 +246,32 @@ impl<T> Drop for PublishOnDrop<'_, T> {
 
 /// Single producer: publishes a claimed run if filling it panics, as
 /// [`PublishOnDrop`] does for many producers, so that no slot stays marked
-/// `WRITING` (a lossy cursor would wait on it for ever) and the next publish
-/// does not claim positions again that readers may already hold. Disarmed
-/// with `mem::forget` once the run is written.
+/// `WRITING` (a lossy cursor would wait on it for ever). The publisher moves
+/// `next` past the run before filling it, so the next publish never claims
+/// positions again that readers may already hold. Disarmed with
+/// `mem::forget` once the run is written.
 struct PublishOnUnwind<'a, T> {
     ring: &'a Ring<T>,
     start: usize,
     n: usize,
-    next: &'a mut usize,
 }
 
 impl<T> Drop for PublishOnUnwind<'_, T> {
-    #[cold]
+    #[inline]
     fn drop(&mut self) {
-        publish_run(self.ring, self.start, self.n);
-        *self.next = self.start.wrapping_add(self.n);
-        self.ring.producer.set(*self.next);
-        self.ring.items.notify();
-        self.ring.released.notify();
+        publish_abandoned_run(self.ring, self.start, self.n);
     }
+}
+
+/// The body of [`PublishOnUnwind`], out of line: the landing pad of every
+/// publish stays one call, so the publish paths stay small enough to inline.
+#[cold]
+#[inline(never)]
+fn publish_abandoned_run<T>(ring: &Ring<T>, start: usize, n: usize) {
+    publish_run(ring, start, n);
+    ring.producer.set(start.wrapping_add(n));
+    ring.items.notify();
+    ring.released.notify();
 }
 
 /// One Release fence, then the run's stamps, last to first: a reader
@@ -279,6 +286,18 @@ fn publish_run<T>(ring: &Ring<T>, start: usize, n: usize) {
     for i in (0..n).rev() {
         let p = start.wrapping_add(i);
         ring.slot(p).stamp.publish_relaxed(p);
+    }
+}
+
+/// Fills the claimed run `[p, p + n)`, `f(i, slot)` for each position.
+#[inline(always)]
+fn fill_run<T, F: FnMut(usize, &mut T)>(ring: &Ring<T>, p: usize, n: usize, f: &mut F) {
+    for i in 0..n {
+        let slot = ring.slot(p.wrapping_add(i));
+        // SAFETY: the caller claimed every position of the run; as in
+        // `put`, nobody else touches these slots until their stamps.
+        slot.value.with_mut(|t| f(i, unsafe { &mut *t }));
+        slot.wrote(p.wrapping_add(i));
     }
 }
 
@@ -358,19 +377,18 @@ impl ClaimState {
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
             slot.wrote(p);
         } else {
+            // No producer-position store here: see the ground rules.
+            self.next = p.wrapping_add(1);
             let unwind = PublishOnUnwind {
                 ring,
                 start: p,
                 n: 1,
-                next: &mut self.next,
             };
             // SAFETY: as above (the single producer owns `next`).
             slot.value.with_mut(|t| write(v, unsafe { &mut *t }));
             std::mem::forget(unwind);
             slot.wrote(p);
             slot.stamp.publish(p);
-            // No cursor store here: see the ground rules.
-            self.next = p.wrapping_add(1);
         }
         if notify {
             ring.items.notify();
@@ -414,35 +432,25 @@ impl ClaimState {
             }
             write_fence();
         }
-        // Lazily: `then_some` would build the guard (and, for a single
-        // producer, drop it on the spot, publishing the run before its
-        // values are written).
-        let publish = M::MULTI.then(|| PublishOnDrop { ring, start: p, n });
-        let unwind = (!M::MULTI).then(|| PublishOnUnwind {
-            ring,
-            start: p,
-            n,
-            next: &mut self.next,
-        });
-        for i in 0..n {
-            let slot = ring.slot(p.wrapping_add(i));
-            // SAFETY: as in `put`, for each claimed position of the run.
-            slot.value.with_mut(|t| f(i, unsafe { &mut *t }));
-            slot.wrote(p.wrapping_add(i));
-        }
-        std::mem::forget(unwind);
-        drop(publish);
-        if !M::MULTI {
-            // The cursor goes out before the run's first stamp (which the
-            // run's readers wait on): a reader that sees that stamp (Acquire)
-            // sees the cursor past the whole run too. Reading by the cursor
-            // needs no stamp: its Release covers every value write above.
+        if M::MULTI {
+            let publish = PublishOnDrop { ring, start: p, n };
+            fill_run(ring, p, n, &mut f);
+            drop(publish);
+        } else {
+            self.next = p.wrapping_add(n);
+            let unwind = PublishOnUnwind { ring, start: p, n };
+            fill_run(ring, p, n, &mut f);
+            std::mem::forget(unwind);
+            // The producer position goes out before the run's first stamp
+            // (which the run's readers wait on): a reader that sees that
+            // stamp (Acquire) sees the position past the whole run too.
+            // Reading by the position needs no stamp: its Release covers
+            // every value write above.
             write_fence();
             for i in (1..n).rev() {
                 let q = p.wrapping_add(i);
                 ring.slot(q).stamp.publish_relaxed(q);
             }
-            self.next = p.wrapping_add(n);
             ring.producer.set(self.next);
             ring.slot(p).stamp.publish(p);
         }
