@@ -86,11 +86,12 @@ pub(super) struct Blocks<T> {
 // SAFETY: `Blocks<T>` owns the values in its cells (moved out or dropped by
 // the ring, on whichever thread holds it last), hence `T: Send`.
 unsafe impl<T: Send> Send for Blocks<T> {}
-// SAFETY: `&Blocks` hands out `&AtomicUsize` (stamps) and `&SlotCell<T>`; each
-// cell is accessed by one thread at a time under the protocol above, and
-// only to move values in or out, which needs `T: Send`. A handle that turns
-// a cell into a `&T` reachable from `&self` must itself be `Sync` only for
-// `T: Sync` (the SPSC `ReadChunk` is: see its `_items_by_ref` marker).
+// `&Blocks` hands out `&AtomicUsize` (stamps) and `&SlotCell<T>`; each cell
+// is accessed by one thread at a time under the protocol above, and only to
+// move values in or out. A handle that turns a cell into a `&T` reachable
+// from `&self` must itself be `Sync` only for `T: Sync` (`ReadChunk` is:
+// its `_items_by_ref` marker; trybuild `spsc_read_chunk_shared_needs_sync`).
+// SAFETY: as just said: moving values between threads needs `T: Send` only.
 unsafe impl<T: Send> Sync for Blocks<T> {}
 
 impl<T> Blocks<T> {

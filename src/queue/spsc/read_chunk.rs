@@ -134,18 +134,16 @@ impl<T> ReadChunk<'_, T> {
         }
         let consumer = &self.consumer;
         let addr = consumer.shared.blocks.addr_after(&consumer.head_addr, i);
-        Some(
-            consumer
-                .shared
-                .blocks
-                .cell(addr.block, addr.offset)
-                // SAFETY: positions in the chunk were published (stamp seen
-                // with Acquire in `read_chunk`) and are not released until we
-                // drop; the reference borrows `self`, which holds the consumer
-                // exclusively, and is shared across threads only if `T: Sync`
-                // (`_items_by_ref`).
-                .with(|v| unsafe { (*v).assume_init_ref() }),
-        )
+        Some({
+            // Positions in the chunk were published (stamp seen with
+            // Acquire in `read_chunk`) and are not released until we
+            // drop; the reference borrows `self`, which holds the
+            // consumer exclusively, and crosses threads only if
+            // `T: Sync` (`_items_by_ref`).
+            let cell = consumer.shared.blocks.cell(addr.block, addr.offset);
+            // SAFETY: as just said: the slot holds a published value.
+            cell.with(|v| unsafe { (*v).assume_init_ref() })
+        })
     }
 
     /// Iterates over the items not yet taken, by reference.

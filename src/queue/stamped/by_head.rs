@@ -198,13 +198,12 @@ impl HeadGatedProducer {
         for (i, v) in items.drain(..claimed).enumerate() {
             let pos = first.wrapping_add(i);
             debug_assert_slot_free(ring, pos);
-            ring.slot(pos)
-                .value
-                // SAFETY: positions first..first+claimed are ours
-                // (`claim_run`) and were read by the consumer (head
-                // Acquire); nobody reads them until the stamps below are
-                // stored.
-                .with_mut(|s| unsafe { (*s).write(v) });
+            // Positions first..first+claimed are ours (`claim_run`) and
+            // the consumer has read their previous lap (head, Acquire);
+            // nobody reads them until the stamps below are stored.
+            let cell = &ring.slot(pos).value;
+            // SAFETY: as just said: this thread alone touches the slot.
+            cell.with_mut(|s| unsafe { (*s).write(v) });
         }
         // One Release fence for the run: the consumer's Acquire `seq` load of
         // any of the Relaxed stamps below synchronizes with it.

@@ -109,6 +109,10 @@ pub(crate) struct Ring<T> {
     slots: Box<[Slot<T>]>,
 }
 
+// No `&self` method of `Ring` or of any mpsc/spmc/mpmc handle hands out a
+// `&T`: values only move in (push) and out (pop), so `T: Sync` is not
+// needed. trybuild cases `mpsc_producer_rc_not_send`,
+// `rc_mpmc_ring_not_send` and `spmc_consumer_rc_not_send` pin `T: Send`.
 // SAFETY: items move between threads (`T: Send`); each slot's value is
 // accessed only by the thread that claimed its position, per the stamps.
 unsafe impl<T: Send> Send for Ring<T> {}
