@@ -269,6 +269,9 @@ impl<R, F: FnMut() -> Option<R> + Unpin> Future for Retry<'_, F> {
             None => {
                 if !trusted {
                     // No notify is promised (degraded barrier): poll again.
+                    // So after a failed membarrier a pending async wait
+                    // re-polls without sleeping (it costs a core, never a
+                    // lost wake-up); parked threads sleep 1 ms at a time.
                     cx.waker().wake_by_ref();
                 }
                 Poll::Pending
