@@ -403,6 +403,13 @@ impl Futex {
         }
     }
 
+    /// Under loom time does not pass: a timed wait is a yield (a spurious
+    /// return, which every caller allows).
+    #[cfg(corelane_loom)]
+    pub(crate) fn wait_timeout(&self, _expected: u32, _timeout: std::time::Duration) {
+        loom::thread::yield_now();
+    }
+
     /// Sleeps while the word still equals `expected`.
     #[cfg(corelane_loom)]
     pub(crate) fn wait(&self, expected: u32) {

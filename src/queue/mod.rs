@@ -2,18 +2,55 @@
 //!
 //! | module | producers | consumers | claim | notes |
 //! |---|---|---|---|---|
-//! | [`spsc`] | 1 | 1 | none (owned cursors) | per-slot stamps; in-place chunk API |
-//! | [`mpsc`] | many (`Clone`) | 1 | CAS on the tail | batch push |
+//! | [`spsc`] | 1 | 1 | none (owned cursors) | per-slot stamps; in-place chunks |
+//! | [`mpsc`] | many (`Clone`) | 1 | CAS on the tail | batch push claims a run at once |
 //! | [`spmc`] | 1 | many (`Clone`) | CAS on the head | |
-//! | [`mpmc`] | many | many | CAS on both | |
-//! | [`multicast`] | 1, or many (`Clone`) | many cursors, each sees every item | CAS (many producers) | Disruptor-style consumer graph, worker groups, lossy cursors |
+//! | [`mpmc`] | many (`Clone`) | many (`Clone`) | CAS on both | |
+//! | [`multicast`] | 1, or many (`Clone`) | many cursors, each sees every item | CAS (many producers) | Disruptor-style consumer graph, worker groups, lossy taps |
 //!
-//! All rings share one vocabulary: a power-of-two capacity (requests are
-//! rounded up), non-blocking [`push`](spsc::Producer::push) returning
-//! [`PushError`] (which hands the value back) and [`pop`](spsc::Consumer::pop)
-//! returning [`PopError`], blocking `push_blocking` / `pop_blocking` driven by a
-//! [`wait::WaitStrategy`], and `async` `send` / `recv` that register a
-//! [`Waker`](std::task::Waker) and work under any executor.
+//! # One vocabulary
+//!
+//! Every handle of every ring, multicast included, follows this table
+//! (the verbs are rtrb's and crossbeam-channel's; `T` is the item type).
+//!
+//! | how | send side | receive side | fails with |
+//! |---|---|---|---|
+//! | now, or not at all | `push(v)` | `pop()` | [`PushError<T>`] (`Full`, `Busy`, `Disconnected`, value handed back) / [`PopError`] (`Empty`, `Busy`, `Disconnected`) |
+//! | wait, per a [`WaitStrategy`](wait::WaitStrategy) | `push_blocking(v, s)` | `pop_blocking(s)` | [`Disconnected<T>`] / [`Disconnected`]: nothing else can happen |
+//! | wait, with a deadline | `push_timeout(v, d, s)`, `push_until(v, t, s)` | `pop_timeout(d, s)`, `pop_until(t, s)` | [`PushTimeoutError<T>`] / [`PopTimeoutError`] (`Timeout`, `Disconnected`) |
+//! | async (any executor) | `send(v).await`, `poll_ready(cx)` | `recv().await`, `poll_pop(cx)`, `Stream` | [`Disconnected<T>`] / [`Disconnected`] |
+//! | many at once | `push_slice`, `push_iter` (and [`spsc`]'s `write_chunk`) | `pop_batch` (and [`spsc`]'s `read_chunk`) | the count moved, or [`Disconnected`] |
+//!
+//! Inspectors are the same on every handle: `len`, `is_empty`, `is_full`,
+//! `capacity`, `free_len` (what a push could place now), `is_disconnected`.
+//! `Busy` is the one error only some rings return: where a consumer (or
+//! producer) claims slots by CAS, the next slot can be mid-way through
+//! another thread's claim; each ring's docs say whether it can happen.
+//!
+//! # Cancel safety
+//!
+//! `recv()` and `poll_pop` are cancel safe: a `recv` future dropped before
+//! it completes has taken nothing. A `send(v)` future owns `v` until it
+//! completes; dropped while pending it drops `v` with it, like tokio's
+//! `Sender::send`. To keep the value, poll the future by reference (it is
+//! `Unpin`) and take it back with [`SendFuture::cancel`]:
+//!
+//! ```
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! # rt.block_on(async {
+//! use corelane::queue::spsc;
+//! use std::time::Duration;
+//!
+//! let (mut tx, _rx) = spsc::channel::<String>(1);
+//! tx.push("first".into()).unwrap(); // the ring is now full
+//! let mut send = tx.send("second".into());
+//! tokio::select! {
+//!     _ = &mut send => unreachable!("nobody pops"),
+//!     _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+//! }
+//! assert_eq!(send.cancel().as_deref(), Some("second"));
+//! # });
+//! ```
 //!
 //! Dropping every handle of one side is observable by the other
 //! (`Disconnected`), and items still in a ring are dropped exactly once when
@@ -43,6 +80,8 @@ pub mod spsc;
 pub(crate) mod stamped;
 pub mod wait;
 
+pub use wait::SendFuture;
+
 /// Why a [`push`](spsc::Producer::push) failed; the value is handed back.
 ///
 /// # Examples
@@ -58,6 +97,7 @@ pub mod wait;
 /// }
 /// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
 pub enum PushError<T> {
     /// Every slot holds an unconsumed item.
     Full(T),
@@ -132,7 +172,8 @@ impl<T> std::error::Error for PushError<T> {}
 /// let (_tx, mut rx) = mpmc::channel::<u8>(2);
 /// assert_eq!(rx.pop(), Err(PopError::Empty));
 /// ```
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Hash)]
+#[non_exhaustive]
 pub enum PopError {
     /// No item is ready to take (for [`mpsc`], that includes a next slot
     /// claimed by a producer that has not finished writing it).
@@ -149,6 +190,21 @@ pub enum PopError {
     Disconnected,
 }
 
+impl PopError {
+    /// True for [`PopError::Disconnected`]: retrying can never succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::PopError;
+    /// assert!(PopError::Disconnected.is_disconnected());
+    /// assert!(!PopError::Empty.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, PopError::Disconnected)
+    }
+}
+
 impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -161,27 +217,195 @@ impl fmt::Display for PopError {
 
 impl std::error::Error for PopError {}
 
-/// The other side of the ring is gone (returned by batch operations).
+/// The other side is gone: every consumer (for a send side) or every
+/// producer, with the ring drained (for a receive side).
+///
+/// This is the one error of the calls that wait until they succeed
+/// (`*_blocking`, `send`, `recv`) and of the batch calls: they can fail in
+/// no other way. A send side hands its value back in `.0`
+/// (`Disconnected<T>`); a receive side has nothing to hand back
+/// (`Disconnected`, that is `Disconnected<()>`).
 ///
 /// # Examples
 ///
 /// ```
-/// use corelane::queue::{mpsc, Disconnected};
+/// use corelane::queue::{spsc, wait::WaitStrategy, Disconnected};
 ///
-/// let (tx, rx) = mpsc::channel::<u32>(4);
+/// let (mut tx, rx) = spsc::channel::<u32>(4);
 /// drop(rx);
-/// assert_eq!(tx.push_batch(&mut vec![1, 2]), Err(Disconnected));
+/// assert_eq!(tx.push_blocking(1, WaitStrategy::Park), Err(Disconnected(1)));
 /// ```
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub struct Disconnected;
+#[derive(PartialEq, Eq, Clone, Copy, Default, Hash)]
+pub struct Disconnected<T = ()>(pub T);
 
-impl fmt::Display for Disconnected {
+impl<T> Disconnected<T> {
+    /// Returns the value that could not be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corelane::queue::Disconnected(5).into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Disconnected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Disconnected(..)")
+    }
+}
+
+impl<T> fmt::Display for Disconnected<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the other side of the ring is gone")
     }
 }
 
-impl std::error::Error for Disconnected {}
+impl<T> std::error::Error for Disconnected<T> {}
+
+impl<T> From<Disconnected<T>> for PushError<T> {
+    fn from(e: Disconnected<T>) -> Self {
+        PushError::Disconnected(e.0)
+    }
+}
+
+impl From<Disconnected> for PopError {
+    fn from(_: Disconnected) -> Self {
+        PopError::Disconnected
+    }
+}
+
+/// Why a push with a deadline (`push_timeout`, `push_until`) failed; the
+/// value is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::{spsc, wait::WaitStrategy, PushTimeoutError};
+/// use std::time::Duration;
+///
+/// let (mut tx, _rx) = spsc::channel::<u8>(1);
+/// tx.push(1).unwrap();
+/// let r = tx.push_timeout(2, Duration::from_millis(1), WaitStrategy::Park);
+/// assert_eq!(r, Err(PushTimeoutError::Timeout(2)));
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
+pub enum PushTimeoutError<T> {
+    /// The deadline passed with the ring still full.
+    Timeout(T),
+    /// Every consumer is gone; the value can never be received.
+    Disconnected(T),
+}
+
+impl<T> PushTimeoutError<T> {
+    /// Returns the value that could not be pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::PushTimeoutError;
+    /// assert_eq!(PushTimeoutError::Timeout(3).into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            PushTimeoutError::Timeout(v) | PushTimeoutError::Disconnected(v) => v,
+        }
+    }
+
+    /// True for [`PushTimeoutError::Disconnected`]: retrying can never succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::PushTimeoutError;
+    /// assert!(!PushTimeoutError::Timeout(1).is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, PushTimeoutError::Disconnected(_))
+    }
+}
+
+impl<T> fmt::Debug for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PushTimeoutError::Timeout(_) => "Timeout(..)",
+            PushTimeoutError::Disconnected(_) => "Disconnected(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PushTimeoutError::Timeout(_) => "timed out waiting for room in the ring",
+            PushTimeoutError::Disconnected(_) => "every consumer is gone",
+        })
+    }
+}
+
+impl<T> std::error::Error for PushTimeoutError<T> {}
+
+impl<T> From<Disconnected<T>> for PushTimeoutError<T> {
+    fn from(e: Disconnected<T>) -> Self {
+        PushTimeoutError::Disconnected(e.0)
+    }
+}
+
+/// Why a pop with a deadline (`pop_timeout`, `pop_until`) returned nothing.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::{spsc, wait::WaitStrategy, PopTimeoutError};
+/// use std::time::Duration;
+///
+/// let (_tx, mut rx) = spsc::channel::<u8>(1);
+/// let r = rx.pop_timeout(Duration::from_millis(1), WaitStrategy::Park);
+/// assert_eq!(r, Err(PopTimeoutError::Timeout));
+/// ```
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Hash)]
+#[non_exhaustive]
+pub enum PopTimeoutError {
+    /// The deadline passed with nothing to take.
+    Timeout,
+    /// The ring is empty and every producer is gone.
+    Disconnected,
+}
+
+impl PopTimeoutError {
+    /// True for [`PopTimeoutError::Disconnected`]: waiting again can never
+    /// succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::PopTimeoutError;
+    /// assert!(PopTimeoutError::Disconnected.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, PopTimeoutError::Disconnected)
+    }
+}
+
+impl fmt::Display for PopTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PopTimeoutError::Timeout => "timed out waiting for an item",
+            PopTimeoutError::Disconnected => "ring is empty and every producer is gone",
+        })
+    }
+}
+
+impl std::error::Error for PopTimeoutError {}
+
+impl From<Disconnected> for PopTimeoutError {
+    fn from(_: Disconnected) -> Self {
+        PopTimeoutError::Disconnected
+    }
+}
 
 /// Rounds a requested capacity up to a power of two.
 ///

@@ -44,8 +44,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-use super::{PopError, PushError};
+use super::{Disconnected, PopError, PopTimeoutError, PushError, PushTimeoutError};
 use crate::sync::{
     heavy_barrier, light_barrier, spin_hint, yield_now, AtomicUsize, Futex, Mutex, Ordering,
 };
@@ -190,6 +191,39 @@ impl Notify {
         }
     }
 
+    /// [`park_until`](Self::park_until) that gives up at `deadline`
+    /// (`None`).
+    #[cold]
+    fn park_until_deadline<R>(
+        &self,
+        op: &mut impl FnMut() -> Option<R>,
+        deadline: Instant,
+    ) -> Option<R> {
+        loop {
+            let key = self.epoch.load();
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            let trusted = heavy_barrier();
+            if let Some(r) = op() {
+                self.waiters.fetch_sub(1, Ordering::SeqCst);
+                return Some(r);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.waiters.fetch_sub(1, Ordering::SeqCst);
+                return None;
+            }
+            let mut nap = deadline - now;
+            if !trusted {
+                nap = nap.min(DEGRADED_RECHECK);
+            }
+            self.epoch.wait_timeout(key, nap);
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+            if let Some(r) = op() {
+                return Some(r);
+            }
+        }
+    }
+
     /// Sleeps until the epoch moves from `key`; only for a while if the
     /// barrier pair could not be trusted (`sync::heavy_barrier`), since the
     /// wake-up that the handshake promises may then be missed.
@@ -221,8 +255,7 @@ impl Notify {
 
 /// How often a sleeper re-checks on its own once the asymmetric barrier has
 /// failed (a degraded mode that costs wake-ups, never correctness).
-#[cfg(not(corelane_loom))]
-const DEGRADED_RECHECK: std::time::Duration = std::time::Duration::from_millis(1);
+const DEGRADED_RECHECK: Duration = Duration::from_millis(1);
 
 /// Runs `op` until it returns `Some`, waiting per `strategy` in between.
 #[inline]
@@ -249,6 +282,240 @@ pub(crate) fn block_on<R>(
     }
 }
 
+/// [`block_on`] that gives up once `deadline` has passed (`None`). `op` is
+/// tried at least once, even with a deadline already in the past.
+pub(crate) fn block_until<R>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    deadline: Instant,
+    mut op: impl FnMut() -> Option<R>,
+) -> Option<R> {
+    if let Some(r) = op() {
+        return Some(r);
+    }
+    let mut backoff = Backoff::default();
+    loop {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        match strategy {
+            WaitStrategy::BusySpin => spin_hint(),
+            WaitStrategy::Yield => yield_now(),
+            WaitStrategy::Backoff => backoff.snooze(),
+            WaitStrategy::Park if backoff.is_completed() => {
+                return notify.park_until_deadline(&mut op, deadline)
+            }
+            WaitStrategy::Park => backoff.snooze(),
+        }
+        if let Some(r) = op() {
+            return Some(r);
+        }
+    }
+}
+
+/// `now + timeout`, or `None` when that is too far to represent (the caller
+/// then waits without a deadline).
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The blocking push every ring offers: retries `push` per `strategy`
+/// until it succeeds or the other side is gone.
+#[inline]
+pub(crate) fn push_blocking<T>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    value: T,
+    mut push: impl FnMut(T) -> Result<(), PushError<T>>,
+) -> Result<(), Disconnected<T>> {
+    let mut value = Some(value);
+    block_on(strategy, notify, || attempt_with(&mut value, &mut push))
+        .map_err(|e| Disconnected(e.into_inner()))
+}
+
+/// The blocking pop every ring offers.
+#[inline]
+pub(crate) fn pop_blocking<T>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    mut pop: impl FnMut() -> Result<T, PopError>,
+) -> Result<T, Disconnected> {
+    block_on(strategy, notify, || attempt(pop())).map_err(|_| Disconnected(()))
+}
+
+/// [`push_blocking`] with a deadline (`None`: no deadline).
+pub(crate) fn push_until<T>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    deadline: Option<Instant>,
+    value: T,
+    mut push: impl FnMut(T) -> Result<(), PushError<T>>,
+) -> Result<(), PushTimeoutError<T>> {
+    let Some(deadline) = deadline else {
+        return push_blocking(strategy, notify, value, push).map_err(Into::into);
+    };
+    let mut value = Some(value);
+    match block_until(strategy, notify, deadline, || {
+        attempt_with(&mut value, &mut push)
+    }) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(PushTimeoutError::Disconnected(e.into_inner())),
+        None => Err(PushTimeoutError::Timeout(
+            value
+                .take()
+                .expect("corelane: a timed-out push keeps its value"),
+        )),
+    }
+}
+
+/// [`pop_blocking`] with a deadline (`None`: no deadline).
+pub(crate) fn pop_until<T>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    deadline: Option<Instant>,
+    mut pop: impl FnMut() -> Result<T, PopError>,
+) -> Result<T, PopTimeoutError> {
+    let Some(deadline) = deadline else {
+        return pop_blocking(strategy, notify, pop).map_err(Into::into);
+    };
+    match block_until(strategy, notify, deadline, || attempt(pop())) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(_)) => Err(PopTimeoutError::Disconnected),
+        None => Err(PopTimeoutError::Timeout),
+    }
+}
+
+/// One poll of an async wait: tries `op`, and if it must wait registers the
+/// task's waker with `notify` and tries once more (so no wake-up is lost).
+#[inline]
+pub(crate) fn poll_retry<R>(
+    notify: &Notify,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> Option<R>,
+) -> Poll<R> {
+    if let Some(r) = op() {
+        return Poll::Ready(r);
+    }
+    let trusted = notify.register(cx.waker());
+    match op() {
+        Some(r) => Poll::Ready(r),
+        None => {
+            if !trusted {
+                // No notify is promised (degraded barrier): poll again.
+                // So after a failed membarrier a pending async wait
+                // re-polls without sleeping (it costs a core, never a
+                // lost wake-up); parked threads sleep 1 ms at a time.
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        }
+    }
+}
+
+/// The `poll_pop` every ring offers: `Ready(Ok)` with an item, `Ready(Err)`
+/// once the ring is drained and every producer is gone, else `Pending`
+/// with the task's waker registered.
+#[inline]
+pub(crate) fn poll_pop<T>(
+    notify: &Notify,
+    cx: &mut Context<'_>,
+    mut pop: impl FnMut() -> Result<T, PopError>,
+) -> Poll<Result<T, Disconnected>> {
+    poll_retry(notify, cx, || attempt(pop())).map(|r| r.map_err(|_| Disconnected(())))
+}
+
+/// The future `send(value)` returns on every ring: it owns `value` until the
+/// push completes.
+///
+/// Cancel safety: dropping a pending `SendFuture` drops the value with it.
+/// It is [`Unpin`], so it can be polled by reference (`&mut fut` in
+/// `select!`) and the value taken back with [`cancel`](Self::cancel) if
+/// another branch won.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use corelane::queue::mpsc;
+///
+/// let (mut tx, mut rx) = mpsc::channel::<u32>(1);
+/// tx.push(1).unwrap();
+/// let mut send = tx.send(2);
+/// // Not completed (the ring is full): take the value back.
+/// let poll = futures_util::poll!(&mut send);
+/// assert!(poll.is_pending());
+/// assert_eq!(send.cancel(), Some(2));
+/// # drop(send);
+/// assert_eq!(rx.recv().await, Ok(1));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T, F> {
+    notify: &'a Notify,
+    value: Option<T>,
+    push: F,
+}
+
+impl<'a, T, F> SendFuture<'a, T, F>
+where
+    F: FnMut(T) -> Result<(), PushError<T>>,
+{
+    pub(crate) fn new(notify: &'a Notify, value: T, push: F) -> Self {
+        SendFuture {
+            notify,
+            value: Some(value),
+            push,
+        }
+    }
+
+    /// Takes the value back if it has not been pushed: `Some(value)` while
+    /// the future is pending (it will then never push), `None` once it has
+    /// completed (the value is in the ring, or was handed back in
+    /// [`Disconnected`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// tx.push(0).unwrap();
+    /// let mut send = tx.send(9);
+    /// assert_eq!(send.cancel(), Some(9));
+    /// ```
+    pub fn cancel(&mut self) -> Option<T> {
+        self.value.take()
+    }
+}
+
+// Never pinned through: the value is moved in and out by `&mut`.
+impl<T, F: Unpin> Unpin for SendFuture<'_, T, F> {}
+
+impl<T, F> std::fmt::Debug for SendFuture<'_, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("pending", &self.value.is_some())
+            .finish()
+    }
+}
+
+impl<T, F> Future for SendFuture<'_, T, F>
+where
+    F: FnMut(T) -> Result<(), PushError<T>> + Unpin,
+{
+    type Output = Result<(), Disconnected<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(
+            this.value.is_some(),
+            "corelane: SendFuture polled after it completed or was cancelled"
+        );
+        let (value, push) = (&mut this.value, &mut this.push);
+        poll_retry(this.notify, cx, || attempt_with(value, &mut *push))
+            .map(|r| r.map_err(|e| Disconnected(e.into_inner())))
+    }
+}
+
 /// A future that retries `op` whenever `notify` fires.
 pub(crate) struct Retry<'a, F> {
     pub(crate) notify: &'a Notify,
@@ -260,23 +527,7 @@ impl<R, F: FnMut() -> Option<R> + Unpin> Future for Retry<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
-        if let Some(r) = (this.op)() {
-            return Poll::Ready(r);
-        }
-        let trusted = this.notify.register(cx.waker());
-        match (this.op)() {
-            Some(r) => Poll::Ready(r),
-            None => {
-                if !trusted {
-                    // No notify is promised (degraded barrier): poll again.
-                    // So after a failed membarrier a pending async wait
-                    // re-polls without sleeping (it costs a core, never a
-                    // lost wake-up); parked threads sleep 1 ms at a time.
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
-            }
-        }
+        poll_retry(this.notify, cx, &mut this.op)
     }
 }
 

@@ -6,8 +6,11 @@ use std::fmt;
 use super::blocks::SlotAddr;
 use super::prefetch::TailSighting;
 use super::shared::Shared;
-use crate::queue::wait::{attempt, block_on, Retry, WaitStrategy};
-use crate::queue::PopError;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::queue::wait::{self, WaitStrategy};
+use crate::queue::{Disconnected, PopError, PopTimeoutError};
 use crate::sync::{Arc, Ordering};
 
 /// The receiving end of an SPSC ring. Not `Clone`.
@@ -151,7 +154,7 @@ impl<T> Consumer<T> {
     ///
     /// # Errors
     ///
-    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    /// [`Disconnected`] once the ring is empty and the producer is gone.
     ///
     /// # Examples
     ///
@@ -162,16 +165,80 @@ impl<T> Consumer<T> {
     /// std::thread::spawn(move || tx.push(3).unwrap());
     /// assert_eq!(rx.pop_blocking(WaitStrategy::Park), Ok(3));
     /// ```
-    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, PopError> {
+    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, Disconnected> {
         let (mut cursor, shared) = self.cursor_and_shared();
-        block_on(strategy, &shared.items, || attempt(cursor.pop(shared)))
+        wait::pop_blocking(strategy, &shared.items, || cursor.pop(shared))
     }
 
-    /// Takes the oldest item, waiting asynchronously while the ring is empty.
+    /// Takes the oldest item, waiting per `strategy` at most `timeout` while
+    /// the ring is empty.
     ///
     /// # Errors
     ///
-    /// [`PopError::Disconnected`] once the ring is empty and the producer is gone.
+    /// [`PopTimeoutError::Timeout`] if nothing came in time;
+    /// [`PopTimeoutError::Disconnected`] once the ring is empty and the
+    /// producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy, PopTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(2);
+    /// let wait = Duration::from_millis(1);
+    /// assert_eq!(rx.pop_timeout(wait, WaitStrategy::Park), Err(PopTimeoutError::Timeout));
+    /// tx.push(4).unwrap();
+    /// assert_eq!(rx.pop_timeout(wait, WaitStrategy::Park), Ok(4));
+    /// ```
+    pub fn pop_timeout(
+        &mut self,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<T, PopTimeoutError> {
+        let deadline = wait::deadline_after(timeout);
+        let (mut cursor, shared) = self.cursor_and_shared();
+        wait::pop_until(strategy, &shared.items, deadline, || cursor.pop(shared))
+    }
+
+    /// Takes the oldest item, waiting per `strategy` until `deadline` while
+    /// the ring is empty (a deadline in the past still tries once).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_timeout`](Self::pop_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy, PopTimeoutError};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (_tx, mut rx) = spsc::channel::<u8>(2);
+    /// let deadline = Instant::now() + Duration::from_micros(200);
+    /// assert_eq!(rx.pop_until(deadline, WaitStrategy::Backoff), Err(PopTimeoutError::Timeout));
+    /// assert!(Instant::now() >= deadline);
+    /// ```
+    pub fn pop_until(
+        &mut self,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<T, PopTimeoutError> {
+        let (mut cursor, shared) = self.cursor_and_shared();
+        wait::pop_until(strategy, &shared.items, Some(deadline), || {
+            cursor.pop(shared)
+        })
+    }
+
+    /// Takes the oldest item, waiting asynchronously while the ring is empty.
+    /// Works under any executor (it registers the task's
+    /// [`Waker`](std::task::Waker)).
+    ///
+    /// Cancel safe: a `recv` dropped before it completes has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] once the ring is empty and the producer is gone.
     ///
     /// # Examples
     ///
@@ -183,13 +250,29 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.recv().await, Ok(1));
     /// # });
     /// ```
-    pub async fn recv(&mut self) -> Result<T, PopError> {
+    pub async fn recv(&mut self) -> Result<T, Disconnected> {
+        std::future::poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    /// The poll form of [`recv`](Self::recv), for hand-written futures:
+    /// `Ready(Ok(item))`, `Ready(Err(Disconnected))` once the ring is
+    /// drained and the producer is gone, or `Pending` with the task's waker
+    /// registered to be woken by the next push.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(2);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(rx.poll_pop(&mut cx).is_pending());
+    /// tx.push(2).unwrap();
+    /// assert_eq!(rx.poll_pop(&mut cx), Poll::Ready(Ok(2)));
+    /// ```
+    pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Disconnected>> {
         let (mut cursor, shared) = self.cursor_and_shared();
-        Retry {
-            notify: &shared.items,
-            op: || attempt(cursor.pop(shared)),
-        }
-        .await
+        wait::poll_pop(&shared.items, cx, || cursor.pop(shared))
     }
 
     /// Items waiting (may only grow concurrently, as the producer pushes).
@@ -256,10 +339,34 @@ impl<T> Consumer<T> {
     /// ```
     /// let (tx, rx) = corelane::queue::spsc::channel::<u8>(4);
     /// drop(tx);
-    /// assert!(rx.is_abandoned());
+    /// assert!(rx.is_disconnected());
     /// ```
-    pub fn is_abandoned(&self) -> bool {
+    pub fn is_disconnected(&self) -> bool {
         self.shared.consumer.producer_gone.load(Ordering::Acquire)
+    }
+}
+
+/// Yields items until the ring is drained and the producer is gone.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use futures_util::StreamExt;
+///
+/// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+/// tx.push(1).unwrap();
+/// tx.push(2).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.collect::<Vec<_>>().await, vec![1, 2]);
+/// # });
+/// ```
+impl<T> futures_core::Stream for Consumer<T> {
+    type Item = T;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_pop(cx).map(Result::ok)
     }
 }
 

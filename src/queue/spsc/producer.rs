@@ -6,8 +6,11 @@ use std::fmt;
 
 use super::blocks::SlotAddr;
 use super::shared::Shared;
-use crate::queue::wait::{attempt_with, block_on, Retry, WaitStrategy};
-use crate::queue::PushError;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::queue::wait::{self, SendFuture, WaitStrategy};
+use crate::queue::{Disconnected, PushError, PushTimeoutError};
 use crate::sync::{spin_hint, Arc, Ordering};
 
 /// Spin hints the producer waits before re-reading the consumer's cursor
@@ -169,6 +172,7 @@ impl<T> Producer<T> {
 
     /// `push` without the wake-up check, for measuring what the check costs.
     /// Items pushed this way do not wake a parked consumer.
+    #[cfg(feature = "bench-internals")]
     #[doc(hidden)]
     #[inline]
     pub fn __push_without_notify(&mut self, value: T) -> Result<(), PushError<T>> {
@@ -179,7 +183,7 @@ impl<T> Producer<T> {
     ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the value) if the consumer is gone.
+    /// [`Disconnected`] (with the value) if the consumer is gone.
     ///
     /// # Examples
     ///
@@ -190,20 +194,89 @@ impl<T> Producer<T> {
     /// tx.push_blocking(1, WaitStrategy::Park).unwrap();
     /// assert_eq!(rx.pop(), Ok(1));
     /// ```
-    pub fn push_blocking(&mut self, value: T, strategy: WaitStrategy) -> Result<(), PushError<T>> {
+    pub fn push_blocking(
+        &mut self,
+        value: T,
+        strategy: WaitStrategy,
+    ) -> Result<(), Disconnected<T>> {
         let Producer { cursor, shared } = self;
-        let mut value = Some(value);
-        block_on(strategy, &shared.space, || {
-            attempt_with(&mut value, |v| cursor.push::<T, true>(shared, v))
+        wait::push_blocking(strategy, &shared.space, value, |v| {
+            cursor.push::<T, true>(shared, v)
+        })
+    }
+
+    /// Pushes `value`, waiting per `strategy` at most `timeout` while the
+    /// ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`PushTimeoutError::Timeout`] (with the value) if no slot freed in
+    /// time; [`PushTimeoutError::Disconnected`] (with the value) if the
+    /// consumer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy, PushTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, _rx) = spsc::channel::<u8>(1);
+    /// let wait = Duration::from_millis(1);
+    /// assert_eq!(tx.push_timeout(1, wait, WaitStrategy::Park), Ok(()));
+    /// assert_eq!(tx.push_timeout(2, wait, WaitStrategy::Park), Err(PushTimeoutError::Timeout(2)));
+    /// ```
+    pub fn push_timeout(
+        &mut self,
+        value: T,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<(), PushTimeoutError<T>> {
+        let deadline = wait::deadline_after(timeout);
+        let Producer { cursor, shared } = self;
+        wait::push_until(strategy, &shared.space, deadline, value, |v| {
+            cursor.push::<T, true>(shared, v)
+        })
+    }
+
+    /// Pushes `value`, waiting per `strategy` until `deadline` while the ring
+    /// is full (a deadline in the past still tries once).
+    ///
+    /// # Errors
+    ///
+    /// As [`push_timeout`](Self::push_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{spsc, wait::WaitStrategy};
+    /// use std::time::Instant;
+    ///
+    /// let (mut tx, mut rx) = spsc::channel::<u8>(1);
+    /// assert_eq!(tx.push_until(1, Instant::now(), WaitStrategy::Yield), Ok(()));
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// ```
+    pub fn push_until(
+        &mut self,
+        value: T,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<(), PushTimeoutError<T>> {
+        let Producer { cursor, shared } = self;
+        wait::push_until(strategy, &shared.space, Some(deadline), value, |v| {
+            cursor.push::<T, true>(shared, v)
         })
     }
 
     /// Pushes `value`, waiting asynchronously while the ring is full. Works
     /// under any executor (it registers the task's [`Waker`](std::task::Waker)).
     ///
+    /// The returned [`SendFuture`] owns `value` until it completes; see its
+    /// docs for cancel safety (a pending send dropped in a `select!` drops
+    /// the value unless you take it back with [`SendFuture::cancel`]).
+    ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the value) if the consumer is gone.
+    /// [`Disconnected`] (with the value) if the consumer is gone.
     ///
     /// # Examples
     ///
@@ -215,14 +288,46 @@ impl<T> Producer<T> {
     /// assert_eq!(rx.recv().await, Ok(5));
     /// # });
     /// ```
-    pub async fn send(&mut self, value: T) -> Result<(), PushError<T>> {
+    pub fn send(
+        &mut self,
+        value: T,
+    ) -> SendFuture<'_, T, impl FnMut(T) -> Result<(), PushError<T>> + Unpin + '_> {
         let Producer { cursor, shared } = self;
-        let mut value = Some(value);
-        Retry {
-            notify: &shared.space,
-            op: || attempt_with(&mut value, |v| cursor.push::<T, true>(shared, v)),
-        }
-        .await
+        let shared: &Shared<T> = shared;
+        SendFuture::new(&shared.space, value, move |v| {
+            cursor.push::<T, true>(shared, v)
+        })
+    }
+
+    /// `Ready(Ok(()))` once a [`push`](Self::push) will find a free slot
+    /// (only this producer fills slots, so it stays free until it pushes),
+    /// `Ready(Err(Disconnected))` if the consumer is gone, else `Pending`
+    /// with the task's waker registered to be woken by the next pop. The
+    /// `Sink::poll_ready` half of a hand-written sink.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u8>(1);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    /// tx.push(1).unwrap();
+    /// assert!(tx.poll_ready(&mut cx).is_pending());
+    /// rx.pop().unwrap();
+    /// assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    /// ```
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Disconnected>> {
+        wait::poll_retry(&self.shared.space, cx, || {
+            if self.is_disconnected() {
+                Some(Err(Disconnected(())))
+            } else if self.is_full() {
+                None
+            } else {
+                Some(Ok(()))
+            }
+        })
     }
 
     /// Items in the ring (exact from this side's view: may only shrink
@@ -290,9 +395,9 @@ impl<T> Producer<T> {
     /// ```
     /// let (tx, rx) = corelane::queue::spsc::channel::<u8>(4);
     /// drop(rx);
-    /// assert!(tx.is_abandoned());
+    /// assert!(tx.is_disconnected());
     /// ```
-    pub fn is_abandoned(&self) -> bool {
+    pub fn is_disconnected(&self) -> bool {
         self.shared.producer.consumer_gone.load(Ordering::Acquire)
     }
 }

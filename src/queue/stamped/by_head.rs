@@ -186,7 +186,7 @@ impl HeadGatedProducer {
         items: &mut Vec<T>,
     ) -> Result<usize, Disconnected> {
         if ring.consumers_gone_hint() {
-            return Err(Disconnected);
+            return Err(Disconnected(()));
         }
         if items.is_empty() {
             return Ok(0);
