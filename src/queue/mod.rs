@@ -45,7 +45,7 @@
 //! tx.push("first".into()).unwrap(); // the ring is now full
 //! let mut send = tx.send("second".into());
 //! tokio::select! {
-//!     _ = &mut send => unreachable!("nobody pops"),
+//!     _ = &mut send => panic!("nobody pops, so the send cannot complete"),
 //!     _ = tokio::time::sleep(Duration::from_millis(1)) => {}
 //! }
 //! assert_eq!(send.cancel().as_deref(), Some("second"));
@@ -291,8 +291,10 @@ impl From<Disconnected> for PopError {
 /// let r = tx.push_timeout(2, Duration::from_millis(1), WaitStrategy::Park);
 /// assert_eq!(r, Err(PushTimeoutError::Timeout(2)));
 /// ```
+///
+/// Deliberately exhaustive (unlike [`PushError`]): a wait with a deadline
+/// can end in these two ways only, so a `match` needs no wildcard arm.
 #[derive(PartialEq, Eq, Clone, Copy)]
-#[non_exhaustive]
 pub enum PushTimeoutError<T> {
     /// The deadline passed with the ring still full.
     Timeout(T),
@@ -366,8 +368,10 @@ impl<T> From<Disconnected<T>> for PushTimeoutError<T> {
 /// let r = rx.pop_timeout(Duration::from_millis(1), WaitStrategy::Park);
 /// assert_eq!(r, Err(PopTimeoutError::Timeout));
 /// ```
+///
+/// Deliberately exhaustive (unlike [`PopError`]): a wait with a deadline can
+/// end in these two ways only, so a `match` needs no wildcard arm.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, Hash)]
-#[non_exhaustive]
 pub enum PopTimeoutError {
     /// The deadline passed with nothing to take.
     Timeout,
