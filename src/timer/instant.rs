@@ -40,13 +40,15 @@ impl<T> Wheel<T> {
     /// advance or poll reached (tick 0, the origin, before the first). The
     /// deadline is that instant plus `delay`, rounded up to a tick:
     /// tick `current_tick() + ceil(delay / tick)`, saturating. So
-    /// `insert_in(d, v)` is `insert(tick_to_instant(current_tick()) + d, v)`,
-    /// and it works the same on the tick core, where no `Instant` is ever
-    /// passed. A zero `delay` is due on the next advance.
+    /// `insert_in(d, v)` arms the same tick as
+    /// `insert(tick_to_instant(current_tick()).unwrap() + d, v)` (without
+    /// its panics for instants out of range), and works the same on a wheel
+    /// driven through the tick core, where no `Instant` is ever passed. A
+    /// zero `delay` is due on the next advance.
     ///
     /// Measured from the instant of your last poll, which lies somewhere
-    /// inside the current tick, the timer may fire up to one tick early; and
-    /// if the wheel has not been advanced for a while, its now lags the
+    /// inside the current tick, the timer may fire less than one tick early;
+    /// and if the wheel has not been advanced for a while, its now lags the
     /// clock and the timer fires that much earlier in real time. When the
     /// delay must hold from the real present, read the clock instead:
     /// `insert(clock.now() + delay, value)`.

@@ -24,7 +24,9 @@
 //!
 //! * **Never early.** A timer fires only from an advance whose target tick is
 //!   at or after its deadline tick, and an `Instant` deadline rounds *up* to
-//!   a tick (see [Rounding](#rounding)).
+//!   a tick (see [Rounding](#rounding)). A delay given to
+//!   [`insert_in`](Wheel::insert_in) counts from the wheel's own now, the
+//!   start of its current tick (see there for what that means in real time).
 //! * **At most one tick late.** `advance_to(t)` fires every timer with a
 //!   deadline `<= t` before it returns. Through `poll(now)` a timer fires at
 //!   the first poll at or after the start of its deadline tick, which is less
