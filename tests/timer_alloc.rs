@@ -1,10 +1,13 @@
 //! A counting global allocator proves that a warm `timer::Wheel` never
-//! allocates: insert, cancel, reset, advance, bounded advance, poll and
-//! `next_deadline` all run on the preallocated slab and level table.
+//! allocates: insert (absolute and `insert_in`), cancel, reset, advance,
+//! bounded advance, poll, the expiry calls that hand back key and deadline
+//! (`poll_expired*`, `advance_expired*`) and `next_deadline` all run on the
+//! preallocated slab and level table.
 
 use corelane::timer::{TimerKey, Wheel};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::time::Duration;
 
 struct Counting;
 
@@ -88,12 +91,19 @@ fn churn(wheel: &mut Wheel<u64>, keys: &mut [Option<TimerKey>], rng: &mut Rng, o
             6 => r >> 1,
             _ => u64::MAX,
         };
-        match (r >> 4) % 10 {
-            0..=3 => {
+        match (r >> 4) % 13 {
+            0..=2 => {
                 if let Some(k) = keys[slot].take() {
                     wheel.cancel(k);
                 }
                 keys[slot] = Some(wheel.insert_at(deadline, r));
+            }
+            3 => {
+                if let Some(k) = keys[slot].take() {
+                    wheel.cancel(k);
+                }
+                let delay = Duration::from_micros((r >> 40) % 5_000_000);
+                keys[slot] = Some(wheel.insert_in(delay, r));
             }
             4..=5 => {
                 if let Some(k) = keys[slot].take() {
@@ -109,11 +119,23 @@ fn churn(wheel: &mut Wheel<u64>, keys: &mut [Option<TimerKey>], rng: &mut Rng, o
             8 => {
                 let _ = wheel.advance_to_bounded(now + (r >> 50) % 5_000, 32, |_| fired += 1);
             }
-            _ => {
+            9 => {
                 if wheel.poll_at(now + (r >> 50) % 100).is_some() {
                     fired += 1;
                 }
                 let _ = wheel.next_deadline_tick();
+            }
+            10 | 11 => {
+                if let Some(e) = wheel.poll_expired_at(now + (r >> 50) % 100) {
+                    fired += 1;
+                    // The key it hands back is stale: cancelling it touches nothing.
+                    let _ = wheel.cancel(e.key);
+                }
+            }
+            _ => {
+                fired += wheel.advance_expired_to(now + (r >> 50) % 300, |e| {
+                    std::hint::black_box((e.key, e.deadline_tick));
+                }) as u64;
             }
         }
     }
@@ -139,10 +161,16 @@ fn warm_wheel_never_allocates() {
     let origin = wheel.origin();
     let (_, allocs) = counting(|| {
         for i in 0..10_000u64 {
-            let k = wheel.insert(origin + std::time::Duration::from_micros(i * 37), i);
-            let _ = wheel.reset(k, origin + std::time::Duration::from_millis(i));
-            let _ = wheel.poll(origin + std::time::Duration::from_millis(i / 2));
+            let k = wheel.insert(origin + Duration::from_micros(i * 37), i);
+            let _ = wheel.reset(k, origin + Duration::from_millis(i));
+            let _ = wheel.poll(origin + Duration::from_millis(i / 2));
             let _ = wheel.next_deadline();
+            let _ = wheel.cancel(k);
+            let k = wheel.insert_in(Duration::from_micros(i * 41), i);
+            let _ = wheel.poll_expired(origin + Duration::from_millis(i / 2));
+            let _ = wheel.advance_expired(origin + Duration::from_millis(i / 3), |e| {
+                std::hint::black_box(e);
+            });
             let _ = wheel.cancel(k);
         }
     });

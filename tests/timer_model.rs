@@ -1,15 +1,19 @@
 //! Property tests: `timer::Wheel` against a `BTreeMap` model.
 //!
-//! Random sequences of insert / cancel / reset / advance / bounded advance /
-//! poll, with deadlines near, far, in the past and at `u64::MAX`, must
-//! produce exactly the model's expiries, in deadline order at tick
-//! granularity, never early, and leave stale keys harmless — with the full
-//! horizon and with shortened ones (the overflow list).
+//! Random sequences of insert / relative insert (`insert_in`) / cancel /
+//! reset / advance / bounded advance / poll, and the expiry calls that hand
+//! back key and deadline (`poll_expired_at`, `advance_expired_to`), with
+//! deadlines near, far, in the past and at `u64::MAX`, must produce exactly
+//! the model's expiries, in deadline order at tick granularity, never early,
+//! each with the key its insert returned and the deadline last requested,
+//! and leave stale keys harmless — with the full horizon and with shortened
+//! ones (the overflow list).
 
-use corelane::timer::{Clock, ManualClock, TimerKey, Wheel};
+use corelane::timer::{Clock, Expired, ManualClock, TimerKey, Wheel};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a deadline is chosen relative to the model's current tick.
 #[derive(Clone, Debug)]
@@ -22,14 +26,21 @@ enum When {
     Max,
 }
 
+/// The tick length of the wheels under test (the default).
+const TICK: Duration = Duration::from_millis(1);
+
 #[derive(Clone, Debug)]
 enum Op {
     Insert(When),
+    /// `insert_in` with this delay.
+    InsertIn(Duration),
     Cancel(usize),
     Reset(usize, When),
     Advance(u64),
     AdvanceBounded(u64, usize),
     Poll(u64),
+    PollExpired(u64),
+    AdvanceExpired(u64),
     ForeignCancel(usize),
 }
 
@@ -44,14 +55,29 @@ fn when() -> impl Strategy<Value = When> {
     ]
 }
 
+/// Delays for `insert_in`: whole ticks, fractions, sub-tick, far, and ones
+/// that saturate the tick count.
+fn delay() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        4 => (0u64..300_000_000).prop_map(Duration::from_nanos),
+        2 => (0u64..300).prop_map(Duration::from_millis),
+        1 => (0u64..1_000_000).prop_map(Duration::from_nanos),
+        1 => (0u64..1 << 40).prop_map(Duration::from_secs),
+        1 => Just(Duration::MAX),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => when().prop_map(Op::Insert),
+        4 => delay().prop_map(Op::InsertIn),
         4 => any::<usize>().prop_map(Op::Cancel),
         3 => (any::<usize>(), when()).prop_map(|(i, w)| Op::Reset(i, w)),
         3 => prop_oneof![0u64..70, 0u64..5_000, 0u64..1 << 22, 0u64..1 << 36].prop_map(Op::Advance),
         2 => (prop_oneof![0u64..200, 0u64..1 << 20], 0usize..40).prop_map(|(b, m)| Op::AdvanceBounded(b, m)),
         2 => (0u64..300).prop_map(Op::Poll),
+        2 => (0u64..300).prop_map(Op::PollExpired),
+        2 => prop_oneof![0u64..70, 0u64..5_000, 0u64..1 << 36].prop_map(Op::AdvanceExpired),
         1 => any::<usize>().prop_map(Op::ForeignCancel),
     ]
 }
@@ -80,9 +106,18 @@ impl Model {
         self.pending.insert(id, (deadline, deadline.max(self.now)));
     }
 
+    /// The tick `insert_in(delay)` must arm: the model's now plus
+    /// `ceil(delay / TICK)`, saturating (computed in `u128`, apart from the
+    /// wheel's own arithmetic).
+    fn deadline_in(&self, delay: Duration) -> u64 {
+        let ticks = delay.as_nanos().div_ceil(TICK.as_nanos());
+        u64::try_from(u128::from(self.now) + ticks).unwrap_or(u64::MAX)
+    }
+
     /// Checks one fired id: it was pending, it was due at `limit`, and the
-    /// effective deadlines never go backwards.
-    fn fire(&mut self, id: u64, limit: u64) {
+    /// effective deadlines never go backwards. Returns its requested
+    /// deadline.
+    fn fire(&mut self, id: u64, limit: u64) -> u64 {
         let (deadline, eff) = self
             .pending
             .remove(&id)
@@ -97,6 +132,15 @@ impl Model {
             self.last_fired_eff
         );
         self.last_fired_eff = eff;
+        deadline
+    }
+
+    /// [`fire`](Self::fire) for an [`Expired`]: also checks the key and the
+    /// deadline it carries.
+    fn fire_expired(&mut self, e: &Expired<u64>, keys: &[(TimerKey, u64)], limit: u64) {
+        let deadline = self.fire(e.value, limit);
+        assert_eq!(e.key, keys[e.value as usize].0, "key of id {}", e.value);
+        assert_eq!(e.deadline_tick, deadline, "deadline of id {}", e.value);
     }
 
     fn min_due_eff(&self, limit: u64) -> Option<u64> {
@@ -109,10 +153,11 @@ impl Model {
 }
 
 fn run(ops: Vec<Op>, horizon: Option<Duration>) {
-    let mut wheel: Wheel<u64> = match horizon {
-        None => Wheel::new(),
+    let mut wheel = match horizon {
+        None => Wheel::<u64>::builder().build(),
         Some(h) => Wheel::builder().horizon(h).build(),
     };
+    assert_eq!(wheel.tick_duration(), TICK);
     let mut other: Wheel<u64> = Wheel::new();
     let foreign: Vec<TimerKey> = (0..64).map(|i| other.insert_at(i * 1000, i)).collect();
     let mut model = Model {
@@ -128,6 +173,14 @@ fn run(ops: Vec<Op>, horizon: Option<Duration>) {
             Op::Insert(w) => {
                 let d = model.deadline(&w);
                 let key = wheel.insert_at(d, next_id);
+                model.arm(next_id, d);
+                keys.push((key, next_id));
+                next_id += 1;
+            }
+            Op::InsertIn(delay) => {
+                let d = model.deadline_in(delay);
+                let key = wheel.insert_in(delay, next_id);
+                assert_eq!(wheel.deadline_tick(key), Some(d), "insert_in({delay:?})");
                 model.arm(next_id, d);
                 keys.push((key, next_id));
                 next_id += 1;
@@ -202,6 +255,42 @@ fn run(ops: Vec<Op>, horizon: Option<Duration>) {
                     }
                 }
             }
+            Op::PollExpired(by) => {
+                let target = model.now.saturating_add(by);
+                let expect_eff = model.min_due_eff(target);
+                match wheel.poll_expired_at(target) {
+                    Some(e) => {
+                        let eff = model.pending[&e.value].1;
+                        assert_eq!(Some(eff), expect_eff, "poll skipped an earlier tick");
+                        model.fire_expired(&e, &keys, target);
+                        assert_eq!(wheel.current_tick(), eff);
+                        assert_eq!(wheel.cancel(e.key), None, "an expired key is stale");
+                        model.now = eff;
+                    }
+                    None => {
+                        assert_eq!(expect_eff, None);
+                        model.now = target;
+                        assert_eq!(wheel.current_tick(), target);
+                    }
+                }
+            }
+            Op::AdvanceExpired(by) => {
+                let target = model.now.saturating_add(by);
+                let mut fired = Vec::new();
+                let n = wheel.advance_expired_to(target, |e| fired.push(e));
+                assert_eq!(n, fired.len());
+                for e in &fired {
+                    model.fire_expired(e, &keys, target);
+                    assert_eq!(wheel.get(e.key), None);
+                }
+                assert_eq!(
+                    model.min_due_eff(target),
+                    None,
+                    "a due timer was left behind"
+                );
+                model.now = target;
+                assert_eq!(wheel.current_tick(), target);
+            }
             Op::ForeignCancel(i) => {
                 let key = foreign[i % foreign.len()];
                 let before = wheel.len();
@@ -231,9 +320,9 @@ fn run(ops: Vec<Op>, horizon: Option<Duration>) {
 
     // Finally everything fires (or was cancelled): exactly once.
     let mut fired = Vec::new();
-    wheel.advance_to(u64::MAX, |id| fired.push(id));
-    for id in fired {
-        model.fire(id, u64::MAX);
+    wheel.advance_expired_to(u64::MAX, |e| fired.push(e));
+    for e in &fired {
+        model.fire_expired(e, &keys, u64::MAX);
     }
     assert!(model.pending.is_empty());
     assert!(wheel.is_empty());
@@ -288,6 +377,86 @@ proptest! {
                 prop_assert!(prev_now < deadlines[i] + tick, "fired late: deadline {:?}, previous poll {:?}", deadlines[i] - start, prev_now - start);
                 left -= 1;
             }
+            prev_now = now;
+        }
+        prop_assert!(wheel.is_empty());
+    }
+}
+
+/// A timer armed by `insert_in` in the test below.
+struct Armed {
+    key: TimerKey,
+    /// The start of the tick current at the insert, plus the delay.
+    earliest: Instant,
+    /// The clock at the insert (just after a poll).
+    inserted_at: Instant,
+    delay: Duration,
+}
+
+/// Polls everything due at `now` with `poll_expired`, checking each timer
+/// against what `insert_in` promises; returns how many fired.
+fn poll_insert_in_timers(
+    wheel: &mut Wheel<usize>,
+    armed: &[Armed],
+    now: Instant,
+    prev_now: Instant,
+) -> Result<usize, TestCaseError> {
+    let tick = wheel.tick_duration();
+    let mut n = 0;
+    while let Some(e) = wheel.poll_expired(now) {
+        let a = &armed[e.value];
+        prop_assert_eq!(e.key, a.key);
+        let deadline_start = wheel.tick_to_instant(wheel.deadline_to_tick(a.earliest));
+        prop_assert_eq!(wheel.tick_to_instant(e.deadline_tick), deadline_start);
+        prop_assert!(now >= a.earliest, "fired early");
+        prop_assert!(prev_now < a.earliest + tick, "fired more than a tick late");
+        prop_assert!(
+            now + tick > a.inserted_at + a.delay,
+            "a tick or more before the delay measured from the last poll"
+        );
+        n += 1;
+    }
+    Ok(n)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `insert_in` on a manual clock polled every `step`: each timer fires
+    /// never before the start of the tick current at its insert plus the
+    /// delay, less than a tick after that, and less than a tick before the
+    /// delay measured from the poll just before the insert (what its docs
+    /// promise). `poll_expired` hands back the key and the deadline.
+    #[test]
+    fn insert_in_counts_from_the_start_of_the_current_tick(
+        tick_us in 1u64..2_000,
+        steps in prop::collection::vec(
+            (1u64..400_000, prop::option::of(0u64..20_000_000)),
+            1..200,
+        ),
+    ) {
+        let clock = ManualClock::new();
+        let tick = Duration::from_micros(tick_us);
+        let mut wheel = Wheel::builder().tick(tick).origin(clock.now()).build();
+        let mut armed = Vec::new();
+        let mut fired = 0;
+        let mut prev_now = clock.now();
+        for (step_ns, delay_ns) in steps {
+            clock.advance(Duration::from_nanos(step_ns));
+            let now = clock.now();
+            fired += poll_insert_in_timers(&mut wheel, &armed, now, prev_now)?;
+            prev_now = now;
+            if let Some(ns) = delay_ns {
+                let delay = Duration::from_nanos(ns);
+                let start = wheel.tick_to_instant(wheel.current_tick()).unwrap();
+                let key = wheel.insert_in(delay, armed.len());
+                armed.push(Armed { key, earliest: start + delay, inserted_at: now, delay });
+            }
+        }
+        while fired < armed.len() {
+            clock.advance(Duration::from_micros(250));
+            let now = clock.now();
+            fired += poll_insert_in_timers(&mut wheel, &armed, now, prev_now)?;
             prev_now = now;
         }
         prop_assert!(wheel.is_empty());

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use corelane::topology::{CpuId, CpuSet, Error, Topology};
+use corelane::topology::{CpuId, CpuSet, Error, PlanOptions, Topology};
 
 fn root(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -91,6 +91,35 @@ fn vm_two_cpus_old_kernel_package_file() {
     assert_eq!(t.caches().len(), 3);
     assert_eq!(t.caches()[2].size, Some(266_240 << 10));
     assert!(t.smt_siblings(cpu(0)).is_empty());
+}
+
+/// The case users hit: four pipeline roles on a 2-CPU VM. Refused by
+/// default with an error naming the option; shared round-robin when asked.
+#[test]
+fn vm_two_cpus_four_roles_share_only_when_asked() {
+    let t = load("vm-2c");
+    let err = t.plan(4, &PlanOptions::new()).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::NotEnoughCpus {
+            requested: 4,
+            available: 2,
+            ..
+        }
+    ));
+    let msg = err.to_string();
+    assert!(msg.starts_with("4 roles asked, 2 CPUs usable: "), "{msg}");
+    assert!(msg.contains("allow_oversubscription"), "{msg}");
+
+    let plan = t
+        .plan(4, &PlanOptions::new().allow_oversubscription(true))
+        .unwrap();
+    assert_eq!(plan.cpus(), [cpu(1), cpu(0), cpu(1), cpu(0)]);
+    assert!(plan.is_oversubscribed());
+    assert_eq!(
+        plan.to_string(),
+        "cpu1, cpu0, cpu1, cpu0 (2 physical cores, 1 L3 domain, 4 roles on 2 CPUs)"
+    );
 }
 
 #[test]

@@ -33,12 +33,12 @@
 
 use super::level::{due_list, list_id, MAX_LEVELS, OVERFLOW, SLOT_BITS};
 use super::slab::NIL;
-use super::Wheel;
+use super::{Expired, Wheel};
 
 /// What one engine step produced.
 pub(super) enum Step<T> {
-    /// A timer fired; its value.
-    Fired(T),
+    /// A timer fired: its key, deadline and value.
+    Fired(Expired<T>),
     /// The wheel is caught up with the target.
     Done,
     /// The budget ran out first.
@@ -65,7 +65,11 @@ impl<T> Wheel<T> {
                 let index = self.levels.head(due);
                 let e = self.slab.remove(index);
                 self.levels.detach(&mut self.slab, index, NIL, e.next, due);
-                return Step::Fired(e.value);
+                return Step::Fired(Expired {
+                    key: e.key(index),
+                    deadline_tick: e.deadline,
+                    value: e.value,
+                });
             }
             // Slots on levels >= 1 start at multiples of 64.
             if self.now & 63 == 0 && self.levels.nonempty() & !1 != 0 {

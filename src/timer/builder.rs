@@ -2,12 +2,18 @@
 
 use super::level::{MAX_LEVELS, MIN_LEVELS, SLOT_BITS};
 use super::Wheel;
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-/// Configures a [`Wheel`]. Start from [`Wheel::builder`].
+/// Configures a [`Wheel<T>`]. Start from [`Wheel::builder`].
 ///
 /// Defaults: a 1 ms tick, the full `u64` horizon (11 levels), no
 /// preallocation, origin at the `Instant` of [`build`](Self::build).
+///
+/// The builder carries the payload type `T` of the wheel it builds, so
+/// `Wheel::<Order>::builder()` names it up front; without the turbofish the
+/// compiler infers it from how the wheel is used, as with `Vec::new()`.
 ///
 /// # Examples
 ///
@@ -23,22 +29,50 @@ use std::time::{Duration, Instant};
 ///     .build();
 /// assert!(wheel.capacity() >= 100_000);
 /// ```
-#[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct Builder {
+pub struct Builder<T> {
     tick: Duration,
     horizon: Option<Duration>,
     capacity: usize,
     origin: Option<Instant>,
+    /// `fn() -> T`: the builder holds no `T`, so it is `Send`, `Sync`,
+    /// `Clone` and `Debug` whatever `T` is.
+    payload: PhantomData<fn() -> T>,
 }
 
-impl Builder {
+// By hand: a derive would ask `T: Clone` / `T: Debug` of a builder that
+// holds no `T`.
+impl<T> Clone for Builder<T> {
+    fn clone(&self) -> Self {
+        Builder {
+            tick: self.tick,
+            horizon: self.horizon,
+            capacity: self.capacity,
+            origin: self.origin,
+            payload: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("tick", &self.tick)
+            .field("horizon", &self.horizon)
+            .field("capacity", &self.capacity)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl<T> Builder<T> {
     pub(crate) fn new() -> Self {
         Builder {
             tick: Duration::from_millis(1),
             horizon: None,
             capacity: 0,
             origin: None,
+            payload: PhantomData,
         }
     }
 
@@ -137,8 +171,10 @@ impl Builder {
     ///
     /// let wheel: Wheel<String> = Wheel::builder().build();
     /// assert!(wheel.is_empty());
+    /// let wheel = Wheel::<String>::builder().capacity(8).build();
+    /// assert!(wheel.capacity() >= 8);
     /// ```
-    pub fn build<T>(self) -> Wheel<T> {
+    pub fn build(self) -> Wheel<T> {
         let levels = match self.horizon {
             None => MAX_LEVELS,
             Some(h) => levels_for(ticks_in(h, self.tick)),

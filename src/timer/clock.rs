@@ -233,7 +233,12 @@ impl TickClock {
     /// Deadline -> tick, rounding up (never early).
     #[inline]
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.origin);
+        self.ticks_ceil(deadline.saturating_duration_since(self.origin))
+    }
+
+    /// Duration -> whole ticks, rounding up (`ceil(d / tick)`), saturating.
+    #[inline]
+    pub(crate) fn ticks_ceil(&self, d: Duration) -> u64 {
         if d.as_secs() < FAST_SECS {
             let (q, r) = self.div(d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos()));
             q + u64::from(r != 0)
@@ -279,6 +284,10 @@ mod tests {
         assert_eq!(c.now_tick(o + Duration::from_nanos(9_999)), 0);
         assert_eq!(c.now_tick(o + Duration::from_micros(10)), 1);
         assert_eq!(c.tick_start(3), Some(o + Duration::from_micros(30)));
+        assert_eq!(c.ticks_ceil(Duration::ZERO), 0);
+        assert_eq!(c.ticks_ceil(Duration::from_nanos(1)), 1);
+        assert_eq!(c.ticks_ceil(Duration::from_micros(20)), 2);
+        assert_eq!(c.ticks_ceil(Duration::MAX), u64::MAX);
         if let Some(before) = o.checked_sub(Duration::from_secs(1)) {
             assert_eq!(c.deadline_tick(before), 0);
             assert_eq!(c.now_tick(before), 0);

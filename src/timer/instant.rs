@@ -1,6 +1,7 @@
 //! The `Instant` layer of [`Wheel`]: deadlines and `now`s convert to ticks
 //! through the wheel's origin and tick length (see the rounding rules in the
-//! [module documentation](super#rounding)), then go to the tick core.
+//! [module documentation](super#rounding)), then go to the tick core; delays
+//! ([`insert_in`](Wheel::insert_in)) convert through the tick length alone.
 
 use super::{TimerKey, Wheel};
 use std::time::{Duration, Instant};
@@ -28,6 +29,60 @@ impl<T> Wheel<T> {
     #[inline]
     pub fn insert(&mut self, deadline: Instant, value: T) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
+        self.insert_at(tick, value)
+    }
+
+    /// Arms a timer `delay` after the wheel's *now* and returns its key.
+    /// O(1).
+    ///
+    /// **What "now" is.** The wheel reads no clock: its now is the start of
+    /// [`current_tick`](Self::current_tick), the tick that the last
+    /// advance or poll reached (tick 0, the origin, before the first). The
+    /// deadline is that instant plus `delay`, rounded up to a tick:
+    /// tick `current_tick() + ceil(delay / tick)`, saturating. So
+    /// `insert_in(d, v)` arms the same tick as
+    /// `insert(tick_to_instant(current_tick()).unwrap() + d, v)` (without
+    /// its panics for instants out of range), and works the same on a wheel
+    /// driven through the tick core, where no `Instant` is ever passed. A
+    /// zero `delay` is due on the next advance.
+    ///
+    /// Measured from the instant of your last poll, which lies somewhere
+    /// inside the current tick, the timer may fire less than one tick early;
+    /// and if the wheel has not been advanced for a while, its now lags the
+    /// clock and the timer fires that much earlier in real time. When the
+    /// delay must hold from the real present, read the clock instead:
+    /// `insert(clock.now() + delay, value)`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `2^32 - 2` timers are already pending.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::timer::{Clock, ManualClock, Wheel};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let mut wheel = Wheel::builder()
+    ///     .origin(clock.now())
+    ///     .tick(Duration::from_millis(1))
+    ///     .build();
+    /// clock.advance(Duration::from_micros(2500));
+    /// assert_eq!(wheel.poll(clock.now()), None); // the wheel's now: tick 2
+    ///
+    /// let key = wheel.insert_in(Duration::from_micros(1500), "resend");
+    /// assert_eq!(wheel.deadline_tick(key), Some(4)); // 2 + ceil(1.5)
+    /// clock.advance(Duration::from_micros(1499));
+    /// assert_eq!(wheel.poll(clock.now()), None);
+    /// clock.advance(Duration::from_micros(1));
+    /// assert_eq!(wheel.poll(clock.now()), Some("resend"));
+    /// ```
+    #[inline]
+    pub fn insert_in(&mut self, delay: Duration, value: T) -> TimerKey {
+        let tick = self
+            .current_tick()
+            .saturating_add(self.clock.ticks_ceil(delay));
         self.insert_at(tick, value)
     }
 

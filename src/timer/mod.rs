@@ -8,16 +8,25 @@
 //!   [`advance_to`](Wheel::advance_to), [`poll_at`](Wheel::poll_at) — on pure
 //!   `u64` ticks, deterministic and clock-free;
 //! * an **`Instant` layer** — [`insert`](Wheel::insert),
-//!   [`poll`](Wheel::poll), [`advance`](Wheel::advance),
-//!   [`next_deadline`](Wheel::next_deadline) — which converts through a
-//!   configurable tick length (1 µs for trading, 1 ms for brokers; see
-//!   [`Builder::tick`]).
+//!   [`insert_in`](Wheel::insert_in), [`poll`](Wheel::poll),
+//!   [`advance`](Wheel::advance), [`next_deadline`](Wheel::next_deadline) —
+//!   which converts through a configurable tick length (1 µs for trading,
+//!   1 ms for brokers; see [`Builder::tick`]).
+//!
+//! Each way of firing timers also comes in a form that hands back an
+//! [`Expired`] — the timer's key and deadline tick with its value:
+//! [`poll_expired`](Wheel::poll_expired) /
+//! [`poll_expired_at`](Wheel::poll_expired_at) and
+//! [`advance_expired`](Wheel::advance_expired) /
+//! [`advance_expired_to`](Wheel::advance_expired_to).
 //!
 //! # Guarantees
 //!
 //! * **Never early.** A timer fires only from an advance whose target tick is
 //!   at or after its deadline tick, and an `Instant` deadline rounds *up* to
-//!   a tick (see [Rounding](#rounding)).
+//!   a tick (see [Rounding](#rounding)). A delay given to
+//!   [`insert_in`](Wheel::insert_in) counts from the wheel's own now, the
+//!   start of its current tick (see there for what that means in real time).
 //! * **At most one tick late.** `advance_to(t)` fires every timer with a
 //!   deadline `<= t` before it returns. Through `poll(now)` a timer fires at
 //!   the first poll at or after the start of its deadline tick, which is less
@@ -92,12 +101,14 @@
 mod advance;
 mod builder;
 mod clock;
+mod expired;
 mod instant;
 mod level;
 mod slab;
 
 pub use builder::Builder;
 pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use expired::Expired;
 pub use slab::TimerKey;
 
 use advance::Step;
@@ -182,6 +193,34 @@ impl<T> Wheel<T> {
     /// ```
     pub fn new() -> Self {
         Builder::new().build()
+    }
+
+    /// A [`Builder`] to choose the tick length, horizon, capacity and origin.
+    ///
+    /// The payload type can be named here (`Wheel::<Order>::builder()`) or
+    /// left to inference from the wheel's use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::timer::Wheel;
+    /// use std::time::Duration;
+    ///
+    /// struct Order {
+    ///     id: u64,
+    /// }
+    ///
+    /// let mut wheel = Wheel::<Order>::builder().tick(Duration::from_micros(1)).build();
+    /// assert_eq!(wheel.tick_duration(), Duration::from_micros(1));
+    ///
+    /// // No turbofish: the first insert fixes the payload type.
+    /// let mut inferred = Wheel::builder().capacity(16).build();
+    /// inferred.insert_at(3, "ttl");
+    /// # wheel.insert_at(1, Order { id: 1 });
+    /// # assert_eq!(wheel.poll_at(1).map(|o| o.id), Some(1));
+    /// ```
+    pub fn builder() -> Builder<T> {
+        Builder::new()
     }
 
     /// Like [`new`](Self::new), with room for `capacity` pending timers
@@ -307,13 +346,7 @@ impl<T> Wheel<T> {
     /// assert_eq!(wheel.current_tick(), 6);
     /// ```
     pub fn advance_to(&mut self, tick: u64, mut f: impl FnMut(T)) -> usize {
-        let mut budget = usize::MAX;
-        let mut fired = 0;
-        while let Step::Fired(v) = self.step(tick, &mut budget) {
-            fired += 1;
-            f(v);
-        }
-        fired
+        self.advance_expired_to(tick, |e| f(e.value))
     }
 
     /// Like [`advance_to`](Self::advance_to), doing at most `max_work` units
@@ -356,9 +389,9 @@ impl<T> Wheel<T> {
         let mut fired = 0;
         loop {
             match self.step(tick, &mut budget) {
-                Step::Fired(v) => {
+                Step::Fired(e) => {
                     fired += 1;
-                    f(v);
+                    f(e.value);
                 }
                 Step::Done => return Progress { fired, done: true },
                 Step::OutOfBudget => return Progress { fired, done: false },
@@ -386,11 +419,7 @@ impl<T> Wheel<T> {
     /// ```
     #[inline]
     pub fn poll_at(&mut self, tick: u64) -> Option<T> {
-        let mut budget = usize::MAX;
-        match self.step(tick, &mut budget) {
-            Step::Fired(v) => Some(v),
-            Step::Done | Step::OutOfBudget => None,
-        }
+        self.poll_expired_at(tick).map(|e| e.value)
     }
 
     /// The earliest tick at which an advance can have work, or `None` if the
@@ -611,26 +640,6 @@ impl<T> Wheel<T> {
         // panic; the lists must not name slots the slab has freed.
         self.levels.clear();
         self.slab.clear();
-    }
-}
-
-impl Wheel<()> {
-    /// A [`Builder`] to choose the tick length, horizon, capacity and origin.
-    ///
-    /// (Defined on `Wheel<()>` only so that `Wheel::builder()` needs no type
-    /// annotation; [`Builder::build`] picks the payload type.)
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use corelane::timer::Wheel;
-    /// use std::time::Duration;
-    ///
-    /// let wheel: Wheel<u32> = Wheel::builder().tick(Duration::from_micros(1)).build();
-    /// assert_eq!(wheel.tick_duration(), Duration::from_micros(1));
-    /// ```
-    pub fn builder() -> Builder {
-        Builder::new()
     }
 }
 

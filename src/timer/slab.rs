@@ -27,8 +27,10 @@ use std::num::NonZeroU32;
 /// "No entry" for list links and the free list.
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// A handle to a pending timer, returned by [`Wheel::insert`](super::Wheel::insert)
-/// and [`Wheel::insert_at`](super::Wheel::insert_at).
+/// A handle to a pending timer, returned by [`Wheel::insert`](super::Wheel::insert),
+/// [`Wheel::insert_at`](super::Wheel::insert_at) and
+/// [`Wheel::insert_in`](super::Wheel::insert_in), and handed back with the
+/// value in an [`Expired`](super::Expired).
 ///
 /// Eight bytes: a slab index and a generation. A key stays valid across
 /// [`reset`](super::Wheel::reset) and becomes stale once its timer fires or
@@ -81,6 +83,16 @@ pub(crate) struct Entry<T> {
 }
 
 impl<T> Entry<T> {
+    /// The key that names this entry, stored at `index`. (After the entry
+    /// is removed, the key is stale: its slot's generation has moved on.)
+    #[inline]
+    pub(crate) fn key(&self, index: u32) -> TimerKey {
+        TimerKey {
+            index,
+            gen: self.gen,
+        }
+    }
+
     /// The id of the list this entry is linked into.
     #[inline]
     pub(crate) fn list(&self) -> u32 {
@@ -319,6 +331,7 @@ mod tests {
         assert!(slab.take(a).is_none());
         assert_eq!(slab.find(a), None);
         let b = slab.insert(NIL, NIL, 0, 2, 'b');
+        assert_eq!(slab.entry(b.index).key(b.index), b);
         assert_eq!(b.index, a.index, "freed slot is reused");
         assert_ne!(b, a);
         assert_eq!(slab.find(a), None);

@@ -160,15 +160,24 @@ impl fmt::Display for Error {
                 available,
                 detail,
             } => {
-                write!(
-                    f,
-                    "{requested} roles asked, {available} CPUs usable: {detail}"
-                )
+                let (roles, cpus) = (Count(*requested, "role"), Count(*available, "CPU"));
+                write!(f, "{roles} asked, {cpus} usable: {detail}")
             }
             Error::InvalidArgument { reason } => write!(f, "invalid argument: {reason}"),
             Error::Hwloc { call, message } => write!(f, "hwloc {call} failed: {message}"),
             Error::ThreadPanicked => f.write_str("a measurement thread panicked"),
         }
+    }
+}
+
+/// A count and its noun, singular or plural: `1 L3 domain`, `2 L3 domains`.
+/// Every count in the module's `Display` output goes through it.
+pub(crate) struct Count(pub(crate) usize, pub(crate) &'static str);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Count(n, noun) = *self;
+        write!(f, "{n} {noun}{}", if n == 1 { "" } else { "s" })
     }
 }
 

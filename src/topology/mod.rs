@@ -23,8 +23,8 @@
 //!
 //! [`pin_current_thread`] pins and verifies; [`Topology::plan`] picks CPUs
 //! for `n` communicating roles: distinct physical cores first, inside one
-//! L3 domain, fastest cores first, SMT siblings and isolated CPUs only when
-//! asked (see [`PlanOptions`]).
+//! L3 domain, fastest cores first; SMT siblings, isolated CPUs and more roles
+//! than CPUs (oversubscription) only when asked (see [`PlanOptions`]).
 //!
 //! # Core-to-core latency
 //!

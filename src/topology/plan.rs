@@ -16,17 +16,22 @@
 //! 5. Cores holding an [avoided](PlanOptions::avoid) CPU last (by default
 //!    the core of the lowest online CPU, which takes most housekeeping
 //!    interrupts).
+//! 6. Never two roles on one CPU — unless
+//!    [`PlanOptions::allow_oversubscription`] is set and the roles do not
+//!    fit otherwise; see there for how they then share.
 //!
 //! Role `i` of the pipeline gets `plan.cpus()[i]`; neighbours in the
 //! pipeline are neighbours in the plan.
 
 use std::fmt;
 
+use super::error::Count;
 use super::{CpuId, CpuSet, Error, Topology};
 
 /// What a [`Topology::plan`] may use. The default is strict: distinct
 /// physical cores, no isolated CPUs, inside the process' allowed set, any
-/// number of L3 domains, avoiding the core of the lowest online CPU.
+/// number of L3 domains, avoiding the core of the lowest online CPU, one
+/// role a CPU.
 ///
 /// # Examples
 ///
@@ -42,6 +47,7 @@ use super::{CpuId, CpuSet, Error, Topology};
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
     smt_siblings: bool,
+    oversubscribe: bool,
     isolated: bool,
     ignore_affinity: bool,
     shared_l3: bool,
@@ -73,6 +79,51 @@ impl PlanOptions {
     /// ```
     pub fn allow_smt_siblings(mut self, yes: bool) -> Self {
         self.smt_siblings = yes;
+        self
+    }
+
+    /// Allows more roles than CPUs: when the roles do not fit on the CPUs the
+    /// other options leave, they share them instead of failing with
+    /// [`Error::NotEnoughCpus`]. Off by default — a spinning role that shares
+    /// a CPU waits for the scheduler's time slice, which is milliseconds,
+    /// not nanoseconds — so use it for tests, CI machines and small VMs, and
+    /// check [`Plan::is_oversubscribed`] (or print the plan) to warn.
+    ///
+    /// When the roles fit without sharing, this option changes nothing. When
+    /// they do not, the plan takes every usable CPU in this order and gives
+    /// them out round-robin (role `i` on CPU `i % n`):
+    ///
+    /// 1. one CPU on each distinct physical core, in the usual preference
+    ///    order (largest L3 domain first, fastest cores first, avoided
+    ///    cores last);
+    /// 2. then the cores' SMT siblings, only with
+    ///    [`allow_smt_siblings`](Self::allow_smt_siblings) (without it they
+    ///    stay unused: no option turns on another);
+    /// 3. then the same CPUs again, in the same order, as often as needed.
+    ///
+    /// With [`require_shared_l3`](Self::require_shared_l3) the CPUs come
+    /// from the one L3 domain with the most of them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::topology::{PlanOptions, Topology};
+    ///
+    /// let topo = Topology::detect()?;
+    /// let roles = topo.allowed().len() + 1; // one more than there are CPUs
+    /// assert!(topo.plan(roles, &PlanOptions::new()).is_err());
+    /// let share = PlanOptions::new()
+    ///     .allow_oversubscription(true)
+    ///     .allow_smt_siblings(true)
+    ///     .allow_isolated(true);
+    /// let plan = topo.plan(roles, &share)?;
+    /// assert_eq!(plan.cpus().len(), roles);
+    /// assert!(plan.is_oversubscribed());
+    /// assert_eq!(plan.cpus()[roles - 1], plan.cpus()[0]); // the first CPU again
+    /// # Ok::<(), corelane::topology::Error>(())
+    /// ```
+    pub fn allow_oversubscription(mut self, yes: bool) -> Self {
+        self.oversubscribe = yes;
         self
     }
 
@@ -152,6 +203,11 @@ impl PlanOptions {
 
 /// The CPUs picked for a pipeline: role `i` runs on `cpus()[i]`.
 ///
+/// Its `Display` form is the CPUs and a summary:
+/// `cpu2, cpu3 (2 physical cores, 1 L3 domain)`, and for an
+/// [oversubscribed](PlanOptions::allow_oversubscription) plan
+/// `cpu1, cpu0, cpu1 (2 physical cores, 1 L3 domain, 3 roles on 2 CPUs)`.
+///
 /// # Examples
 ///
 /// ```
@@ -165,12 +221,15 @@ impl PlanOptions {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Plan {
     cpus: Vec<CpuId>,
+    /// Distinct CPUs in `cpus` (fewer than roles only when oversubscribed).
+    distinct: usize,
     cores: usize,
     l3_domains: usize,
 }
 
 impl Plan {
-    /// The CPUs, one per role.
+    /// The CPUs, one per role. A CPU appears more than once only in an
+    /// [oversubscribed](Self::is_oversubscribed) plan.
     ///
     /// # Examples
     ///
@@ -198,7 +257,8 @@ impl Plan {
         self.cpus
     }
 
-    /// Whether two roles share a physical core (SMT siblings).
+    /// Whether two roles share a physical core: SMT siblings or, in an
+    /// [oversubscribed](Self::is_oversubscribed) plan, one CPU.
     ///
     /// # Examples
     ///
@@ -210,6 +270,24 @@ impl Plan {
     /// ```
     pub fn shares_cores(&self) -> bool {
         self.cores < self.cpus.len()
+    }
+
+    /// Whether some CPU runs more than one role (possible only with
+    /// [`PlanOptions::allow_oversubscription`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use corelane::topology::{PlanOptions, Topology};
+    /// let topo = Topology::detect()?;
+    /// let opts = PlanOptions::new().allow_oversubscription(true).allow_isolated(true);
+    /// let plan = topo.plan(2 * topo.allowed().len(), &opts)?;
+    /// assert!(plan.is_oversubscribed());
+    /// assert!(!topo.plan(1, &opts)?.is_oversubscribed());
+    /// # Ok::<(), corelane::topology::Error>(())
+    /// ```
+    pub fn is_oversubscribed(&self) -> bool {
+        self.distinct < self.cpus.len()
     }
 
     /// How many L3 domains the roles span (0 where no L3 is known).
@@ -228,20 +306,22 @@ impl Plan {
 }
 
 impl fmt::Display for Plan {
-    /// `cpu2, cpu3 (2 physical cores, 1 L3 domain)`.
+    /// `cpu2, cpu3 (2 physical cores, 1 L3 domain)`; an oversubscribed plan
+    /// adds `, 3 roles on 2 CPUs`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, cpu) in self.cpus.iter().enumerate() {
             write!(f, "{}{cpu}", if i == 0 { "" } else { ", " })?;
         }
-        let s = |n: usize| if n == 1 { "" } else { "s" };
-        write!(
-            f,
-            " ({} physical core{}, {} L3 domain{})",
-            self.cores,
-            s(self.cores),
-            self.l3_domains,
-            s(self.l3_domains)
-        )
+        let (cores, l3s) = (
+            Count(self.cores, "physical core"),
+            Count(self.l3_domains, "L3 domain"),
+        );
+        write!(f, " ({cores}, {l3s}")?;
+        if self.is_oversubscribed() {
+            let (roles, cpus) = (Count(self.cpus.len(), "role"), Count(self.distinct, "CPU"));
+            write!(f, ", {roles} on {cpus}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -293,12 +373,15 @@ impl Topology {
     /// Picks `roles` CPUs for a pipeline of communicating threads, by the
     /// rules in [`PlanOptions`]'s module: eligible CPUs only, distinct
     /// physical cores, one L3 domain where possible, fastest cores first,
-    /// avoided cores last. Deterministic for a given topology and options.
+    /// avoided cores last; one role a CPU unless
+    /// [`PlanOptions::allow_oversubscription`] says otherwise. Deterministic
+    /// for a given topology and options.
     ///
     /// # Errors
     ///
-    /// [`Error::NotEnoughCpus`] when the options leave too few CPUs; its
-    /// `detail` says what was filtered out and which option would help.
+    /// [`Error::NotEnoughCpus`] when the options leave too few CPUs (with
+    /// oversubscription: none at all); its `detail` says what was filtered
+    /// out and which option would help.
     ///
     /// # Examples
     ///
@@ -329,6 +412,11 @@ impl Topology {
                 spread(&groups, roles, per_core)
             };
             if let Some(cpus) = picked {
+                return Ok(self.make_plan(cpus));
+            }
+        }
+        if opts.oversubscribe {
+            if let Some(cpus) = oversubscribed(&groups, roles, opts) {
                 return Ok(self.make_plan(cpus));
             }
         }
@@ -386,11 +474,15 @@ impl Topology {
             .map(|c| c.core)
             .collect();
         let mut l3s: Vec<usize> = cpus.iter().filter_map(|&c| self.cpu(c)?.l3).collect();
-        cores.sort_unstable();
-        cores.dedup();
-        l3s.sort_unstable();
-        l3s.dedup();
+        let mut distinct = cpus.clone();
+        for v in [&mut cores, &mut l3s] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        distinct.sort_unstable();
+        distinct.dedup();
         Plan {
+            distinct: distinct.len(),
             cpus,
             cores: cores.len(),
             l3_domains: l3s.len(),
@@ -412,7 +504,7 @@ impl Topology {
         } else {
             sizes.sum()
         };
-        let mut detail = format!("{} online", self.online.len());
+        let mut detail = format!("{} online", Count(self.online.len(), "CPU"));
         let outside = self.online.difference(&self.allowed).len();
         if opts.ignore_affinity {
             detail += ", affinity mask ignored";
@@ -435,15 +527,20 @@ impl Topology {
         }
         let cores: usize = groups.iter().map(|g| g.cores.len()).sum();
         detail += &format!(
-            "; {} eligible CPUs on {cores} physical cores in {} L3 domains",
-            eligible.len(),
-            groups.len()
+            "; {} eligible on {} in {}",
+            Count(eligible.len(), "CPU"),
+            Count(cores, "physical core"),
+            Count(groups.len(), "L3 domain"),
         );
         if !opts.smt_siblings && eligible.len() > cores {
             detail += "; SMT siblings not used (PlanOptions::allow_smt_siblings)";
         }
         if opts.shared_l3 {
             detail += "; one L3 domain required (PlanOptions::require_shared_l3)";
+        }
+        if !opts.oversubscribe && available > 0 {
+            detail +=
+                "; roles never share a CPU unless asked (PlanOptions::allow_oversubscription)";
         }
         Error::NotEnoughCpus {
             requested: roles,
@@ -484,6 +581,24 @@ fn in_one_domain(groups: &[Group<'_>], roles: usize, per_core: usize) -> Option<
         }
     }
     best.map(|(cpus, _)| cpus)
+}
+
+/// More roles than usable CPUs, by [`PlanOptions::allow_oversubscription`]'s
+/// rule: the usable CPUs in spreading order (one per core, then SMT
+/// siblings where allowed) — from the best single domain when one L3 is
+/// required — given out round-robin. `None` when no CPU is usable.
+fn oversubscribed(groups: &[Group<'_>], roles: usize, opts: &PlanOptions) -> Option<Vec<CpuId>> {
+    let per_core = if opts.smt_siblings { usize::MAX } else { 1 };
+    let sizes = groups.iter().map(|g| g.slots(per_core).len());
+    let order = if opts.shared_l3 {
+        in_one_domain(groups, sizes.max()?, per_core)?
+    } else {
+        spread(groups, sizes.sum(), per_core)?
+    };
+    if order.is_empty() {
+        return None;
+    }
+    Some(order.iter().copied().cycle().take(roles).collect())
 }
 
 /// Roles over several domains: the largest domain first, then domains of

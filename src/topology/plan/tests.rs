@@ -172,3 +172,106 @@ fn vm_two_cpus() {
         "cpu1, cpu0 (2 physical cores, 1 L3 domain)"
     );
 }
+
+#[test]
+fn vm_oversubscription_only_when_asked() {
+    let topo = fixture("vm-2c");
+    let err = topo.plan(4, &PlanOptions::new()).unwrap_err();
+    match &err {
+        Error::NotEnoughCpus {
+            requested: 4,
+            available: 2,
+            detail,
+        } => assert!(
+            detail.contains("PlanOptions::allow_oversubscription"),
+            "{detail}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let share = PlanOptions::new().allow_oversubscription(true);
+    assert_eq!(plan(&topo, 4, &share), [1, 0, 1, 0]);
+    assert_eq!(plan(&topo, 3, &share), [1, 0, 1]);
+    // Roles that fit are placed as without the option.
+    assert_eq!(plan(&topo, 2, &share), [1, 0]);
+    assert!(!topo.plan(2, &share).unwrap().is_oversubscribed());
+    let p = topo.plan(4, &share).unwrap();
+    assert!(p.is_oversubscribed() && p.shares_cores());
+    assert_eq!(
+        p.to_string(),
+        "cpu1, cpu0, cpu1, cpu0 (2 physical cores, 1 L3 domain, 4 roles on 2 CPUs)"
+    );
+    // No usable CPU at all: still an error.
+    let none = share.exclude(set("0-1"));
+    match topo.plan(1, &none) {
+        Err(Error::NotEnoughCpus { available: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn oversubscription_takes_cores_then_smt_siblings_then_reuses() {
+    let topo = fixture("hybrid-8p16e");
+    let cores_first = [2, 4, 6, 8, 10, 12, 14, 0];
+    let e_cores = range(16..31);
+    // Without SMT permission the siblings stay unused: 23 cores, then reuse.
+    let p = plan(&topo, 25, &PlanOptions::new().allow_oversubscription(true));
+    assert_eq!(p[..8], cores_first);
+    assert_eq!(p[8..23], e_cores);
+    assert_eq!(p[23..], [2, 4]);
+    // With it: every core once, then the P-cores' siblings, then reuse.
+    let both = PlanOptions::new()
+        .allow_oversubscription(true)
+        .allow_smt_siblings(true);
+    let p = plan(&topo, 33, &both);
+    assert_eq!(p[..8], cores_first);
+    assert_eq!(p[8..23], e_cores);
+    assert_eq!(p[23..31], [3, 5, 7, 9, 11, 13, 15, 1]);
+    assert_eq!(p[31..], [2, 4]);
+    let plan = topo.plan(33, &both).unwrap();
+    assert_eq!(
+        plan.to_string().rsplit_once('(').unwrap().1,
+        "23 physical cores, 1 L3 domain, 33 roles on 31 CPUs)"
+    );
+}
+
+#[test]
+fn oversubscription_inside_one_l3_domain() {
+    let topo = fixture("epyc-2s64c");
+    let one_l3 = PlanOptions::new()
+        .require_shared_l3(true)
+        .allow_oversubscription(true);
+    // CCX0 holds the avoided core 0 and CCX1 is isolated: CCX2's four cores.
+    assert_eq!(plan(&topo, 6, &one_l3), [8, 9, 10, 11, 8, 9]);
+    assert_eq!(
+        plan(&topo, 10, &one_l3.allow_smt_siblings(true)),
+        [8, 9, 10, 11, 72, 73, 74, 75, 8, 9]
+    );
+    // Without a shared L3 every eligible core serves before any reuse.
+    let p = plan(&topo, 61, &PlanOptions::new().allow_oversubscription(true));
+    assert_eq!(p[..60], plan(&topo, 60, &PlanOptions::new())[..]);
+    assert_eq!(p[60], p[0]);
+}
+
+#[test]
+fn summaries_count_in_the_singular_for_one() {
+    let topo = fixture("vm-2c");
+    assert_eq!(
+        topo.plan(1, &PlanOptions::new()).unwrap().to_string(),
+        "cpu1 (1 physical core, 1 L3 domain)"
+    );
+    let narrow = topo.with_allowed(set("1"));
+    let err = narrow.plan(2, &PlanOptions::new()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "2 roles asked, 1 CPU usable: 2 CPUs online, 1 outside the affinity mask; \
+         1 CPU eligible on 1 physical core in 1 L3 domain; \
+         roles never share a CPU unless asked (PlanOptions::allow_oversubscription)"
+    );
+    let err = narrow
+        .plan(1, &PlanOptions::new().exclude(set("1")))
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("1 role asked, 0 CPUs usable: "),
+        "{err}"
+    );
+}
