@@ -4,9 +4,9 @@
 use std::thread;
 
 use bytes::Bytes;
+use corelane::queue::multicast::RecvError;
 use corelane::queue::multicast::{self, Builder};
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::PopError;
 
 const N: usize = if cfg!(debug_assertions) {
     2_000
@@ -30,7 +30,7 @@ fn bytes_fan_out_is_zero_copy() {
             thread::spawn(move || {
                 let mut i = 0;
                 loop {
-                    match c.poll_blocking(32, WaitStrategy::Yield) {
+                    match c.pop_batch_blocking(32, WaitStrategy::Yield) {
                         Ok(batch) => {
                             for b in &batch {
                                 assert_eq!(b.as_ptr() as usize, addrs[i], "item {i} was copied");
@@ -38,7 +38,7 @@ fn bytes_fan_out_is_zero_copy() {
                                 i += 1;
                             }
                         }
-                        Err(PopError::Disconnected) => return i,
+                        Err(RecvError::Disconnected) => return i,
                         Err(e) => panic!("{e}"),
                     }
                 }
@@ -48,7 +48,7 @@ fn bytes_fan_out_is_zero_copy() {
     for p in payloads {
         // Moves the handle into the slot: no copy of the bytes, and the
         // slot's previous `Bytes` (a lap ago) is dropped in place.
-        tx.publish_blocking(p, WaitStrategy::Yield).unwrap();
+        tx.push_blocking(p, WaitStrategy::Yield).unwrap();
     }
     drop(tx);
     for r in readers {
@@ -63,11 +63,11 @@ fn subscriber_keeps_its_bytes_with_a_refcount_bump() {
     let (mut tx, mut h) = b.build().unwrap();
     let mut c = h.cursor(c);
     let original = Bytes::from_static(b"order 42");
-    tx.try_publish(original.clone()).unwrap();
-    let kept: Bytes = c.try_next().unwrap().clone();
+    tx.push(original.clone()).unwrap();
+    let kept: Bytes = c.pop().unwrap().clone();
     // The slot is reused; what the subscriber kept is the same allocation.
-    tx.try_publish(Bytes::from_static(b"x")).unwrap();
-    tx.try_publish(Bytes::from_static(b"y")).unwrap();
+    tx.push(Bytes::from_static(b"x")).unwrap();
+    tx.push(Bytes::from_static(b"y")).unwrap();
     assert_eq!(kept.as_ptr(), original.as_ptr());
     assert_eq!(kept, original);
 }

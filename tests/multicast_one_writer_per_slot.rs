@@ -24,13 +24,13 @@ fn lossy_only_second_publisher_waits_for_the_slot_being_written() {
     let (mut p1, mut h) = b.build_multi().unwrap();
     let mut lossy = h.lossy(l);
     let mut p2 = p1.clone();
-    p1.try_publish_with(|v| {
-        assert_eq!(p2.try_publish((2, 2)), Err(PushError::Full((2, 2))));
+    p1.push_with(|v| {
+        assert_eq!(p2.push((2, 2)), Err(PushError::Full((2, 2))));
         *v = (1, 1);
     })
     .unwrap();
     assert_eq!(lossy.try_read(), Ok((1, 1)));
-    assert_eq!(p2.try_publish((2, 2)), Ok(1));
+    assert_eq!(p2.push((2, 2)), Ok(1));
     assert_eq!(lossy.try_read(), Ok((2, 2)));
     assert_eq!(lossy.try_read(), Err(ReadError::Empty));
 }
@@ -51,21 +51,21 @@ fn join_at_the_claim_cursor_mid_write_keeps_one_writer_per_slot() {
     let mut p2 = p1.clone();
     let mut late = None;
     let old = h.1;
-    p1.try_publish_with(|v| {
+    p1.push_with(|v| {
         drop(old);
         let c = joiner.subscribe();
         assert_eq!(c.sequence(), 1, "joins at the claim cursor");
         late = Some(c);
         assert!(matches!(
-            p2.try_publish("second".to_string()),
+            p2.push("second".to_string()),
             Err(PushError::Full(_))
         ));
         *v = "first".to_string();
     })
     .unwrap();
     let mut late = late.unwrap();
-    assert_eq!(p2.try_publish("second".to_string()), Ok(1));
-    assert_eq!(&*late.try_next().unwrap(), "second");
+    assert_eq!(p2.push("second".to_string()), Ok(1));
+    assert_eq!(&*late.pop().unwrap(), "second");
     drop(h.0);
 }
 
@@ -83,7 +83,7 @@ fn blocked_publisher_wakes_when_the_earlier_claim_is_published() {
     let release = Arc::new(AtomicBool::new(false));
     let (in_fill2, release2) = (in_fill.clone(), release.clone());
     let t1 = thread::spawn(move || {
-        p1.try_publish_with(|v| {
+        p1.push_with(|v| {
             in_fill2.wait();
             while !release2.load(Ordering::Acquire) {
                 thread::sleep(Duration::from_millis(1));
@@ -96,7 +96,7 @@ fn blocked_publisher_wakes_when_the_earlier_claim_is_published() {
     let done = Arc::new(AtomicBool::new(false));
     let done2 = done.clone();
     let t2 = thread::spawn(move || {
-        let seq = p2.publish_blocking(2, WaitStrategy::Park).unwrap();
+        let seq = p2.push_blocking(2, WaitStrategy::Park).unwrap();
         done2.store(true, Ordering::Release);
         seq
     });

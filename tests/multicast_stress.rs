@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use corelane::queue::multicast::RecvError;
 use corelane::queue::multicast::{Builder, Cursor, Worker};
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::PopError;
 
 /// Items per producer (smaller in debug builds so `cargo test` stays fast).
 const N: u64 = if cfg!(debug_assertions) {
@@ -26,13 +26,13 @@ fn drain(mut c: Cursor<u64>) -> Vec<u64> {
     let mut seen = Vec::new();
     let mut next = c.sequence();
     loop {
-        match c.poll_blocking(97, WAIT) {
+        match c.pop_batch_blocking(97, WAIT) {
             Ok(batch) => {
                 assert_eq!(batch.sequence(), next, "gap or repeat");
                 next += batch.len() as u64;
                 seen.extend(batch.iter().copied());
             }
-            Err(PopError::Disconnected) => return seen,
+            Err(RecvError::Disconnected) => return seen,
             Err(e) => panic!("{e}"),
         }
     }
@@ -42,7 +42,7 @@ fn drain(mut c: Cursor<u64>) -> Vec<u64> {
 fn work(mut w: Worker<u64>, marks: Arc<Vec<AtomicU8>>, max: usize) -> usize {
     let mut n = 0;
     loop {
-        match w.poll_blocking(max, WAIT) {
+        match w.pop_batch_blocking(max, WAIT) {
             Ok(batch) => {
                 for &v in &batch {
                     let prev = marks[v as usize].fetch_add(1, Ordering::Relaxed);
@@ -50,7 +50,7 @@ fn work(mut w: Worker<u64>, marks: Arc<Vec<AtomicU8>>, max: usize) -> usize {
                     n += 1;
                 }
             }
-            Err(PopError::Disconnected) => return n,
+            Err(RecvError::Disconnected) => return n,
             Err(e) => panic!("{e}"),
         }
     }
@@ -91,11 +91,11 @@ fn single_producer_graph() {
     while i < N {
         let n = ((i % 13) + 1).min(N - i) as usize;
         if i % 2 == 0 {
-            tx.publish_batch_blocking(n, |k, v| *v = i + k as u64, WAIT)
+            tx.push_batch_blocking(n, |k, v| *v = i + k as u64, WAIT)
                 .unwrap();
             i += n as u64;
         } else {
-            tx.publish_blocking(i, WAIT).unwrap();
+            tx.push_blocking(i, WAIT).unwrap();
             i += 1;
         }
     }
@@ -142,11 +142,11 @@ fn multi_producer_broadcast_and_group() {
                 let mut i = 0;
                 while i < N {
                     if i % 5 == 0 && N - i >= 4 {
-                        tx.publish_batch_blocking(4, |k, v| *v = (i + k as u64) * P + p, WAIT)
+                        tx.push_batch_blocking(4, |k, v| *v = (i + k as u64) * P + p, WAIT)
                             .unwrap();
                         i += 4;
                     } else {
-                        tx.publish_blocking(i * P + p, WAIT).unwrap();
+                        tx.push_blocking(i * P + p, WAIT).unwrap();
                         i += 1;
                     }
                 }
@@ -193,20 +193,20 @@ fn join_and_leave_while_publishing() {
                 joins.fetch_add(1, Ordering::Relaxed);
                 if k == 2 {
                     // The anchor leaves once it has read everything.
-                    let Ok(mut ws) = joiner.subscribe_group(1, &[anchor_id]) else {
+                    let Ok(mut ws) = joiner.subscribe_group_after(1, &[anchor_id]) else {
                         return;
                     };
                     let mut w = ws.pop().unwrap();
                     let mut expect = None;
                     for _ in 0..40 {
-                        match w.poll_blocking(8, WAIT) {
+                        match w.pop_batch_blocking(8, WAIT) {
                             Ok(b) => {
                                 for &v in &b {
                                     assert!(expect.is_none_or(|e| v == e), "{v} {expect:?}");
                                     expect = Some(v + 1);
                                 }
                             }
-                            Err(PopError::Disconnected) => return,
+                            Err(RecvError::Disconnected) => return,
                             Err(e) => panic!("{e}"),
                         }
                     }
@@ -223,14 +223,14 @@ fn join_and_leave_while_publishing() {
                 };
                 let mut expect = c.sequence();
                 for _ in 0..(50 + k * 31) {
-                    match c.poll_blocking(8, WAIT) {
+                    match c.pop_batch_blocking(8, WAIT) {
                         Ok(b) => {
                             for &v in &b {
                                 assert_eq!(v, expect);
                                 expect += 1;
                             }
                         }
-                        Err(PopError::Disconnected) => return,
+                        Err(RecvError::Disconnected) => return,
                         Err(e) => panic!("{e}"),
                     }
                 }
@@ -245,7 +245,7 @@ fn join_and_leave_while_publishing() {
     let mut published = 0;
     while published < N || joins.load(Ordering::Relaxed) <= 3 {
         assert!(t0.elapsed().as_secs() < 120, "no cursor could join");
-        tx.publish_blocking(published, WAIT).unwrap();
+        tx.push_blocking(published, WAIT).unwrap();
         published += 1;
     }
     drop(tx);
@@ -272,7 +272,7 @@ fn park_everywhere() {
         .map(|mut c| {
             thread::spawn(move || {
                 let mut sum = 0;
-                while let Ok(item) = c.next_blocking(WaitStrategy::Park) {
+                while let Ok(item) = c.pop_blocking(WaitStrategy::Park) {
                     sum += *item;
                 }
                 sum
@@ -280,7 +280,7 @@ fn park_everywhere() {
         })
         .collect();
     for i in 0..n {
-        tx.publish_blocking(i, WaitStrategy::Park).unwrap();
+        tx.push_blocking(i, WaitStrategy::Park).unwrap();
     }
     drop(tx);
     for r in readers {
@@ -301,14 +301,14 @@ fn batch_values_are_written_before_they_are_published() {
         let reader = thread::spawn(move || {
             let mut next = 0u64;
             loop {
-                match c.poll_blocking(max, WaitStrategy::BusySpin) {
+                match c.pop_batch_blocking(max, WaitStrategy::BusySpin) {
                     Ok(batch) => {
                         for &v in &batch {
                             assert_eq!(v, next, "max {max}");
                             next += 1;
                         }
                     }
-                    Err(PopError::Disconnected) => return next,
+                    Err(RecvError::Disconnected) => return next,
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -316,7 +316,7 @@ fn batch_values_are_written_before_they_are_published() {
         let mut i = 0;
         while i < N {
             let n = ((i % 13) + 1).min(N - i) as usize;
-            tx.publish_batch_blocking(n, |k, v| *v = i + k as u64, WaitStrategy::BusySpin)
+            tx.push_batch_blocking(n, |k, v| *v = i + k as u64, WaitStrategy::BusySpin)
                 .unwrap();
             i += n as u64;
         }

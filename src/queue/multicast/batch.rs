@@ -16,21 +16,33 @@ pub(crate) enum Release<'a> {
         pos: &'a mut usize,
         seq: &'a Sequence,
     },
-    /// A worker: it holds nothing any more.
-    Worker(&'a Sequence),
+    /// A worker: it holds nothing any more. If it drops its run unfinished
+    /// (unwinding), the group lost the rest: mark the group failed there.
+    Worker {
+        held: &'a Sequence,
+        group_failed_at: &'a Sequence,
+    },
 }
 
-/// A run of items read in place, from [`Cursor::poll`](super::Cursor::poll) or
-/// [`Worker::poll`](super::Worker::poll). The run is released (the producer
-/// may reuse its slots, cursors after this one may read it) when the batch
-/// drops.
+/// A run of items read in place, from
+/// [`Cursor::pop_batch`](super::Cursor::pop_batch) or
+/// [`Worker::pop_batch`](super::Worker::pop_batch) and their waiting forms.
+/// The run is released (the producer may reuse its slots, cursors after
+/// this one may read it) when the batch drops.
+///
+/// A batch dropped while its thread panics releases nothing (but what
+/// [`process`](super::Cursor::process) finished): a cursor stays before the
+/// run, and a worker's group counts as failed at its first unfinished item,
+/// so that nodes running after it with
+/// [`OnFailure::Fail`](super::OnFailure) never read an item that was not
+/// processed.
 ///
 /// # Examples
 ///
 /// ```
 /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(8, || 0u64, 1);
-/// tx.try_publish_batch(4, |i, v| *v = i as u64).unwrap();
-/// let batch = cs[0].poll(usize::MAX).unwrap();
+/// tx.push_batch(4, |i, v| *v = i as u64).unwrap();
+/// let batch = cs[0].pop_batch(usize::MAX).unwrap();
 /// assert_eq!(batch.len(), 4);
 /// assert_eq!(batch.get(3), Some(&3));
 /// assert_eq!((&batch).into_iter().sum::<u64>(), 6);
@@ -39,6 +51,9 @@ pub struct Batch<'a, T> {
     ring: &'a Ring<T>,
     start: usize,
     len: usize,
+    /// Items [`process`](Self::process) finished: what is released if the
+    /// batch drops while its thread panics.
+    handled: usize,
     release: Release<'a>,
 }
 
@@ -57,6 +72,7 @@ impl<'a, T> Batch<'a, T> {
             ring,
             start,
             len,
+            handled: 0,
             release,
         }
     }
@@ -80,21 +96,21 @@ impl<'a, T> Batch<'a, T> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
-    /// assert_eq!(cs[0].poll(4).unwrap().len(), 1);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(cs[0].pop_batch(4).unwrap().len(), 1);
     /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
-    /// True for the empty batch that `poll(0)` returns.
+    /// True for the empty batch that `pop_batch(0)` returns.
     ///
     /// # Examples
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
-    /// assert!(cs[0].poll(0).unwrap().is_empty());
+    /// tx.push(1).unwrap();
+    /// assert!(cs[0].pop_batch(0).unwrap().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -106,10 +122,10 @@ impl<'a, T> Batch<'a, T> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
-    /// tx.try_publish(2).unwrap();
-    /// drop(cs[0].try_next());
-    /// assert_eq!(cs[0].poll(4).unwrap().sequence(), 1);
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
+    /// drop(cs[0].pop());
+    /// assert_eq!(cs[0].pop_batch(4).unwrap().sequence(), 1);
     /// ```
     pub fn sequence(&self) -> u64 {
         self.start as u64
@@ -121,8 +137,8 @@ impl<'a, T> Batch<'a, T> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(9).unwrap();
-    /// let b = cs[0].poll(4).unwrap();
+    /// tx.push(9).unwrap();
+    /// let b = cs[0].pop_batch(4).unwrap();
     /// assert_eq!((b.get(0), b.get(1)), (Some(&9), None));
     /// ```
     pub fn get(&self, i: usize) -> Option<&T> {
@@ -136,8 +152,8 @@ impl<'a, T> Batch<'a, T> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish_batch(3, |i, v| *v = i as u8).unwrap();
-    /// let b = cs[0].poll(4).unwrap();
+    /// tx.push_batch(3, |i, v| *v = i as u8).unwrap();
+    /// let b = cs[0].pop_batch(4).unwrap();
     /// assert_eq!(b.iter().len(), 3);
     /// assert_eq!(b.iter().max(), Some(&2));
     /// ```
@@ -151,7 +167,9 @@ impl<'a, T> Batch<'a, T> {
 
     /// Runs `handler` on every item with its sequence and end-of-batch flag,
     /// inside the slot access (so loom models see the reads), then releases.
-    pub(crate) fn process<F: FnMut(&T, u64, bool)>(self, mut handler: F) -> usize {
+    /// If `handler` panics, the items it finished are released on the way
+    /// out, the rest not (see [`Drop`]).
+    pub(crate) fn process<F: FnMut(&T, u64, bool)>(mut self, mut handler: F) -> usize {
         for i in 0..self.len {
             let pos = self.start.wrapping_add(i);
             let last = i + 1 == self.len;
@@ -160,8 +178,38 @@ impl<'a, T> Batch<'a, T> {
                 .value
                 // SAFETY: as in `at`; the reference does not outlive the closure.
                 .with(|v| handler(unsafe { &*v }, pos as u64, last));
+            self.handled = i + 1;
         }
         self.len
+    }
+
+    /// Releases the first `done` items of the run; a worker's unfinished
+    /// rest is lost to its group, which is marked failed there.
+    #[inline]
+    fn release(&mut self, done: usize) {
+        match &mut self.release {
+            Release::Cursor { pos, seq } => {
+                debug_assert_eq!(**pos, self.start, "a cursor releases the run it read");
+                if done > 0 {
+                    let end = self.start.wrapping_add(done);
+                    **pos = end;
+                    seq.set(end);
+                }
+            }
+            Release::Worker {
+                held,
+                group_failed_at,
+            } => {
+                if done < self.len {
+                    let lost = self.start.wrapping_add(done);
+                    // The mark goes out before `held` moves on (Release
+                    // both; see `Gate::failed_at`).
+                    self.ring.registry.lock().mark_failed(group_failed_at, lost);
+                }
+                held.set(IDLE);
+            }
+        }
+        self.ring.released.notify();
     }
 }
 
@@ -171,16 +219,11 @@ impl<T> Drop for Batch<'_, T> {
         if self.len == 0 {
             return;
         }
-        match &mut self.release {
-            Release::Cursor { pos, seq } => {
-                let end = self.start.wrapping_add(self.len);
-                debug_assert_eq!(**pos, self.start, "a cursor releases the run it read");
-                **pos = end;
-                seq.set(end);
-            }
-            Release::Worker(held) => held.set(IDLE),
+        if std::thread::panicking() {
+            self.release(self.handled);
+        } else {
+            self.release(self.len);
         }
-        self.ring.released.notify();
     }
 }
 
@@ -199,8 +242,8 @@ impl<'b, T> IntoIterator for &'b Batch<'_, T> {
 ///
 /// ```
 /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-/// tx.try_publish(3).unwrap();
-/// let b = cs[0].poll(4).unwrap();
+/// tx.push(3).unwrap();
+/// let b = cs[0].pop_batch(4).unwrap();
 /// let mut it = b.iter();
 /// assert_eq!(it.next(), Some(&3));
 /// assert_eq!(it.next(), None);
@@ -242,15 +285,15 @@ impl<'b, T> Iterator for Iter<'b, T> {
 
 impl<T> ExactSizeIterator for Iter<'_, T> {}
 
-/// One item read in place (from `try_next` and friends); derefs to the item
+/// One item read in place (from `pop` and its waiting forms); derefs to the item
 /// and releases it when dropped.
 ///
 /// # Examples
 ///
 /// ```
 /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, String::new, 1);
-/// tx.try_publish("x".to_string()).unwrap();
-/// let item = cs[0].try_next().unwrap();
+/// tx.push("x".to_string()).unwrap();
+/// let item = cs[0].pop().unwrap();
 /// assert_eq!((item.len(), item.sequence()), (1, 0));
 /// ```
 pub struct Item<'a, T>(pub(crate) Batch<'a, T>);
@@ -262,8 +305,8 @@ impl<T> Item<'_, T> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
-    /// assert_eq!(cs[0].try_next().unwrap().sequence(), 0);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(cs[0].pop().unwrap().sequence(), 0);
     /// ```
     pub fn sequence(&self) -> u64 {
         self.0.sequence()

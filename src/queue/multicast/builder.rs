@@ -3,13 +3,15 @@
 
 use std::fmt;
 
-use super::cursor::Cursor;
-use super::graph::{find_cycle, Gate, Kind, NodeId, Registry};
+use super::cursor::{Cursor, CursorShared};
+use super::graph::{
+    find_cycle, CursorId, Dep, Edge, Gate, GatingId, GroupId, IntoDep, Kind, LossyId, NodeId,
+    OnFailure, Registry,
+};
 use super::group::{GroupShared, Worker};
 use super::lossy::LossyCursor;
 use super::publisher::{Mode, Multi, Publisher, Single};
 use super::ring::{Ring, Slot};
-use super::sequence::Sequence;
 use super::{GraphError, Joiner};
 use crate::queue::ring_capacity;
 use crate::sync::Arc;
@@ -35,11 +37,21 @@ use crate::sync::Arc;
 /// let (mut tx, mut h) = b.build().unwrap();
 /// let (mut j, mut r, mut l) = (h.cursor(journal), h.cursor(replicate), h.cursor(logic));
 ///
-/// tx.try_publish(42).unwrap();
-/// assert!(l.try_next().is_err()); // not before journal and replicate
-/// drop(j.try_next().unwrap());
-/// drop(r.try_next().unwrap());
-/// assert_eq!(*l.try_next().unwrap(), 42);
+/// tx.push(42).unwrap();
+/// assert!(l.pop().is_err()); // not before journal and replicate
+/// drop(j.pop().unwrap());
+/// drop(r.pop().unwrap());
+/// assert_eq!(*l.pop().unwrap(), 42);
+/// ```
+///
+/// Ids are typed per kind of node, so taking a handle of the wrong kind
+/// does not compile:
+///
+/// ```compile_fail
+/// let mut b = corelane::queue::multicast::Builder::new(4, || 0u8);
+/// let g = b.group(2);
+/// let (_tx, mut h) = b.build().unwrap();
+/// let _ = h.cursor(g); // a GroupId is not a CursorId
 /// ```
 pub struct Builder<T> {
     slots: Box<[Slot<T>]>,
@@ -53,7 +65,7 @@ pub struct Builder<T> {
 struct Spec {
     kind: Kind,
     members: usize,
-    deps: Vec<NodeId>,
+    deps: Vec<Dep>,
 }
 
 impl<T> fmt::Debug for Builder<T> {
@@ -134,8 +146,8 @@ impl<T> Builder<T> {
     /// let (_tx, mut h) = b.build().unwrap();
     /// assert_eq!(h.cursor(c).id(), c);
     /// ```
-    pub fn cursor(&mut self) -> NodeId {
-        self.add(Kind::Cursor, 1)
+    pub fn cursor(&mut self) -> CursorId {
+        CursorId(self.add(Kind::Cursor, 1))
     }
 
     /// Declares a worker group of `members` workers: each item goes to
@@ -150,25 +162,35 @@ impl<T> Builder<T> {
     /// let (_tx, mut h) = b.build().unwrap();
     /// assert_eq!(h.workers(g).len(), 3);
     /// ```
-    pub fn group(&mut self, members: usize) -> NodeId {
-        self.add(Kind::Group, members)
+    pub fn group(&mut self, members: usize) -> GroupId {
+        GroupId(self.add(Kind::Group, members))
     }
 
-    /// Declares that `node` runs after every node in `deps`: it never reads
-    /// an item before all of them have released it. May be called more than
-    /// once for a node; cycles are reported by [`build`](Self::build).
+    /// Declares that `node` (a cursor or a group) runs after every node in
+    /// `deps`: it never reads an item before all of them have released it.
+    /// Each dependency is a [`CursorId`] or [`GroupId`], which fails the
+    /// dependent where that node fails ([`OnFailure::Fail`]), or a [`Dep`]
+    /// that says what to do ([`Dep::rewire`]); a list mixing kinds of ids
+    /// is written as `Dep`s. May be called more than once for a node (a
+    /// node listed twice keeps [`OnFailure::Fail`] if either says so);
+    /// cycles are reported by [`build`](Self::build).
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut b = corelane::queue::multicast::Builder::new(4, || 0u8);
-    /// let (a, c) = (b.cursor(), b.cursor());
+    /// use corelane::queue::multicast::{Builder, Dep};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let (a, c, g) = (b.cursor(), b.cursor(), b.group(2));
     /// b.after(c, &[a]);
+    /// b.after(g, &[Dep::fail(c), Dep::rewire(a)]);
     /// assert!(b.build().is_ok());
     /// ```
-    pub fn after(&mut self, node: NodeId, deps: &[NodeId]) -> &mut Self {
+    pub fn after<D: IntoDep>(&mut self, node: impl GatingId, deps: &[D]) -> &mut Self {
+        let node: NodeId = node.into();
         if self.declared(node) {
-            self.specs[node.index as usize].deps.extend_from_slice(deps);
+            let spec = &mut self.specs[node.index as usize];
+            spec.deps.extend(deps.iter().map(|d| d.into_dep()));
         } else {
             // Reported by `build`.
             self.unknown = self.unknown.or(Some(node));
@@ -182,9 +204,9 @@ impl<T> Builder<T> {
     ///
     /// [`GraphError::Cycle`] if the `after` declarations form a cycle;
     /// [`GraphError::EmptyGroup`] for a group of zero workers;
-    /// [`GraphError::LossyEdge`] if a lossy cursor runs after, or is run
-    /// after by, another node; [`GraphError::UnknownNode`] for an id this
-    /// builder did not make.
+    /// [`GraphError::LossyEdge`] if an erased [`NodeId`] made a lossy
+    /// cursor run after, or be run after by, another node;
+    /// [`GraphError::UnknownNode`] for an id this builder did not make.
     ///
     /// # Examples
     ///
@@ -217,11 +239,11 @@ impl<T> Builder<T> {
     /// let ts: Vec<_> = (0..2)
     ///     .map(|i| {
     ///         let mut tx = tx.clone();
-    ///         std::thread::spawn(move || tx.try_publish(i).unwrap())
+    ///         std::thread::spawn(move || tx.push(i).unwrap())
     ///     })
     ///     .collect();
     /// ts.into_iter().for_each(|t| { t.join().unwrap(); });
-    /// assert_eq!(c.poll(8).unwrap().iter().sum::<u32>(), 1);
+    /// assert_eq!(c.pop_batch(8).unwrap().iter().sum::<u32>(), 1);
     /// ```
     pub fn build_multi(self) -> Result<(Publisher<T, Multi>, Handles<T>), GraphError> {
         self.build_as::<Multi>()
@@ -233,27 +255,28 @@ impl<T> Builder<T> {
         }
         for (i, s) in self.specs.iter().enumerate() {
             let id = self.id(i);
-            if let Some(&bad) = s.deps.iter().find(|&&d| !self.declared(d)) {
+            if let Some(bad) = s.deps.iter().map(Dep::node).find(|&d| !self.declared(d)) {
                 return Err(GraphError::UnknownNode(bad));
             }
             if s.kind == Kind::Group && s.members == 0 {
-                return Err(GraphError::EmptyGroup(id));
+                return Err(GraphError::EmptyGroup(GroupId(id)));
             }
             if s.kind == Kind::Lossy && !s.deps.is_empty() {
-                return Err(GraphError::LossyEdge(id));
+                return Err(GraphError::LossyEdge(LossyId(id)));
             }
-            if let Some(&d) = s
+            if let Some(d) = s
                 .deps
                 .iter()
+                .map(Dep::node)
                 .find(|d| self.specs[d.index as usize].kind == Kind::Lossy)
             {
-                return Err(GraphError::LossyEdge(d));
+                return Err(GraphError::LossyEdge(LossyId(d)));
             }
         }
         let deps: Vec<Vec<usize>> = self
             .specs
             .iter()
-            .map(|s| s.deps.iter().map(|d| d.index as usize).collect())
+            .map(|s| s.deps.iter().map(|d| d.node().index as usize).collect())
             .collect();
         match find_cycle(&deps) {
             Some(left) => Err(GraphError::Cycle(
@@ -265,19 +288,19 @@ impl<T> Builder<T> {
 
     fn build_as<M: Mode>(self) -> Result<(Publisher<T, M>, Handles<T>), GraphError> {
         self.check()?;
-        let mut reg = Registry::new(self.tag);
-        let mut gates = Vec::with_capacity(self.specs.len());
-        for s in &self.specs {
-            let mut deps = s.deps.clone();
-            deps.sort_unstable_by_key(|d| d.index);
-            deps.dedup();
-            let gate = match s.kind {
-                Kind::Cursor => Some(Gate::Cursor(Arc::new(Sequence::new(0)))),
+        let gates: Vec<Option<Gate>> = self
+            .specs
+            .iter()
+            .map(|s| match s.kind {
+                Kind::Cursor => Some(Gate::Cursor(Arc::new(CursorShared::new(0)))),
                 Kind::Group => Some(Gate::Group(Arc::new(GroupShared::new(0, s.members)))),
                 Kind::Lossy => None,
-            };
-            reg.insert(gate.clone(), deps, s.members);
-            gates.push(gate);
+            })
+            .collect();
+        let mut reg = Registry::new(self.tag);
+        for (s, gate) in self.specs.iter().zip(&gates) {
+            let edges = self.edges(&s.deps, &gates);
+            reg.insert(gate.clone(), edges, s.members);
         }
         let tag = self.tag;
         let ring = Arc::new(Ring::new(self.slots, M::MULTI, Registry::new(tag)));
@@ -298,8 +321,8 @@ impl<T> Builder<T> {
                 };
                 let r = ring.clone();
                 Some(match gate {
-                    Some(Gate::Cursor(seq)) => {
-                        Taken::Cursor(Cursor::new(r, seq, id, 0, reg.upstream(id), version))
+                    Some(Gate::Cursor(c)) => {
+                        Taken::Cursor(Cursor::new(r, c, id, 0, reg.upstream(id), version))
                     }
                     Some(Gate::Group(g)) => Taken::Workers(
                         (0..self.specs[i].members)
@@ -317,6 +340,27 @@ impl<T> Builder<T> {
         let publisher = Publisher::new(ring.clone());
         Ok((publisher, Handles { ring, nodes, tag }))
     }
+
+    /// The edges of a checked node's `deps`, one per node depended on (the
+    /// stricter policy wins for a node listed twice).
+    fn edges(&self, deps: &[Dep], gates: &[Option<Gate>]) -> Vec<Edge> {
+        let mut edges: Vec<Edge> = Vec::with_capacity(deps.len());
+        for d in deps {
+            let node = d.node();
+            match edges.iter_mut().find(|e| e.node == node) {
+                Some(e) if d.policy() == OnFailure::Fail => e.policy = OnFailure::Fail,
+                Some(_) => {}
+                None => edges.push(Edge {
+                    node,
+                    gate: gates[node.index as usize]
+                        .clone()
+                        .expect("corelane: checked: no edge to a lossy cursor"),
+                    policy: d.policy(),
+                }),
+            }
+        }
+        edges
+    }
 }
 
 impl<T: Copy> Builder<T> {
@@ -331,11 +375,11 @@ impl<T: Copy> Builder<T> {
     /// let l = b.lossy_cursor();
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut l = h.lossy(l);
-    /// tx.try_publish(1).unwrap();
+    /// tx.push(1).unwrap();
     /// assert_eq!(l.try_read(), Ok(1));
     /// ```
-    pub fn lossy_cursor(&mut self) -> NodeId {
-        self.add(Kind::Lossy, 1)
+    pub fn lossy_cursor(&mut self) -> LossyId {
+        LossyId(self.add(Kind::Lossy, 1))
     }
 }
 
@@ -345,8 +389,10 @@ enum Taken<T> {
     Lossy(LossyCursor<T>),
 }
 
-/// The handles of a built graph, taken by node id. Handles not taken are
-/// dropped with this value (their nodes leave the graph).
+/// The handles of a built graph, taken by typed node id. Handles not taken
+/// are dropped with this value (their nodes leave the graph, at the start
+/// of the stream: their [`OnFailure::Fail`] dependents stop before the
+/// first item).
 ///
 /// # Examples
 ///
@@ -393,10 +439,11 @@ impl<T> Handles<T> {
     /// let c = b.cursor();
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut c = h.cursor(c);
-    /// tx.try_publish(1).unwrap();
-    /// assert_eq!(*c.try_next().unwrap(), 1);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(*c.pop().unwrap(), 1);
     /// ```
-    pub fn cursor(&mut self, id: NodeId) -> Cursor<T> {
+    pub fn cursor(&mut self, id: CursorId) -> Cursor<T> {
+        let id = id.0;
         match self.take(id, "cursor") {
             Taken::Cursor(c) => c,
             _ => panic!("corelane: {id:?} is not a cursor"),
@@ -417,7 +464,8 @@ impl<T> Handles<T> {
     /// let (_tx, mut h) = b.build().unwrap();
     /// assert_eq!(h.workers(g).len(), 2);
     /// ```
-    pub fn workers(&mut self, id: NodeId) -> Vec<Worker<T>> {
+    pub fn workers(&mut self, id: GroupId) -> Vec<Worker<T>> {
+        let id = id.0;
         match self.take(id, "group") {
             Taken::Workers(w) => w,
             _ => panic!("corelane: {id:?} is not a worker group"),
@@ -438,7 +486,8 @@ impl<T> Handles<T> {
     /// let (_tx, mut h) = b.build().unwrap();
     /// assert_eq!(h.lossy(l).sequence(), 0);
     /// ```
-    pub fn lossy(&mut self, id: NodeId) -> LossyCursor<T> {
+    pub fn lossy(&mut self, id: LossyId) -> LossyCursor<T> {
+        let id = id.0;
         match self.take(id, "lossy cursor") {
             Taken::Lossy(l) => l,
             _ => panic!("corelane: {id:?} is not a lossy cursor"),

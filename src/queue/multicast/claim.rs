@@ -81,8 +81,7 @@ use super::publisher::Mode;
 use super::ring::Ring;
 use super::sequence::write_fence;
 use crate::queue::position::{ahead, earlier};
-use crate::queue::wait::attempt_with;
-use crate::queue::PushError;
+use crate::queue::{Disconnected, PushError};
 use crate::sync::light_barrier;
 
 pub(crate) struct ClaimState {
@@ -462,13 +461,54 @@ impl ClaimState {
         Ok(p as u64)
     }
 
-    /// One blocking/async attempt: `None` while full.
-    pub(crate) fn retry<T, M: Mode, V, W: Fn(V, &mut T) + Copy>(
+    /// Whether a claim of `n` positions would find room now, without
+    /// claiming (`poll_ready`): `Ok(false)` while full, `Err` with no
+    /// subscriber left. Refreshes the gating cache as a claim would.
+    pub(crate) fn has_room<T, M: Mode>(
         &mut self,
         ring: &Ring<T>,
-        v: &mut Option<V>,
-        write: W,
-    ) -> Option<Result<u64, PushError<V>>> {
-        attempt_with(v, |value| self.put::<T, M, V, W>(ring, true, value, write))
+        n: usize,
+    ) -> Result<bool, Disconnected> {
+        let own = self.own::<T, M>(ring);
+        if self.gating.stale(ring, own.wrapping_add(n)) {
+            match self.gating.make_room(ring, !M::MULTI, own, n) {
+                Ok(()) => {}
+                Err(Fail::Full) => return Ok(false),
+                Err(Fail::Disconnected) => return Err(Disconnected(())),
+            }
+        }
+        Ok(!M::MULTI || lap_free(ring, own, n))
+    }
+
+    /// The next position this handle would claim: its own for a single
+    /// producer, the shared claim cursor (a snapshot) for many.
+    #[inline]
+    pub(crate) fn own<T, M: Mode>(&self, ring: &Ring<T>) -> usize {
+        if M::MULTI {
+            ring.producer.get_relaxed()
+        } else {
+            self.next
+        }
+    }
+
+    /// The earliest position the gating set holds now (or `own`), for the
+    /// inspectors: from the cached copy while it is current, else from the
+    /// registry (under its lock).
+    pub(crate) fn floor<T>(&self, ring: &Ring<T>, own: usize) -> usize {
+        if ring.version() == self.gating.version {
+            let gates = self.gating.gates.iter();
+            gates.fold(own, |m, g| earlier(m, g.position()))
+        } else {
+            ring.registry.lock().gating_floor(own)
+        }
+    }
+
+    /// Live subscriber handles, as [`floor`](Self::floor) reads them.
+    pub(crate) fn live<T>(&self, ring: &Ring<T>) -> usize {
+        if ring.version() == self.gating.version {
+            self.gating.live
+        } else {
+            ring.registry.lock().live()
+        }
     }
 }

@@ -1,27 +1,33 @@
-//! The consumer graph: node ids, what a node exposes to the nodes after it
-//! and to the producer (a [`Gate`]), and the registry that tracks live nodes
-//! under a lock taken only on join and leave.
+//! The consumer graph: node ids (one type per kind of node), dependencies
+//! and their failure policy ([`Dep`], [`OnFailure`]), what a node exposes to
+//! the nodes after it and to the producer (a [`Gate`]), and the registry that
+//! tracks live nodes under a lock taken only on join, leave and failure.
 
+use std::fmt;
+
+use super::cursor::CursorShared;
 use super::group::GroupShared;
 use super::sequence::Sequence;
 use super::GraphError;
-use crate::queue::position::earlier;
+use crate::queue::position::{ahead, earlier};
 use crate::sync::Arc;
 
-/// Identifies a node of a ring's consumer graph: a cursor, a worker group or
-/// a lossy cursor. Ids are handed out by [`Builder`](super::Builder) and
-/// by the handles themselves ([`Cursor::id`](super::Cursor::id)); an id of a
+/// Identifies a node of a ring's consumer graph, whatever its kind: a
+/// cursor, a worker group or a lossy cursor. The typed ids ([`CursorId`],
+/// [`GroupId`], [`LossyId`]) convert into it; errors and
+/// [`UpstreamFailed`](super::UpstreamFailed) report nodes by it. An id of a
 /// node that has left is never reused for another node.
 ///
 /// # Examples
 ///
 /// ```
-/// use corelane::queue::multicast::Builder;
+/// use corelane::queue::multicast::{Builder, NodeId};
 ///
 /// let mut b = Builder::new(8, || 0u32);
 /// let a = b.cursor();
-/// let c = b.cursor();
-/// assert_ne!(a, c);
+/// let g = b.group(2);
+/// assert_ne!(NodeId::from(a), NodeId::from(g));
+/// assert_eq!(NodeId::from(a), a); // a typed id equals its erased id
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId {
@@ -32,11 +38,333 @@ pub struct NodeId {
     pub(crate) gen: u32,
 }
 
+/// The id of a broadcast [`Cursor`](super::Cursor), from
+/// [`Builder::cursor`](super::Builder::cursor) or [`Cursor::id`](super::Cursor::id).
+/// Only [`Handles::cursor`](super::Handles::cursor) takes it, so a group's
+/// or a lossy cursor's id cannot be taken as a cursor.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, CursorId};
+///
+/// let mut b = Builder::new(4, || 0u8);
+/// let id: CursorId = b.cursor();
+/// let (_tx, mut h) = b.build().unwrap();
+/// assert_eq!(h.cursor(id).id(), id);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CursorId(pub(crate) NodeId);
+
+/// The id of a worker group, from [`Builder::group`](super::Builder::group)
+/// or [`Worker::id`](super::Worker::id). Only
+/// [`Handles::workers`](super::Handles::workers) takes it.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, GroupId};
+///
+/// let mut b = Builder::new(4, || 0u8);
+/// let g: GroupId = b.group(2);
+/// let (_tx, mut h) = b.build().unwrap();
+/// assert!(h.workers(g).iter().all(|w| w.id() == g));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GroupId(pub(crate) NodeId);
+
+/// The id of a [`LossyCursor`](super::LossyCursor), from
+/// [`Builder::lossy_cursor`](super::Builder::lossy_cursor). Only
+/// [`Handles::lossy`](super::Handles::lossy) takes it; it is not an
+/// [`IntoDep`], since a lossy cursor may skip items and so can vouch for
+/// none.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, LossyId};
+///
+/// let mut b = Builder::new(4, || 0u8);
+/// let l: LossyId = b.lossy_cursor();
+/// let (_tx, mut h) = b.build().unwrap();
+/// assert_eq!(h.lossy(l).id(), l);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LossyId(pub(crate) NodeId);
+
+impl From<CursorId> for NodeId {
+    fn from(id: CursorId) -> NodeId {
+        id.0
+    }
+}
+
+impl From<GroupId> for NodeId {
+    fn from(id: GroupId) -> NodeId {
+        id.0
+    }
+}
+
+impl From<LossyId> for NodeId {
+    fn from(id: LossyId) -> NodeId {
+        id.0
+    }
+}
+
+// A typed id equals the erased id of the same node, so errors (which
+// report `NodeId`s) compare with the ids the builder handed out.
+impl PartialEq<CursorId> for NodeId {
+    fn eq(&self, other: &CursorId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<NodeId> for CursorId {
+    fn eq(&self, other: &NodeId) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<GroupId> for NodeId {
+    fn eq(&self, other: &GroupId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<NodeId> for GroupId {
+    fn eq(&self, other: &NodeId) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<LossyId> for NodeId {
+    fn eq(&self, other: &LossyId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<NodeId> for LossyId {
+    fn eq(&self, other: &NodeId) -> bool {
+        self.0 == *other
+    }
+}
+
+/// What a node does when a node it runs after *fails*: leaves the graph
+/// (its last handle dropped, say because its thread panicked) before it
+/// has released every item of the stream, or stops for good at an item
+/// (a worker that died holding it, or a node that itself stopped on
+/// [`UpstreamFailed`](super::UpstreamFailed)).
+///
+/// A node that leaves after releasing everything up to the end of the
+/// stream (every publisher gone, everything read) has not failed.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, Dep, OnFailure};
+///
+/// let mut b = Builder::new(8, || 0u32);
+/// let (journal, metrics, logic) = (b.cursor(), b.cursor(), b.cursor());
+/// // Logic must never see an item the journal did not process, but may
+/// // carry on without the metrics cursor.
+/// b.after(logic, &[Dep::new(journal, OnFailure::Fail), Dep::rewire(metrics)]);
+/// assert_eq!(OnFailure::default(), OnFailure::Fail);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OnFailure {
+    /// The dependent reads every item the failed node released, then stops
+    /// at the first one it did not: its reads return
+    /// [`UpstreamFailed`](super::UpstreamFailed) from there on, and it
+    /// counts as failed at that item itself (so the failure travels down
+    /// the graph). The default.
+    #[default]
+    Fail,
+    /// The dependent carries on as if it had been declared after what the
+    /// failed node ran after (the nodes it ran after, with their policies),
+    /// once the failed node has left the graph. It may then read items the
+    /// failed node never processed. A worker group that lost items while
+    /// its other members run on is not waited out: a `Rewire` dependent
+    /// reads past the lost items as the group releases them.
+    Rewire,
+}
+
+/// One dependency: a node to run after and what to do if it fails.
+/// [`Builder::after`](super::Builder::after) and
+/// [`Joiner::subscribe_after`](super::Joiner::subscribe_after) take these
+/// (or bare ids, which mean [`OnFailure::Fail`]).
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, Dep, NodeId, OnFailure};
+///
+/// let mut b = Builder::new(8, || 0u32);
+/// let (journal, workers, logic) = (b.cursor(), b.group(2), b.cursor());
+/// // A cursor and a group in one list: make both `Dep`s.
+/// b.after(logic, &[Dep::fail(journal), Dep::rewire(workers)]);
+/// let d = Dep::rewire(workers);
+/// assert_eq!((d.node(), d.policy()), (NodeId::from(workers), OnFailure::Rewire));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dep {
+    node: NodeId,
+    policy: OnFailure,
+}
+
+impl Dep {
+    /// A dependency on `node` with the given policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, OnFailure};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let c = b.cursor();
+    /// assert_eq!(Dep::new(c, OnFailure::Rewire), Dep::rewire(c));
+    /// ```
+    pub fn new(node: impl GatingId, policy: OnFailure) -> Dep {
+        Dep {
+            node: node.into(),
+            policy,
+        }
+    }
+
+    /// A dependency on `node` that stops the dependent where `node` failed
+    /// ([`OnFailure::Fail`], what a bare id means).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, IntoDep};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let c = b.cursor();
+    /// assert_eq!(Dep::fail(c), c.into_dep());
+    /// ```
+    pub fn fail(node: impl GatingId) -> Dep {
+        Dep::new(node, OnFailure::Fail)
+    }
+
+    /// A dependency on `node` that is rewired past it if it fails
+    /// ([`OnFailure::Rewire`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, OnFailure};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// assert_eq!(Dep::rewire(g).policy(), OnFailure::Rewire);
+    /// ```
+    pub fn rewire(node: impl GatingId) -> Dep {
+        Dep::new(node, OnFailure::Rewire)
+    }
+
+    /// The node depended on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, NodeId};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let c = b.cursor();
+    /// assert_eq!(Dep::fail(c).node(), NodeId::from(c));
+    /// ```
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// What the dependent does if the node fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, OnFailure};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let c = b.cursor();
+    /// assert_eq!(Dep::fail(c).policy(), OnFailure::Fail);
+    /// ```
+    pub fn policy(&self) -> OnFailure {
+        self.policy
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::NodeId {}
+    impl Sealed for super::CursorId {}
+    impl Sealed for super::GroupId {}
+    impl Sealed for super::Dep {}
+}
+
+/// The ids of nodes that can run after others and be run after: a cursor
+/// ([`CursorId`]), a worker group ([`GroupId`]), or an erased [`NodeId`]
+/// (whose kind is checked when the graph is built or joined: a lossy
+/// cursor's is refused with [`GraphError::LossyEdge`]). Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, GatingId, NodeId};
+///
+/// fn erase(id: impl GatingId) -> NodeId {
+///     id.into()
+/// }
+/// let mut b = Builder::new(4, || 0u8);
+/// let c = b.cursor();
+/// assert_eq!(erase(c), NodeId::from(c));
+/// ```
+pub trait GatingId: Copy + Into<NodeId> + sealed::Sealed {}
+
+impl GatingId for CursorId {}
+impl GatingId for GroupId {}
+impl GatingId for NodeId {}
+
+/// What the dependency lists of [`Builder::after`](super::Builder::after)
+/// and [`Joiner::subscribe_after`](super::Joiner::subscribe_after) hold: a
+/// [`Dep`], or a bare [`GatingId`] (a dependency with
+/// [`OnFailure::Fail`]). A list mixing kinds of ids is written as `Dep`s.
+/// Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::multicast::{Builder, Dep, IntoDep, OnFailure};
+///
+/// let mut b = Builder::new(4, || 0u8);
+/// let g = b.group(1);
+/// assert_eq!(g.into_dep().policy(), OnFailure::Fail);
+/// assert_eq!(Dep::rewire(g).into_dep(), Dep::rewire(g));
+/// ```
+pub trait IntoDep: Copy + sealed::Sealed {
+    /// The dependency this value stands for.
+    fn into_dep(self) -> Dep;
+}
+
+impl<G: GatingId> IntoDep for G {
+    fn into_dep(self) -> Dep {
+        Dep::fail(self)
+    }
+}
+
+impl IntoDep for Dep {
+    fn into_dep(self) -> Dep {
+        self
+    }
+}
+
+/// `failed_at` of a node that has not failed.
+pub(crate) const NOT_FAILED: usize = usize::MAX;
+
 /// What the producer and downstream nodes read of a node: its released
-/// position.
+/// position, and where it failed.
 #[derive(Clone)]
 pub(crate) enum Gate {
-    Cursor(Arc<Sequence>),
+    Cursor(Arc<CursorShared>),
     Group(Arc<GroupShared>),
 }
 
@@ -48,7 +376,7 @@ impl Gate {
     #[inline]
     pub(crate) fn join_start(&self) -> usize {
         match self {
-            Gate::Cursor(seq) => seq.get(),
+            Gate::Cursor(c) => c.released.get(),
             Gate::Group(group) => group.start_after(),
         }
     }
@@ -57,8 +385,67 @@ impl Gate {
     #[inline]
     pub(crate) fn position(&self) -> usize {
         match self {
-            Gate::Cursor(seq) => seq.get(),
+            Gate::Cursor(c) => c.released.get(),
             Gate::Group(group) => group.position(),
+        }
+    }
+
+    /// Where the node failed: the first item it will never release
+    /// processed (see [`OnFailure`]), or `None`. Acquire (in
+    /// [`Sequence::get`](super::sequence::Sequence::get)): pairs with the
+    /// Release in [`Registry::mark_failed`]; loaded *after*
+    /// [`position`](Self::position), so a position that moved past lost
+    /// items (a dead worker's `held` withdrawn) comes with the mark stored
+    /// before it (ground rules of `mod.rs`).
+    #[inline]
+    pub(crate) fn failed_at(&self) -> Option<usize> {
+        let at = match self {
+            Gate::Cursor(c) => c.failed_at.get(),
+            Gate::Group(group) => group.failed_at.get(),
+        };
+        (at != NOT_FAILED).then_some(at)
+    }
+
+    /// The position at which a node that leaves the graph now stops: a
+    /// cursor's released position, a group's claim cursor (its members are
+    /// gone, so every claimed item was released or marked lost).
+    fn final_position(&self) -> usize {
+        match self {
+            Gate::Cursor(c) => c.released.get(),
+            Gate::Group(group) => group.start_after(),
+        }
+    }
+
+    fn failure_mark(&self) -> &Sequence {
+        match self {
+            Gate::Cursor(c) => &c.failed_at,
+            Gate::Group(group) => &group.failed_at,
+        }
+    }
+}
+
+/// One dependency of a live node: the node it runs after (which may have
+/// left the graph: a failed node is kept by its [`OnFailure::Fail`]
+/// dependents), that node's gate, and the policy.
+#[derive(Clone)]
+pub(crate) struct Edge {
+    pub(crate) node: NodeId,
+    pub(crate) gate: Gate,
+    pub(crate) policy: OnFailure,
+}
+
+impl Edge {
+    /// How far a dependent may read after this edge: the node's position,
+    /// and for [`OnFailure::Fail`] no further than where it failed.
+    #[inline]
+    fn limit(&self) -> usize {
+        let released = self.gate.position();
+        match self.policy {
+            OnFailure::Fail => match self.gate.failed_at() {
+                Some(at) => earlier(released, at),
+                None => released,
+            },
+            OnFailure::Rewire => released,
         }
     }
 }
@@ -67,17 +454,32 @@ impl Gate {
 pub(crate) enum Upstream {
     /// The producer: the slot stamps (a root reader).
     Producer,
-    /// The nodes it runs after: the earliest of their positions.
-    Nodes(Box<[Gate]>),
+    /// The nodes it runs after: the earliest of their limits.
+    Nodes(Box<[Edge]>),
 }
 
 impl Upstream {
-    /// For [`Upstream::Nodes`]: the earliest upstream position.
+    /// For [`Upstream::Nodes`]: the earliest upstream limit.
     #[inline]
-    pub(crate) fn position(gates: &[Gate]) -> usize {
-        let mut it = gates.iter();
-        let first = it.next().map_or(0, Gate::position);
-        it.fold(first, |m, g| earlier(m, g.position()))
+    pub(crate) fn position(edges: &[Edge]) -> usize {
+        let mut it = edges.iter();
+        let first = it.next().map_or(0, Edge::limit);
+        it.fold(first, |m, e| earlier(m, e.limit()))
+    }
+
+    /// A [`OnFailure::Fail`] dependency that failed at or before `pos`: a
+    /// reader at `pos` can never read on.
+    pub(crate) fn failure(&self, pos: usize) -> Option<(NodeId, usize)> {
+        let Upstream::Nodes(edges) = self else {
+            return None;
+        };
+        edges
+            .iter()
+            .filter(|e| e.policy == OnFailure::Fail)
+            .find_map(|e| {
+                let at = e.gate.failed_at()?;
+                (ahead(at, pos) <= 0).then_some((e.node, at))
+            })
     }
 }
 
@@ -91,7 +493,7 @@ pub(crate) enum Kind {
 struct Node {
     /// `None` for lossy cursors, which release nothing.
     gate: Option<Gate>,
-    deps: Vec<NodeId>,
+    deps: Vec<Edge>,
     /// Live handles: 1 for a cursor, the member count for a group.
     handles: usize,
 }
@@ -121,6 +523,14 @@ pub(crate) struct Registry {
     gating: Box<[Gate]>,
 }
 
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("live", &self.live)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Registry {
     pub(crate) fn new(tag: u32) -> Self {
         Registry {
@@ -141,23 +551,33 @@ impl Registry {
         (e.gen == id.gen).then_some(e.node.as_ref()).flatten()
     }
 
-    /// The gates of `deps`, checking that each is live and not lossy.
-    pub(crate) fn dep_gates(&self, deps: &[NodeId]) -> Result<Vec<Gate>, GraphError> {
-        deps.iter()
-            .map(|&d| match self.node(d) {
-                None => Err(GraphError::UnknownNode(d)),
-                Some(n) => n.gate.clone().ok_or(GraphError::LossyEdge(d)),
-            })
-            .collect()
+    /// The edges to `deps`, checking that each is live and not lossy. A
+    /// node listed twice keeps the stricter policy ([`OnFailure::Fail`]).
+    pub(crate) fn edges(&self, deps: &[Dep]) -> Result<Vec<Edge>, GraphError> {
+        let mut edges: Vec<Edge> = Vec::with_capacity(deps.len());
+        for d in deps {
+            let gate = match self.node(d.node) {
+                None => return Err(GraphError::UnknownNode(d.node)),
+                Some(n) => n
+                    .gate
+                    .clone()
+                    .ok_or(GraphError::LossyEdge(LossyId(d.node)))?,
+            };
+            match edges.iter_mut().find(|e| e.node == d.node) {
+                Some(e) if d.policy == OnFailure::Fail => e.policy = OnFailure::Fail,
+                Some(_) => {}
+                None => edges.push(Edge {
+                    node: d.node,
+                    gate,
+                    policy: d.policy,
+                }),
+            }
+        }
+        Ok(edges)
     }
 
     /// Adds a node (ids are reused only with a new generation).
-    pub(crate) fn insert(
-        &mut self,
-        gate: Option<Gate>,
-        deps: Vec<NodeId>,
-        handles: usize,
-    ) -> NodeId {
+    pub(crate) fn insert(&mut self, gate: Option<Gate>, deps: Vec<Edge>, handles: usize) -> NodeId {
         self.lossy += usize::from(gate.is_none());
         let node = Some(Node {
             gate,
@@ -190,23 +610,25 @@ impl Registry {
         id
     }
 
-    /// One handle of `id` leaves; the last one removes the node. Nodes that
-    /// ran after it now run after what it ran after (their positions never
+    /// One handle of `id` leaves; the last one removes the node, whose gate
+    /// is returned (`None` for a lossy cursor, or while handles remain).
+    ///
+    /// Its dependents' edges to it follow their policy. [`OnFailure::Rewire`]
+    /// edges are replaced by the leaver's own edges (their positions never
     /// passed its position, which never passed its upstream's).
-    pub(crate) fn leave(&mut self, id: NodeId) {
+    /// [`OnFailure::Fail`] edges keep its gate: its position is final now,
+    /// and if it left before the end of the stream it is marked failed
+    /// there ([`mark_left`](Self::mark_left)), so they stop at that point.
+    pub(crate) fn leave(&mut self, id: NodeId) -> Option<Gate> {
         if id.ring != self.tag {
-            return;
+            return None;
         }
-        let Some(e) = self.entries.get_mut(id.index as usize) else {
-            return;
-        };
-        let Some(node) = e.node.as_mut().filter(|_| e.gen == id.gen) else {
-            return;
-        };
+        let e = self.entries.get_mut(id.index as usize)?;
+        let node = e.node.as_mut().filter(|_| e.gen == id.gen)?;
         self.live -= 1;
         node.handles -= 1;
         if node.handles > 0 {
-            return;
+            return None;
         }
         let removed = e.node.take().expect("checked above");
         self.lossy -= usize::from(removed.gate.is_none());
@@ -216,16 +638,44 @@ impl Registry {
             self.free.push(id.index);
         }
         for n in self.entries.iter_mut().filter_map(|e| e.node.as_mut()) {
-            if let Some(i) = n.deps.iter().position(|&d| d == id) {
+            let rewired = n
+                .deps
+                .iter()
+                .position(|d| d.node == id && d.policy == OnFailure::Rewire);
+            if let Some(i) = rewired {
                 n.deps.swap_remove(i);
-                for &d in &removed.deps {
-                    if !n.deps.contains(&d) {
-                        n.deps.push(d);
+                for d in &removed.deps {
+                    if !n.deps.iter().any(|x| x.node == d.node) {
+                        n.deps.push(d.clone());
                     }
                 }
             }
         }
         self.recompute();
+        removed.gate
+    }
+
+    /// A node whose last handle left with `gate`: unless it reached the end
+    /// of the stream (`closed_at`, [`OPEN`](super::ring::OPEN) while a
+    /// publisher lives), it failed at its final position.
+    pub(crate) fn mark_left(&mut self, gate: &Gate, closed_at: usize) {
+        let at = gate.final_position();
+        if at != closed_at {
+            self.mark_failed(gate.failure_mark(), at);
+        }
+    }
+
+    /// Records in a node's failure `mark` that it failed at `at` (the
+    /// earliest mark wins). Under the registry lock, so marks of one
+    /// group's members do not race. Release (in [`Sequence::set`]): pairs
+    /// with the Acquire in [`Gate::failed_at`]; a caller that then moves a
+    /// position past lost items (a dead worker's `held` withdrawn) stores
+    /// the mark first.
+    pub(crate) fn mark_failed(&mut self, mark: &Sequence, at: usize) {
+        let old = mark.get();
+        if old == NOT_FAILED || ahead(old, at) > 0 {
+            mark.set(at);
+        }
     }
 
     fn recompute(&mut self) {
@@ -239,12 +689,9 @@ impl Registry {
 
     /// Where node `id` reads its limit from.
     pub(crate) fn upstream(&self, id: NodeId) -> Upstream {
-        let deps = self.node(id).map_or(&[][..], |n| &n.deps[..]);
-        if deps.is_empty() {
-            Upstream::Producer
-        } else {
-            let gates = self.dep_gates(deps).unwrap_or_default();
-            Upstream::Nodes(gates.into_boxed_slice())
+        match self.node(id) {
+            Some(n) if !n.deps.is_empty() => Upstream::Nodes(n.deps.clone().into_boxed_slice()),
+            _ => Upstream::Producer,
         }
     }
 
@@ -309,24 +756,57 @@ mod tests {
         );
     }
 
+    fn cursor_gate(p: usize) -> Gate {
+        Gate::Cursor(Arc::new(CursorShared::new(p)))
+    }
+
+    fn edges(r: &Registry, deps: &[NodeId], policy: OnFailure) -> Vec<Edge> {
+        let deps: Vec<Dep> = deps.iter().map(|&d| Dep::new(d, policy)).collect();
+        r.edges(&deps).unwrap()
+    }
+
     #[test]
     fn leaves_gate_and_rewire_on_leave() {
         let mut r = Registry::new(0);
-        let seq = |p| Some(Gate::Cursor(Arc::new(Sequence::new(p))));
-        let a = r.insert(seq(5), vec![], 1);
-        let b = r.insert(seq(3), vec![a], 1);
-        let c = r.insert(seq(2), vec![b], 1);
+        let a = r.insert(Some(cursor_gate(5)), vec![], 1);
+        let b = r.insert(Some(cursor_gate(3)), edges(&r, &[a], OnFailure::Rewire), 1);
+        let c = r.insert(Some(cursor_gate(2)), edges(&r, &[b], OnFailure::Rewire), 1);
         assert_eq!(r.gating().len(), 3);
         assert_eq!(r.gating_floor(9), 2);
-        r.leave(b);
-        assert!(matches!(r.upstream(c), Upstream::Nodes(ref g) if g.len() == 1));
+        assert!(r.leave(b).is_some());
+        assert!(matches!(r.upstream(c), Upstream::Nodes(ref g) if g.len() == 1 && g[0].node == a));
         assert_eq!(r.gating_floor(9), 2);
         r.leave(c);
         assert_eq!(r.gating_floor(9), 5);
         assert_eq!(r.live(), 1);
-        let d = r.insert(seq(7), vec![], 1);
+        let d = r.insert(Some(cursor_gate(7)), vec![], 1);
         assert_ne!(d, b);
-        assert!(r.dep_gates(&[b]).is_err());
+        assert!(r.edges(&[Dep::fail(b)]).is_err());
+    }
+
+    /// A `Fail` edge outlives the node it names: the dependent keeps its
+    /// gate, and sees where it failed.
+    #[test]
+    fn fail_edges_keep_a_failed_node() {
+        let mut r = Registry::new(0);
+        let a = r.insert(Some(cursor_gate(4)), vec![], 1);
+        let b = r.insert(Some(cursor_gate(1)), edges(&r, &[a], OnFailure::Fail), 1);
+        let gate = r.leave(a).expect("the last handle");
+        r.mark_left(&gate, super::super::ring::OPEN);
+        let up = r.upstream(b);
+        assert!(matches!(up, Upstream::Nodes(ref g) if g.len() == 1 && g[0].node == a));
+        assert_eq!(up.failure(3), None, "not reached yet");
+        assert_eq!(up.failure(4), Some((a, 4)));
+        // A node that reached the end of the stream has not failed.
+        let c = r.insert(Some(cursor_gate(6)), vec![], 1);
+        let gate = r.leave(c).unwrap();
+        r.mark_left(&gate, 6);
+        assert_eq!(gate.failed_at(), None);
+        // Earliest mark wins.
+        r.mark_failed(gate.failure_mark(), 9);
+        r.mark_failed(gate.failure_mark(), 7);
+        r.mark_failed(gate.failure_mark(), 8);
+        assert_eq!(gate.failed_at(), Some(7));
     }
 
     /// An entry that has used every generation is not reused, so an id

@@ -17,17 +17,30 @@
 //!   the later load of `held` sees `c` or a later value; if the CAS is not in
 //!   it, the claim read is `<= c` anyway. Either way no position a member is
 //!   still reading is reported as released.
+//! * A member that drops its run unfinished (its thread unwinds, or a
+//!   batch was leaked and the worker dropped) has lost the rest of it: no
+//!   other member will claim those items. It first marks the group failed
+//!   at the first lost position (`failed_at`, under the registry lock,
+//!   Release), and only then stores [`IDLE`] (Release). A dependent that
+//!   loads `held` (Acquire) and sees `IDLE` then sees the mark when it loads
+//!   `failed_at` after it, so an [`OnFailure::Fail`](super::OnFailure)
+//!   dependent never reads a lost item (`Gate::failed_at`).
 
 use std::fmt;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use super::batch::{Batch, Item, Release};
-use super::graph::{NodeId, Upstream};
-use super::reader::{batch_async, batch_blocking, Horizon, ReadSide, WakeCell};
+use super::error::{RecvError, RecvTimeoutError, TryRecvError};
+use super::graph::{GroupId, NodeId, Upstream, NOT_FAILED};
+use super::reader::{
+    batch_async, batch_blocking, batch_until, poll_batch, Horizon, ReadSide, Run, WakeCell,
+};
 use super::ring::{Ring, OPEN};
 use super::sequence::Sequence;
+use super::Joiner;
 use crate::queue::position::earlier;
-use crate::queue::wait::WaitStrategy;
-use crate::queue::PopError;
+use crate::queue::wait::{self, WaitStrategy};
 use crate::sync::Arc;
 
 /// A member's `held` value when it holds nothing.
@@ -36,6 +49,10 @@ pub(crate) const IDLE: usize = usize::MAX;
 pub(crate) struct GroupShared {
     claim: Sequence,
     held: Box<[Sequence]>,
+    /// Where the group failed (a member lost items, or the group stopped on
+    /// a failed upstream, or left before the end), or [`NOT_FAILED`];
+    /// written under the registry lock.
+    pub(crate) failed_at: Sequence,
 }
 
 impl GroupShared {
@@ -58,6 +75,7 @@ impl GroupShared {
         GroupShared {
             claim: Sequence::new(start),
             held: (0..members).map(|_| Sequence::new(IDLE)).collect(),
+            failed_at: Sequence::new(NOT_FAILED),
         }
     }
 
@@ -88,8 +106,24 @@ impl GroupShared {
 /// the `max` a member asks for).
 ///
 /// Made by [`Builder::group`](super::Builder::group) and taken with
-/// [`Handles::workers`](super::Handles::workers). Dropping a worker leaves
-/// the group; when the last member leaves, the group leaves the graph.
+/// [`Handles::workers`](super::Handles::workers), or by
+/// [`Joiner::subscribe_group`]. Dropping a worker leaves the group; when
+/// the last member leaves, the group leaves the graph. The reads follow
+/// [`Cursor`](super::Cursor)'s (the same names, guards and errors), except
+/// that they claim: an item one worker took is not offered to another.
+///
+/// A worker that drops a run unfinished (its thread panics in
+/// [`process`](Self::process) or while holding the [`Batch`]) loses the
+/// rest of the run for the whole group: no other member sees those items,
+/// and the group counts as failed at the first of them, so nodes that run
+/// after it with [`OnFailure::Fail`](super::OnFailure) stop there.
+///
+/// # Errors
+///
+/// Every read fails with `Disconnected` once every publisher is gone and
+/// the group has claimed everything, and with `UpstreamFailed` once a node
+/// the group runs after with [`OnFailure::Fail`](super::OnFailure) failed
+/// and the group reached that point.
 ///
 /// # Examples
 ///
@@ -101,10 +135,10 @@ impl GroupShared {
 /// let (mut tx, mut handles) = b.build().unwrap();
 /// let mut workers = handles.workers(g);
 /// for i in 0..4 {
-///     tx.try_publish(i).unwrap();
+///     tx.push(i).unwrap();
 /// }
-/// let a = workers[0].poll(3).unwrap().iter().copied().collect::<Vec<_>>();
-/// let b = workers[1].poll(3).unwrap().iter().copied().collect::<Vec<_>>();
+/// let a = workers[0].pop_batch(3).unwrap().iter().copied().collect::<Vec<_>>();
+/// let b = workers[1].pop_batch(3).unwrap().iter().copied().collect::<Vec<_>>();
 /// assert_eq!((a, b), (vec![0, 1, 2], vec![3]));
 /// ```
 pub struct Worker<T> {
@@ -151,9 +185,21 @@ impl<T> Worker<T> {
         }
     }
 
-    fn batch(&mut self, (start, len): (usize, usize)) -> Batch<'_, T> {
-        let held = &self.group.held[self.state.member];
-        Batch::new(&self.ring, start, len, Release::Worker(held))
+    fn batch(&mut self, (start, len): Run) -> Batch<'_, T> {
+        let release = Release::Worker {
+            held: &self.group.held[self.state.member],
+            group_failed_at: &self.group.failed_at,
+        };
+        Batch::new(&self.ring, start, len, release)
+    }
+
+    /// The read side for the shared waiting helpers, and the ring.
+    fn side(&mut self) -> (WorkSide<'_>, &Ring<T>) {
+        let side = WorkSide {
+            state: &mut self.state,
+            group: &self.group,
+        };
+        (side, &self.ring)
     }
 
     /// Claims the next item, read in place; the worker is done with it when
@@ -161,34 +207,36 @@ impl<T> Worker<T> {
     ///
     /// # Errors
     ///
-    /// [`PopError::Empty`] if nothing is left to claim now;
-    /// [`PopError::Disconnected`] once every publisher is gone and the group
-    /// has claimed everything.
+    /// [`TryRecvError::Empty`] if nothing is left to claim now;
+    /// [`TryRecvError::Disconnected`] once every publisher is gone and the
+    /// group has claimed everything; [`TryRecvError::UpstreamFailed`] once
+    /// the group reached the point where a node it runs after failed.
     ///
     /// # Examples
     ///
     /// ```
-    /// use corelane::queue::{multicast::Builder, PopError};
+    /// use corelane::queue::multicast::{Builder, TryRecvError};
     ///
     /// let mut b = Builder::new(4, || 0u8);
     /// let g = b.group(1);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut w = h.workers(g).pop().unwrap();
-    /// tx.try_publish(5).unwrap();
-    /// assert_eq!(*w.try_next().unwrap(), 5);
-    /// assert!(matches!(w.try_next(), Err(PopError::Empty)));
+    /// tx.push(5).unwrap();
+    /// assert_eq!(*w.pop().unwrap(), 5);
+    /// assert_eq!(w.pop().unwrap_err(), TryRecvError::Empty);
     /// ```
     #[inline]
-    pub fn try_next(&mut self) -> Result<Item<'_, T>, PopError> {
+    pub fn pop(&mut self) -> Result<Item<'_, T>, TryRecvError> {
         let r = self.state.take(&self.ring, &self.group, 1)?;
         Ok(Item(self.batch(r)))
     }
 
     /// Claims a run of up to `max` items (at least one), read in place.
+    /// Never blocks.
     ///
     /// # Errors
     ///
-    /// As [`try_next`](Self::try_next).
+    /// As [`pop`](Self::pop).
     ///
     /// # Examples
     ///
@@ -199,25 +247,26 @@ impl<T> Worker<T> {
     /// let g = b.group(3);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut ws = h.workers(g);
-    /// tx.try_publish_batch(5, |i, slot| *slot = i as u8).unwrap();
-    /// assert_eq!(ws[2].poll(8).unwrap().len(), 5);
-    /// assert!(ws[0].poll(8).is_err());
+    /// tx.push_batch(5, |i, slot| *slot = i as u8).unwrap();
+    /// assert_eq!(ws[2].pop_batch(8).unwrap().len(), 5);
+    /// assert!(ws[0].pop_batch(8).is_err());
     /// ```
     #[inline]
-    pub fn poll(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
+    pub fn pop_batch(&mut self, max: usize) -> Result<Batch<'_, T>, TryRecvError> {
         let r = self.state.take(&self.ring, &self.group, max)?;
         Ok(self.batch(r))
     }
 
     /// Claims up to `max` items and hands each to `handler` with its
-    /// sequence number and an end-of-batch flag; returns how many.
+    /// sequence number and an end-of-batch flag; returns how many. Never
+    /// blocks.
     ///
-    /// If `handler` panics, the rest of the claimed run is released
-    /// unhandled: no other member of the group will see those items.
+    /// If `handler` panics, the items it finished are released and the rest
+    /// of the run is lost to the group (see the type's docs).
     ///
     /// # Errors
     ///
-    /// As [`try_next`](Self::try_next).
+    /// As [`pop`](Self::pop).
     ///
     /// # Examples
     ///
@@ -228,7 +277,7 @@ impl<T> Worker<T> {
     /// let g = b.group(2);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut ws = h.workers(g);
-    /// tx.try_publish(7).unwrap();
+    /// tx.push(7).unwrap();
     /// let mut seen = vec![];
     /// ws[0].process(16, |v, seq, last| seen.push((*v, seq, last))).unwrap();
     /// assert_eq!(seen, [(7, 0, true)]);
@@ -237,16 +286,18 @@ impl<T> Worker<T> {
         &mut self,
         max: usize,
         handler: F,
-    ) -> Result<usize, PopError> {
-        Ok(self.poll(max)?.process(handler))
+    ) -> Result<usize, TryRecvError> {
+        Ok(self.pop_batch(max)?.process(handler))
     }
 
     /// Claims the next item, waiting per `strategy` while none is left.
     ///
     /// # Errors
     ///
-    /// [`PopError::Disconnected`] once every publisher is gone and the group
-    /// has claimed everything.
+    /// [`RecvError::Disconnected`] once every publisher is gone and the
+    /// group has claimed everything; [`RecvError::UpstreamFailed`] once the
+    /// group reached the point where a node it runs after failed. Nothing
+    /// else: both end the stream for this worker.
     ///
     /// # Examples
     ///
@@ -257,18 +308,19 @@ impl<T> Worker<T> {
     /// let g = b.group(1);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut w = h.workers(g).pop().unwrap();
-    /// std::thread::spawn(move || tx.try_publish(3).unwrap());
-    /// assert_eq!(*w.next_blocking(WaitStrategy::Park).unwrap(), 3);
+    /// std::thread::spawn(move || tx.push(3).unwrap());
+    /// assert_eq!(*w.pop_blocking(WaitStrategy::Park).unwrap(), 3);
     /// ```
-    pub fn next_blocking(&mut self, strategy: WaitStrategy) -> Result<Item<'_, T>, PopError> {
-        Ok(Item(self.poll_blocking(1, strategy)?))
+    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<Item<'_, T>, RecvError> {
+        Ok(Item(self.pop_batch_blocking(1, strategy)?))
     }
 
-    /// Claims up to `max` items, waiting per `strategy` while none is left.
+    /// Claims up to `max` items (at least one), waiting per `strategy`
+    /// while none is left.
     ///
     /// # Errors
     ///
-    /// As [`next_blocking`](Self::next_blocking).
+    /// As [`pop_blocking`](Self::pop_blocking).
     ///
     /// # Examples
     ///
@@ -279,27 +331,149 @@ impl<T> Worker<T> {
     /// let g = b.group(2);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut w = h.workers(g).pop().unwrap();
-    /// tx.try_publish(1).unwrap();
-    /// assert_eq!(w.poll_blocking(4, WaitStrategy::Yield).unwrap().len(), 1);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(w.pop_batch_blocking(4, WaitStrategy::Yield).unwrap().len(), 1);
     /// ```
-    pub fn poll_blocking(
+    pub fn pop_batch_blocking(
         &mut self,
         max: usize,
         strategy: WaitStrategy,
-    ) -> Result<Batch<'_, T>, PopError> {
-        let mut side = WorkSide {
-            state: &mut self.state,
-            group: &self.group,
-        };
-        let r = batch_blocking(&mut side, &self.ring, max, strategy)?;
+    ) -> Result<Batch<'_, T>, RecvError> {
+        let (mut side, ring) = self.side();
+        let r = batch_blocking(&mut side, ring, max, strategy)?;
+        Ok(self.batch(r))
+    }
+
+    /// Claims the next item, waiting per `strategy` at most `timeout` while
+    /// none is left.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if nothing was left to claim in time;
+    /// otherwise as [`pop_blocking`](Self::pop_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, RecvTimeoutError};
+    /// use corelane::queue::wait::WaitStrategy;
+    /// use std::time::Duration;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// let r = w.pop_timeout(Duration::from_millis(1), WaitStrategy::Park);
+    /// assert_eq!(r.unwrap_err(), RecvTimeoutError::Timeout);
+    /// ```
+    pub fn pop_timeout(
+        &mut self,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<Item<'_, T>, RecvTimeoutError> {
+        Ok(Item(self.pop_batch_timeout(1, timeout, strategy)?))
+    }
+
+    /// Claims the next item, waiting per `strategy` until `deadline` while
+    /// none is left (a deadline in the past still tries once).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_timeout`](Self::pop_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast::Builder, wait::WaitStrategy};
+    /// use std::time::Instant;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.push(6).unwrap();
+    /// assert_eq!(*w.pop_until(Instant::now(), WaitStrategy::Yield).unwrap(), 6);
+    /// ```
+    pub fn pop_until(
+        &mut self,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<Item<'_, T>, RecvTimeoutError> {
+        Ok(Item(self.pop_batch_until(1, deadline, strategy)?))
+    }
+
+    /// Claims up to `max` items (at least one), waiting per `strategy` at
+    /// most `timeout` while none is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_timeout`](Self::pop_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast::Builder, wait::WaitStrategy};
+    /// use std::time::Duration;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.push_batch(2, |i, v| *v = i as u8).unwrap();
+    /// let batch = w.pop_batch_timeout(4, Duration::from_millis(1), WaitStrategy::Park).unwrap();
+    /// assert_eq!(batch.len(), 2);
+    /// ```
+    pub fn pop_batch_timeout(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<Batch<'_, T>, RecvTimeoutError> {
+        let deadline = wait::deadline_after(timeout);
+        let (mut side, ring) = self.side();
+        let r = batch_until(&mut side, ring, max, strategy, deadline)?;
+        Ok(self.batch(r))
+    }
+
+    /// Claims up to `max` items (at least one), waiting per `strategy`
+    /// until `deadline` while none is left.
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_timeout`](Self::pop_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, RecvTimeoutError};
+    /// use corelane::queue::wait::WaitStrategy;
+    /// use std::time::Instant;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// let r = w.pop_batch_until(4, Instant::now(), WaitStrategy::BusySpin);
+    /// assert_eq!(r.unwrap_err(), RecvTimeoutError::Timeout);
+    /// ```
+    pub fn pop_batch_until(
+        &mut self,
+        max: usize,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<Batch<'_, T>, RecvTimeoutError> {
+        let (mut side, ring) = self.side();
+        let r = batch_until(&mut side, ring, max, strategy, Some(deadline))?;
         Ok(self.batch(r))
     }
 
     /// Claims the next item, waiting asynchronously while none is left.
+    /// Cancel safe: a `recv` dropped before it completes has claimed
+    /// nothing.
     ///
     /// # Errors
     ///
-    /// As [`next_blocking`](Self::next_blocking).
+    /// As [`pop_blocking`](Self::pop_blocking).
     ///
     /// # Examples
     ///
@@ -312,19 +486,20 @@ impl<T> Worker<T> {
     /// let g = b.group(1);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut w = h.workers(g).pop().unwrap();
-    /// tx.try_publish(9).unwrap();
+    /// tx.push(9).unwrap();
     /// assert_eq!(*w.recv().await.unwrap(), 9);
     /// # });
     /// ```
-    pub async fn recv(&mut self) -> Result<Item<'_, T>, PopError> {
+    pub async fn recv(&mut self) -> Result<Item<'_, T>, RecvError> {
         Ok(Item(self.recv_batch(1).await?))
     }
 
-    /// Claims up to `max` items, waiting asynchronously while none is left.
+    /// Claims up to `max` items (at least one), waiting asynchronously
+    /// while none is left. Cancel safe, as [`recv`](Self::recv).
     ///
     /// # Errors
     ///
-    /// As [`next_blocking`](Self::next_blocking).
+    /// As [`pop_blocking`](Self::pop_blocking).
     ///
     /// # Examples
     ///
@@ -337,22 +512,82 @@ impl<T> Worker<T> {
     /// let g = b.group(1);
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut w = h.workers(g).pop().unwrap();
-    /// tx.try_publish(1).unwrap();
-    /// tx.try_publish(2).unwrap();
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
     /// assert_eq!(w.recv_batch(8).await.unwrap().len(), 2);
     /// # });
     /// ```
-    pub async fn recv_batch(&mut self, max: usize) -> Result<Batch<'_, T>, PopError> {
-        let mut side = WorkSide {
-            state: &mut self.state,
-            group: &self.group,
-        };
-        let r = batch_async(&mut side, &self.ring, max).await?;
+    pub async fn recv_batch(&mut self, max: usize) -> Result<Batch<'_, T>, RecvError> {
+        let (mut side, ring) = self.side();
+        let r = batch_async(&mut side, ring, max).await?;
         Ok(self.batch(r))
     }
 
-    /// This group's node id (shared by every member), for
-    /// [`Joiner::subscribe_after`](super::Joiner::subscribe_after).
+    /// The poll form of [`recv`](Self::recv): `Ready(Ok(item))`,
+    /// `Ready(Err(_))` once the stream ended for the group, or `Pending`
+    /// with the task's waker registered. (No `Stream` impl: the item
+    /// borrows the worker.)
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_blocking`](Self::pop_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(w.poll_pop(&mut cx).is_pending());
+    /// tx.push(4).unwrap();
+    /// let Poll::Ready(Ok(item)) = w.poll_pop(&mut cx) else { panic!() };
+    /// assert_eq!(*item, 4);
+    /// ```
+    pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<Item<'_, T>, RecvError>> {
+        self.poll_pop_batch(1, cx).map_ok(Item)
+    }
+
+    /// The poll form of [`recv_batch`](Self::recv_batch).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_blocking`](Self::pop_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut w = h.workers(g).pop().unwrap();
+    /// tx.push_batch(3, |i, v| *v = i as u8).unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let Poll::Ready(Ok(batch)) = w.poll_pop_batch(8, &mut cx) else { panic!() };
+    /// assert_eq!(batch.len(), 3);
+    /// ```
+    pub fn poll_pop_batch(
+        &mut self,
+        max: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Batch<'_, T>, RecvError>> {
+        let (mut side, ring) = self.side();
+        match poll_batch(&mut side, ring, max, cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(Ok(self.batch(r))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// This group's id (shared by every member), for
+    /// [`Joiner::subscribe_after`].
     ///
     /// # Examples
     ///
@@ -364,8 +599,64 @@ impl<T> Worker<T> {
     /// let (_tx, mut h) = b.build().unwrap();
     /// assert!(h.workers(g).iter().all(|w| w.id() == g));
     /// ```
-    pub fn id(&self) -> NodeId {
-        self.state.horizon.id()
+    pub fn id(&self) -> GroupId {
+        GroupId(self.state.horizon.id())
+    }
+
+    /// The sequence number of the next item the group will hand out (to
+    /// whichever member claims first; a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(2);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let mut ws = h.workers(g);
+    /// tx.push(1).unwrap();
+    /// drop(ws[0].pop().unwrap());
+    /// assert_eq!(ws[1].sequence(), 1);
+    /// ```
+    pub fn sequence(&self) -> u64 {
+        self.group.claim.get() as u64
+    }
+
+    /// Items left for the group to claim now (published, or released by
+    /// the nodes the group runs after); a snapshot, since other members
+    /// claim concurrently.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(2);
+    /// let (mut tx, mut h) = b.build().unwrap();
+    /// let ws = h.workers(g);
+    /// tx.push(1).unwrap();
+    /// assert_eq!((ws[0].len(), ws[1].len()), (1, 1));
+    /// ```
+    pub fn len(&self) -> usize {
+        self.state.horizon.peek(&self.ring, self.group.claim.get())
+    }
+
+    /// True if nothing is left for the group to claim now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// assert!(h.workers(g)[0].is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Number of slots in the ring.
@@ -383,12 +674,56 @@ impl<T> Worker<T> {
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
     }
+
+    /// True once every publisher is gone (items may still be left).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (tx, mut h) = b.build().unwrap();
+    /// drop(tx);
+    /// assert!(h.workers(g)[0].is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        self.ring.is_closed()
+    }
+
+    /// A handle to subscribe more nodes to this ring at run time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::Builder;
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let g = b.group(1);
+    /// let (_tx, mut h) = b.build().unwrap();
+    /// let ws = h.workers(g);
+    /// let after = ws[0].joiner().subscribe_after(&[g]).unwrap();
+    /// assert_eq!(after.sequence(), 0);
+    /// ```
+    pub fn joiner(&self) -> Joiner<T> {
+        Joiner::new(self.ring.clone())
+    }
 }
 
 impl<T> Drop for Worker<T> {
     fn drop(&mut self) {
-        // Holds nothing from now on (a forgotten batch may have left `held`).
-        self.group.held[self.state.member].set(IDLE);
+        let held = &self.group.held[self.state.member];
+        {
+            let mut reg = self.ring.registry.lock();
+            let h = held.get();
+            if h != IDLE {
+                // A leaked batch: its items are lost to the group. The mark
+                // goes out before `held` moves on (ground rules).
+                reg.mark_failed(&self.group.failed_at, h);
+            }
+            held.set(IDLE);
+        }
         super::joiner::leave(&self.ring, self.state.horizon.id());
     }
 }
@@ -400,7 +735,7 @@ struct WorkSide<'a> {
 }
 
 impl<T> ReadSide<T> for WorkSide<'_> {
-    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError> {
+    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<Run, TryRecvError> {
         self.state.take(ring, self.group, max)
     }
 
@@ -417,7 +752,7 @@ impl WorkerState {
         ring: &Ring<T>,
         group: &GroupShared,
         max: usize,
-    ) -> Result<(usize, usize), PopError> {
+    ) -> Result<Run, TryRecvError> {
         let held = &group.held[self.member];
         // No run is longer than the ring (and `max` must fit an `isize`).
         let max = max.clamp(1, ring.capacity());
@@ -451,17 +786,21 @@ impl WorkerState {
     }
 
     /// Nothing to claim: rewire after a leave upstream (then `Ok`, retry),
-    /// or report `Empty` / `Disconnected`.
+    /// or report `Empty` / `Disconnected` / `UpstreamFailed`.
     #[cold]
-    fn nothing_ready<T>(&mut self, ring: &Ring<T>, group: &GroupShared) -> Result<(), PopError> {
+    fn nothing_ready<T>(
+        &mut self,
+        ring: &Ring<T>,
+        group: &GroupShared,
+    ) -> Result<(), TryRecvError> {
         if self.horizon.rewire(ring) {
             return Ok(());
         }
+        let c = group.claim.get();
         let closed = ring.closed_at();
         if closed != OPEN {
-            let c = group.claim.get();
             if c == closed {
-                return Err(PopError::Disconnected);
+                return Err(TryRecvError::Disconnected);
             }
             let before = self.horizon.ahead(c);
             self.horizon.scan(ring, c, 1);
@@ -469,6 +808,14 @@ impl WorkerState {
                 return Ok(());
             }
         }
-        Err(PopError::Empty)
+        if let Some(failed) = self.horizon.failure(c) {
+            // The group stops here for good: so do the nodes after it.
+            if group.failed_at.get() != c {
+                ring.registry.lock().mark_failed(&group.failed_at, c);
+                ring.released.notify();
+            }
+            return Err(TryRecvError::UpstreamFailed(failed));
+        }
+        Err(TryRecvError::Empty)
     }
 }

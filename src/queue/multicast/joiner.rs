@@ -3,13 +3,12 @@
 
 use std::fmt;
 
-use super::cursor::Cursor;
-use super::graph::{Gate, NodeId};
+use super::cursor::{Cursor, CursorShared};
+use super::graph::{Dep, Edge, Gate, GroupId, IntoDep, NodeId};
 use super::group::{GroupShared, Worker};
 use super::lossy::LossyCursor;
 use super::reader::frontier;
 use super::ring::Ring;
-use super::sequence::Sequence;
 use super::GraphError;
 use crate::sync::{join_barrier, Arc};
 
@@ -25,10 +24,10 @@ use crate::sync::{join_barrier, Arc};
 /// ```
 /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
 /// let joiner = tx.joiner();
-/// tx.try_publish(1).unwrap();
+/// tx.push(1).unwrap();
 /// let mut late = joiner.subscribe();
-/// tx.try_publish(2).unwrap();
-/// assert_eq!(*late.try_next().unwrap(), 2);
+/// tx.push(2).unwrap();
+/// assert_eq!(*late.pop().unwrap(), 2);
 /// ```
 pub struct Joiner<T> {
     ring: Arc<Ring<T>>,
@@ -58,65 +57,94 @@ impl<T> Joiner<T> {
     /// ```
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut c = tx.joiner().subscribe();
-    /// tx.try_publish(5).unwrap();
-    /// assert_eq!(*c.try_next().unwrap(), 5);
+    /// tx.push(5).unwrap();
+    /// assert_eq!(*c.pop().unwrap(), 5);
     /// ```
     pub fn subscribe(&self) -> Cursor<T> {
-        self.subscribe_after(&[])
+        self.subscribe_after::<Dep>(&[])
             .expect("corelane: a root cursor has no edges to check")
     }
 
     /// A new broadcast cursor that runs after every node in `deps` (cursors
-    /// or worker groups). It starts at the earliest of the published
-    /// position and the positions of `deps` (for a worker group, its claim
-    /// position: items its members hold at that moment are not seen).
+    /// or worker groups, by id or as a [`Dep`] with its
+    /// [`OnFailure`](super::OnFailure) policy). It starts at the earliest of
+    /// the published position and the positions of `deps` (for a worker
+    /// group, its claim position: items its members hold at that moment are
+    /// not seen).
     ///
     /// # Errors
     ///
     /// [`GraphError::UnknownNode`] if a node of `deps` has left (or belongs to
-    /// another ring); [`GraphError::LossyEdge`] if it is a lossy cursor.
+    /// another ring); [`GraphError::LossyEdge`] if an erased [`NodeId`] names
+    /// a lossy cursor.
     ///
     /// # Examples
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut audit = tx.joiner().subscribe_after(&[cs[0].id()]).unwrap();
-    /// tx.try_publish(1).unwrap();
-    /// assert!(audit.try_next().is_err());
-    /// drop(cs[0].try_next().unwrap());
-    /// assert_eq!(*audit.try_next().unwrap(), 1);
+    /// tx.push(1).unwrap();
+    /// assert!(audit.pop().is_err());
+    /// drop(cs[0].pop().unwrap());
+    /// assert_eq!(*audit.pop().unwrap(), 1);
     /// ```
-    pub fn subscribe_after(&self, deps: &[NodeId]) -> Result<Cursor<T>, GraphError> {
+    pub fn subscribe_after<D: IntoDep>(&self, deps: &[D]) -> Result<Cursor<T>, GraphError> {
+        let deps: Vec<Dep> = deps.iter().map(|d| d.into_dep()).collect();
         let ring = &self.ring;
         let mut reg = ring.registry.lock();
-        let dep_gates = reg.dep_gates(deps)?;
+        let edges = reg.edges(&deps)?;
         // Provisional position: no later than anything the gating set
         // protects, so it is safe whichever copy the producer holds.
         let provisional = reg.gating_floor(ring.producer.get());
-        let seq = Arc::new(Sequence::new(provisional));
-        let mut deps = deps.to_vec();
-        deps.sort_unstable_by_key(|d| (d.index, d.gen));
-        deps.dedup();
-        let gate = Some(Gate::Cursor(seq.clone()));
-        let id = reg.insert(gate, deps, 1);
+        let shared = Arc::new(CursorShared::new(provisional));
+        let gate = Some(Gate::Cursor(shared.clone()));
+        let id = reg.insert(gate, edges.clone(), 1);
         let version = ring.bump_version();
         let upstream = reg.upstream(id);
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
         join_barrier();
-        let start = join_point(ring, &dep_gates);
-        seq.set(start);
+        let start = join_point(ring, &edges);
+        shared.released.set(start);
         // Moving from the provisional position is a release: a publisher
         // may be parked on it (found by the loom join model).
         ring.released.notify();
-        Ok(Cursor::new(ring.clone(), seq, id, start, upstream, version))
+        Ok(Cursor::new(
+            ring.clone(),
+            shared,
+            id,
+            start,
+            upstream,
+            version,
+        ))
+    }
+
+    /// A new worker group of `members` workers straight after the producer.
+    /// Each item published after the join goes to exactly one of its
+    /// workers; the group gates the producer like a cursor.
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::EmptyGroup`] if `members` is 0 (nothing is joined).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
+    /// tx.push(1).unwrap(); // before the join: not for the group
+    /// let mut workers = tx.joiner().subscribe_group(2).unwrap();
+    /// tx.push(2).unwrap();
+    /// tx.push(3).unwrap();
+    /// assert_eq!(*workers[1].pop().unwrap(), 2);
+    /// assert_eq!(*workers[0].pop().unwrap(), 3);
+    /// ```
+    pub fn subscribe_group(&self, members: usize) -> Result<Vec<Worker<T>>, GraphError> {
+        self.subscribe_group_after::<Dep>(members, &[])
     }
 
     /// A new worker group of `members` workers that runs after every node
-    /// in `deps` (none: straight after the producer). Each item published
-    /// after the join goes to exactly one of its workers; the group gates
-    /// the producer like a cursor. It starts where a cursor joining with
-    /// the same `deps` would (see [`subscribe_after`](Self::subscribe_after)).
+    /// in `deps` (as in [`subscribe_after`](Self::subscribe_after)). It
+    /// starts where a cursor joining with the same `deps` would.
     ///
     /// # Errors
     ///
@@ -126,40 +154,37 @@ impl<T> Joiner<T> {
     /// # Examples
     ///
     /// ```
-    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
-    /// tx.try_publish(1).unwrap(); // before the join: not for the group
-    /// let mut workers = tx.joiner().subscribe_group(2, &[]).unwrap();
-    /// tx.try_publish(2).unwrap();
-    /// tx.try_publish(3).unwrap();
-    /// assert_eq!(*workers[1].try_next().unwrap(), 2);
-    /// assert_eq!(*workers[0].try_next().unwrap(), 3);
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
+    /// let mut ws = tx.joiner().subscribe_group_after(2, &[cs[0].id()]).unwrap();
+    /// tx.push(7).unwrap();
+    /// assert!(ws[0].pop().is_err(), "not before the cursor released it");
+    /// drop(cs[0].pop().unwrap());
+    /// assert_eq!(*ws[0].pop().unwrap(), 7);
     /// ```
-    pub fn subscribe_group(
+    pub fn subscribe_group_after<D: IntoDep>(
         &self,
         members: usize,
-        deps: &[NodeId],
+        deps: &[D],
     ) -> Result<Vec<Worker<T>>, GraphError> {
+        let deps: Vec<Dep> = deps.iter().map(|d| d.into_dep()).collect();
         let ring = &self.ring;
         let mut reg = ring.registry.lock();
-        let dep_gates = reg.dep_gates(deps)?;
+        let edges = reg.edges(&deps)?;
         // Provisional claim position, as for a cursor (`subscribe_after`).
         let provisional = reg.gating_floor(ring.producer.get());
         let group = Arc::new(GroupShared::new(provisional, members));
-        let mut deps = deps.to_vec();
-        deps.sort_unstable_by_key(|d| (d.index, d.gen));
-        deps.dedup();
         if members == 0 {
             // Reported with the id the group would have had; nothing joins.
             let id = reg.insert(None, Vec::new(), 1);
             reg.leave(id);
-            return Err(GraphError::EmptyGroup(id));
+            return Err(GraphError::EmptyGroup(GroupId(id)));
         }
-        let id = reg.insert(Some(Gate::Group(group.clone())), deps, members);
+        let id = reg.insert(Some(Gate::Group(group.clone())), edges.clone(), members);
         let version = ring.bump_version();
         drop(reg);
         // The joiner's half of the handshake (publisher.rs ground rules).
         join_barrier();
-        let start = join_point(ring, &dep_gates);
+        let start = join_point(ring, &edges);
         group.start_at(start);
         // Moving from the provisional position is a release (see
         // `subscribe_after`).
@@ -203,7 +228,7 @@ impl<T: Copy> Joiner<T> {
     /// ```
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut l = tx.joiner().subscribe_lossy();
-    /// tx.try_publish(1).unwrap();
+    /// tx.push(1).unwrap();
     /// assert_eq!(l.try_read(), Ok(1));
     /// ```
     pub fn subscribe_lossy(&self) -> LossyCursor<T> {
@@ -225,20 +250,24 @@ impl<T: Copy> Joiner<T> {
 /// may have reused. Items its deps hold at that moment may lie below it
 /// (a worker group releases out of order); they stay protected because
 /// every node gates the producer, not only the leaves (`graph.rs`).
-fn join_point<T>(ring: &Ring<T>, deps: &[Gate]) -> usize {
+fn join_point<T>(ring: &Ring<T>, deps: &[Edge]) -> usize {
     let published = frontier(ring, ring.producer.get());
-    deps.iter().fold(published, |m, g| {
-        crate::queue::position::earlier(m, g.join_start())
+    deps.iter().fold(published, |m, e| {
+        crate::queue::position::earlier(m, e.gate.join_start())
     })
 }
 
-/// One handle of node `id` leaves (from the handles' `Drop`).
+/// One handle of node `id` leaves (from the handles' `Drop`). The last one
+/// takes the node out of the graph, marking it failed at its final position
+/// unless it read the stream to its end.
 pub(crate) fn leave<T>(ring: &Ring<T>, id: NodeId) {
     let mut reg = ring.registry.lock();
-    reg.leave(id);
+    if let Some(gate) = reg.leave(id) {
+        reg.mark_left(&gate, ring.closed_at());
+    }
     ring.bump_version();
     drop(reg);
     // A publisher may wait for the room this frees; readers after this node
-    // must rewire.
+    // must rewire, or learn that it failed.
     ring.released.notify_slow();
 }

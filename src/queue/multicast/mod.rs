@@ -112,6 +112,7 @@ mod batch;
 mod builder;
 mod claim;
 mod cursor;
+mod error;
 mod graph;
 mod group;
 mod joiner;
@@ -124,7 +125,8 @@ mod sequence;
 pub use batch::{Batch, Item, Iter};
 pub use builder::{Builder, Handles};
 pub use cursor::Cursor;
-pub use graph::NodeId;
+pub use error::{RecvError, RecvTimeoutError, TryRecvError, UpstreamFailed};
+pub use graph::{CursorId, Dep, GatingId, GroupId, IntoDep, LossyId, NodeId, OnFailure};
 pub use group::Worker;
 pub use joiner::Joiner;
 pub use lossy::LossyCursor;
@@ -145,10 +147,10 @@ pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
 ///
 /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(64, Bytes::new, 3);
 /// let payload = Bytes::from_static(b"tick");
-/// tx.try_publish(payload.clone()).unwrap();
+/// tx.push(payload.clone()).unwrap();
 /// for c in &mut cs {
 ///     // Every cursor sees the same bytes, not a copy.
-///     assert_eq!(c.try_next().unwrap().as_ptr(), payload.as_ptr());
+///     assert_eq!(c.pop().unwrap().as_ptr(), payload.as_ptr());
 /// }
 /// ```
 pub fn broadcast<T>(
@@ -157,7 +159,7 @@ pub fn broadcast<T>(
     cursors: usize,
 ) -> (Publisher<T>, Vec<Cursor<T>>) {
     let mut b = Builder::new(capacity, factory);
-    let ids: Vec<NodeId> = (0..cursors).map(|_| b.cursor()).collect();
+    let ids: Vec<CursorId> = (0..cursors).map(|_| b.cursor()).collect();
     let (tx, mut h) = b
         .build()
         .expect("corelane: independent cursors form a valid graph");
@@ -182,10 +184,11 @@ pub enum GraphError {
     /// declared after them) are listed.
     Cycle(Vec<NodeId>),
     /// A worker group with no members could never release an item.
-    EmptyGroup(NodeId),
+    EmptyGroup(GroupId),
     /// A lossy cursor cannot run after, or be run after by, another node
-    /// (it may skip items, so it cannot vouch for them).
-    LossyEdge(NodeId),
+    /// (it may skip items, so it cannot vouch for them). Only an erased
+    /// [`NodeId`] can ask for it: a [`LossyId`] is not an [`IntoDep`].
+    LossyEdge(LossyId),
     /// The node is not (or no longer) part of this ring.
     UnknownNode(NodeId),
 }

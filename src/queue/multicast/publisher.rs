@@ -4,12 +4,14 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use super::claim::ClaimState;
 use super::ring::Ring;
 use super::Joiner;
-use crate::queue::wait::{attempt_with, block_on, Retry, WaitStrategy};
-use crate::queue::PushError;
+use crate::queue::wait::{self, SendFuture, WaitStrategy};
+use crate::queue::{Disconnected, PushError, PushTimeoutError};
 use crate::sync::Arc;
 
 mod sealed {
@@ -71,12 +73,20 @@ impl Mode for Multi {
 /// A publisher that many threads share, each through its own clone.
 pub type MultiPublisher<T> = Publisher<T, Multi>;
 
-/// The producing end of a multicast ring. Publishes fill a preallocated slot
-/// in place (the closure gets `&mut T`), or move a value in.
+/// The producing end of a multicast ring. Pushes fill a preallocated slot
+/// in place (`push_with`: the closure gets `&mut T`), or move a value in
+/// (`push`).
 ///
 /// `Publisher<T>` (mode [`Single`]) is for one thread; [`MultiPublisher<T>`]
 /// is `Clone`. Dropping every publisher ends the stream: cursors read what
 /// is left, then see `Disconnected`.
+///
+/// The calls follow the [vocabulary](crate::queue#one-vocabulary) of every
+/// ring, with one addition: a push that succeeds returns the item's
+/// sequence number (`Ok(u64)`), which cursors see in
+/// [`Item::sequence`](super::Item::sequence). [`send`](Self::send) is the
+/// exception: its [`SendFuture`] completes with `()`, like every ring's.
+/// Errors hand back the value (or the filling closure, uncalled).
 ///
 /// # Examples
 ///
@@ -87,8 +97,8 @@ pub type MultiPublisher<T> = Publisher<T, Multi>;
 /// struct Order { id: u64, qty: u32 }
 ///
 /// let (mut tx, mut cs) = multicast::broadcast(1024, Order::default, 1);
-/// tx.try_publish_with(|o| { o.id = 7; o.qty = 100; }).unwrap();
-/// let o = cs[0].try_next().unwrap();
+/// tx.push_with(|o| { o.id = 7; o.qty = 100; }).unwrap();
+/// let o = cs[0].pop().unwrap();
 /// assert_eq!((o.id, o.qty), (7, 100));
 /// ```
 pub struct Publisher<T, M: Mode = Single> {
@@ -122,10 +132,10 @@ impl<T, M: Mode> Publisher<T, M> {
     ///
     /// # Errors
     ///
-    /// [`PushError::Full`] (with the value) if the slowest gating cursor has
+    /// [`PushError::Full`] (with the value) if the slowest gating node has
     /// not released the slot; [`PushError::Disconnected`] if no subscriber is
-    /// left (the item would reach nobody; a later join makes publishing work
-    /// again).
+    /// left (the item would reach nobody; a later join makes pushing work
+    /// again). Never [`PushError::Busy`].
     ///
     /// # Examples
     ///
@@ -133,13 +143,13 @@ impl<T, M: Mode> Publisher<T, M> {
     /// use corelane::queue::{multicast, PushError};
     ///
     /// let (mut tx, cs) = multicast::broadcast(1, || 0u32, 1);
-    /// assert_eq!(tx.try_publish(1), Ok(0));
-    /// assert_eq!(tx.try_publish(2), Err(PushError::Full(2)));
+    /// assert_eq!(tx.push(1), Ok(0));
+    /// assert_eq!(tx.push(2), Err(PushError::Full(2)));
     /// drop(cs);
-    /// assert_eq!(tx.try_publish(3), Err(PushError::Disconnected(3)));
+    /// assert_eq!(tx.push(3), Err(PushError::Disconnected(3)));
     /// ```
     #[inline]
-    pub fn try_publish(&mut self, value: T) -> Result<u64, PushError<T>> {
+    pub fn push(&mut self, value: T) -> Result<u64, PushError<T>> {
         self.state
             .put::<T, M, T, _>(&self.ring, true, value, |v, slot| *slot = v)
     }
@@ -147,31 +157,33 @@ impl<T, M: Mode> Publisher<T, M> {
     /// Fills the next slot in place with `fill` and publishes it, returning
     /// its sequence number. Never blocks. The slot holds whatever the last
     /// lap left there (or the factory's value): `fill` should set every
-    /// field it cares about.
+    /// field it cares about. If `fill` panics, the slot is published anyway,
+    /// holding whatever `fill` left.
     ///
     /// # Errors
     ///
-    /// As [`try_publish`](Self::try_publish); the closure is handed back
-    /// uncalled.
+    /// As [`push`](Self::push); the closure is handed back uncalled.
     ///
     /// # Examples
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, Vec::<u8>::new, 1);
-    /// tx.try_publish_with(|v| { v.clear(); v.extend_from_slice(b"abc"); }).unwrap();
-    /// assert_eq!(&cs[0].try_next().unwrap()[..], b"abc");
+    /// tx.push_with(|v| { v.clear(); v.extend_from_slice(b"abc"); }).unwrap();
+    /// assert_eq!(&cs[0].pop().unwrap()[..], b"abc");
     /// ```
     #[inline]
-    pub fn try_publish_with<F: FnOnce(&mut T)>(&mut self, fill: F) -> Result<u64, PushError<F>> {
+    pub fn push_with<F: FnOnce(&mut T)>(&mut self, fill: F) -> Result<u64, PushError<F>> {
         self.state
             .put::<T, M, F, _>(&self.ring, true, fill, |f, slot| f(slot))
     }
 
-    /// [`try_publish`](Self::try_publish) without the wake-up check, to
-    /// measure what the check costs. Parked readers are not woken.
+    /// [`push`](Self::push) without the wake-up check, to measure what the
+    /// check costs. Parked readers are not woken. Only with the
+    /// `bench-internals` feature.
+    #[cfg(feature = "bench-internals")]
     #[doc(hidden)]
     #[inline]
-    pub fn __try_publish_without_notify(&mut self, value: T) -> Result<u64, PushError<T>> {
+    pub fn __push_without_notify(&mut self, value: T) -> Result<u64, PushError<T>> {
         self.state
             .put::<T, M, T, _>(&self.ring, false, value, |v, slot| *slot = v)
     }
@@ -180,7 +192,7 @@ impl<T, M: Mode> Publisher<T, M> {
     ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the value) if no subscriber is left.
+    /// [`Disconnected`] (with the value) if no subscriber is left.
     ///
     /// # Examples
     ///
@@ -188,24 +200,22 @@ impl<T, M: Mode> Publisher<T, M> {
     /// use corelane::queue::{multicast, wait::WaitStrategy};
     ///
     /// let (mut tx, mut cs) = multicast::broadcast(1, || 0u32, 1);
-    /// tx.publish_blocking(1, WaitStrategy::Park).unwrap();
+    /// tx.push_blocking(1, WaitStrategy::Park).unwrap();
     /// let mut c = cs.pop().unwrap();
     /// let t = std::thread::spawn(move || {
-    ///     let first = *c.next_blocking(WaitStrategy::Park).unwrap();
+    ///     let first = *c.pop_blocking(WaitStrategy::Park).unwrap();
     ///     (first, c) // keep the cursor subscribed
     /// });
-    /// tx.publish_blocking(2, WaitStrategy::Park).unwrap(); // waits for the release
+    /// tx.push_blocking(2, WaitStrategy::Park).unwrap(); // waits for the release
     /// assert_eq!(t.join().unwrap().0, 1);
     /// ```
-    pub fn publish_blocking(
+    pub fn push_blocking(
         &mut self,
         value: T,
         strategy: WaitStrategy,
-    ) -> Result<u64, PushError<T>> {
-        let Publisher { ring, state, .. } = self;
-        let mut v = Some(value);
-        block_on(strategy, &ring.released, || {
-            state.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v)
+    ) -> Result<u64, Disconnected<T>> {
+        self.blocking(value, strategy, |state, ring, v| {
+            state.put::<T, M, T, _>(ring, true, v, |v, slot| *slot = v)
         })
     }
 
@@ -214,7 +224,7 @@ impl<T, M: Mode> Publisher<T, M> {
     ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the closure) if no subscriber is
+    /// [`Disconnected`] (with the closure, uncalled) if no subscriber is
     /// left.
     ///
     /// # Examples
@@ -223,26 +233,152 @@ impl<T, M: Mode> Publisher<T, M> {
     /// use corelane::queue::{multicast, wait::WaitStrategy};
     ///
     /// let (mut tx, mut cs) = multicast::broadcast(2, || 0u32, 1);
-    /// tx.publish_with_blocking(|v| *v = 5, WaitStrategy::Backoff).unwrap();
-    /// assert_eq!(*cs[0].try_next().unwrap(), 5);
+    /// tx.push_with_blocking(|v| *v = 5, WaitStrategy::Backoff).unwrap();
+    /// assert_eq!(*cs[0].pop().unwrap(), 5);
     /// ```
-    pub fn publish_with_blocking<F: FnOnce(&mut T)>(
+    pub fn push_with_blocking<F: FnOnce(&mut T)>(
         &mut self,
         fill: F,
         strategy: WaitStrategy,
-    ) -> Result<u64, PushError<F>> {
-        let Publisher { ring, state, .. } = self;
-        let mut v = Some(fill);
-        block_on(strategy, &ring.released, || {
-            state.retry::<T, M, F, _>(ring, &mut v, |f, slot| f(slot))
+    ) -> Result<u64, Disconnected<F>> {
+        self.blocking(fill, strategy, |state, ring, f| {
+            state.put::<T, M, F, _>(ring, true, f, |f, slot| f(slot))
+        })
+    }
+
+    /// Publishes `value`, waiting per `strategy` at most `timeout` while the
+    /// ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`PushTimeoutError::Timeout`] (with the value) if no slot was
+    /// released in time; [`PushTimeoutError::Disconnected`] (with the value)
+    /// if no subscriber is left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy, PushTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, _cs) = multicast::broadcast(1, || 0u8, 1);
+    /// let wait = Duration::from_millis(1);
+    /// assert_eq!(tx.push_timeout(1, wait, WaitStrategy::Park), Ok(0));
+    /// assert_eq!(tx.push_timeout(2, wait, WaitStrategy::Park), Err(PushTimeoutError::Timeout(2)));
+    /// ```
+    pub fn push_timeout(
+        &mut self,
+        value: T,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<T>> {
+        let deadline = wait::deadline_after(timeout);
+        self.until(value, strategy, deadline, |state, ring, v| {
+            state.put::<T, M, T, _>(ring, true, v, |v, slot| *slot = v)
+        })
+    }
+
+    /// Publishes `value`, waiting per `strategy` until `deadline` while the
+    /// ring is full (a deadline in the past still tries once).
+    ///
+    /// # Errors
+    ///
+    /// As [`push_timeout`](Self::push_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy};
+    /// use std::time::Instant;
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(1, || 0u8, 1);
+    /// assert_eq!(tx.push_until(1, Instant::now(), WaitStrategy::Yield), Ok(0));
+    /// assert!(tx.push_until(2, Instant::now(), WaitStrategy::Yield).is_err());
+    /// assert_eq!(*cs[0].pop().unwrap(), 1);
+    /// ```
+    pub fn push_until(
+        &mut self,
+        value: T,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<T>> {
+        self.until(value, strategy, Some(deadline), |state, ring, v| {
+            state.put::<T, M, T, _>(ring, true, v, |v, slot| *slot = v)
+        })
+    }
+
+    /// Fills the next slot in place, waiting per `strategy` at most
+    /// `timeout` while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`push_timeout`](Self::push_timeout), with the closure handed back
+    /// uncalled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy};
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, _cs) = multicast::broadcast(1, || 0u8, 1);
+    /// let wait = Duration::from_millis(1);
+    /// assert_eq!(tx.push_with_timeout(|v| *v = 1, wait, WaitStrategy::Park).ok(), Some(0));
+    /// assert!(tx.push_with_timeout(|v| *v = 2, wait, WaitStrategy::Park).is_err());
+    /// ```
+    pub fn push_with_timeout<F: FnOnce(&mut T)>(
+        &mut self,
+        fill: F,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<F>> {
+        let deadline = wait::deadline_after(timeout);
+        self.until(fill, strategy, deadline, |state, ring, f| {
+            state.put::<T, M, F, _>(ring, true, f, |f, slot| f(slot))
+        })
+    }
+
+    /// Fills the next slot in place, waiting per `strategy` until `deadline`
+    /// while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`push_with_timeout`](Self::push_with_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{multicast, wait::WaitStrategy};
+    /// use std::time::Instant;
+    ///
+    /// let (mut tx, mut cs) = multicast::broadcast(2, || 0u8, 1);
+    /// tx.push_with_until(|v| *v = 3, Instant::now(), WaitStrategy::Yield).unwrap();
+    /// assert_eq!(*cs[0].pop().unwrap(), 3);
+    /// ```
+    pub fn push_with_until<F: FnOnce(&mut T)>(
+        &mut self,
+        fill: F,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<F>> {
+        self.until(fill, strategy, Some(deadline), |state, ring, f| {
+            state.put::<T, M, F, _>(ring, true, f, |f, slot| f(slot))
         })
     }
 
     /// Publishes `value`, waiting asynchronously while the ring is full.
+    /// Works under any executor (it registers the task's
+    /// [`Waker`](std::task::Waker)).
+    ///
+    /// The returned [`SendFuture`] owns `value` until it completes; see its
+    /// docs for cancel safety (a pending send dropped in a `select!` drops
+    /// the value unless you take it back with [`SendFuture::cancel`]). It
+    /// completes with `()`: read [`sequence`](Self::sequence) first if you
+    /// need the item's number (a single publisher's is exact).
     ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the value) if no subscriber is left.
+    /// [`Disconnected`] (with the value) if no subscriber is left.
     ///
     /// # Examples
     ///
@@ -250,23 +386,58 @@ impl<T, M: Mode> Publisher<T, M> {
     /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// # rt.block_on(async {
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(2, || 0u32, 1);
-    /// tx.publish(3).await.unwrap();
+    /// tx.send(3).await.unwrap();
     /// assert_eq!(*cs[0].recv().await.unwrap(), 3);
     /// # });
     /// ```
-    pub async fn publish(&mut self, value: T) -> Result<u64, PushError<T>> {
+    pub fn send(
+        &mut self,
+        value: T,
+    ) -> SendFuture<'_, T, impl FnMut(T) -> Result<(), PushError<T>> + Unpin + '_> {
         let Publisher { ring, state, .. } = self;
-        let mut v = Some(value);
-        Retry {
-            notify: &ring.released,
-            op: || state.retry::<T, M, T, _>(ring, &mut v, |v, slot| *slot = v),
-        }
-        .await
+        let ring: &Ring<T> = ring;
+        SendFuture::new(&ring.released, value, move |v| {
+            state
+                .put::<T, M, T, _>(ring, true, v, |v, slot| *slot = v)
+                .map(drop)
+        })
+    }
+
+    /// `Ready(Ok(()))` once a [`push`](Self::push) would find a free slot
+    /// (for a single publisher it stays free until it pushes; with many,
+    /// another clone may take it first), `Ready(Err(Disconnected))` if no
+    /// subscriber is left, else `Pending` with the task's waker registered
+    /// to be woken by the next release. The `Sink::poll_ready` half of a
+    /// hand-written sink.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(1, || 0u8, 1);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    /// tx.push(1).unwrap();
+    /// assert!(tx.poll_ready(&mut cx).is_pending());
+    /// drop(cs[0].pop().unwrap());
+    /// assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    /// ```
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Disconnected>> {
+        let Publisher { ring, state, .. } = self;
+        wait::poll_retry(&ring.released, cx, || {
+            match state.has_room::<T, M>(ring, 1) {
+                Ok(true) => Some(Ok(())),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
     }
 
     /// Fills `n` consecutive slots in place — `fill(i, slot)` for `i` in
     /// `0..n` — and publishes them together with one fence; returns the
-    /// first one's sequence number. Never blocks. `n == 0` publishes nothing.
+    /// first one's sequence number. All or nothing: never fewer than `n`.
+    /// Never blocks. `n == 0` publishes nothing.
     ///
     /// # Errors
     ///
@@ -281,12 +452,12 @@ impl<T, M: Mode> Publisher<T, M> {
     ///
     /// ```
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(8, || 0u32, 1);
-    /// assert_eq!(tx.try_publish_batch(3, |i, v| *v = i as u32).unwrap(), 0);
-    /// assert!(tx.try_publish_batch(6, |_, _| {}).is_err());
-    /// assert_eq!(cs[0].poll(8).unwrap().len(), 3);
+    /// assert_eq!(tx.push_batch(3, |i, v| *v = i as u32).unwrap(), 0);
+    /// assert!(tx.push_batch(6, |_, _| {}).is_err());
+    /// assert_eq!(cs[0].pop_batch(8).unwrap().len(), 3);
     /// ```
     #[inline]
-    pub fn try_publish_batch<F: FnMut(usize, &mut T)>(
+    pub fn push_batch<F: FnMut(usize, &mut T)>(
         &mut self,
         n: usize,
         fill: F,
@@ -294,13 +465,12 @@ impl<T, M: Mode> Publisher<T, M> {
         self.state.put_batch::<T, M, F>(&self.ring, n, fill)
     }
 
-    /// Like [`try_publish_batch`](Self::try_publish_batch), waiting per
-    /// `strategy` until `n` slots are free.
+    /// Like [`push_batch`](Self::push_batch), waiting per `strategy` until
+    /// `n` slots are free.
     ///
     /// # Errors
     ///
-    /// [`PushError::Disconnected`] (with the closure) if no subscriber is
-    /// left.
+    /// [`Disconnected`] (with the closure) if no subscriber is left.
     ///
     /// # Panics
     ///
@@ -312,20 +482,184 @@ impl<T, M: Mode> Publisher<T, M> {
     /// use corelane::queue::wait::WaitStrategy;
     ///
     /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u32, 1);
-    /// tx.publish_batch_blocking(4, |i, v| *v = i as u32, WaitStrategy::Yield).unwrap();
-    /// assert_eq!(cs[0].poll(4).unwrap().len(), 4);
+    /// tx.push_batch_blocking(4, |i, v| *v = i as u32, WaitStrategy::Yield).unwrap();
+    /// assert_eq!(cs[0].pop_batch(4).unwrap().len(), 4);
     /// ```
-    pub fn publish_batch_blocking<F: FnMut(usize, &mut T)>(
+    pub fn push_batch_blocking<F: FnMut(usize, &mut T)>(
         &mut self,
         n: usize,
         fill: F,
         strategy: WaitStrategy,
-    ) -> Result<u64, PushError<F>> {
-        let Publisher { ring, state, .. } = self;
-        let mut f = Some(fill);
-        block_on(strategy, &ring.released, || {
-            attempt_with(&mut f, |fill| state.put_batch::<T, M, F>(ring, n, fill))
+    ) -> Result<u64, Disconnected<F>> {
+        self.blocking(fill, strategy, |state, ring, f| {
+            state.put_batch::<T, M, F>(ring, n, f)
         })
+    }
+
+    /// Like [`push_batch`](Self::push_batch), waiting per `strategy` at most
+    /// `timeout` until `n` slots are free.
+    ///
+    /// # Errors
+    ///
+    /// [`PushTimeoutError::Timeout`] (with the closure) if `n` slots were not
+    /// free in time; [`PushTimeoutError::Disconnected`] (with the closure)
+    /// if no subscriber is left.
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::wait::WaitStrategy;
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u32, 1);
+    /// let wait = Duration::from_millis(1);
+    /// assert!(tx.push_batch_timeout(3, |_, _| {}, wait, WaitStrategy::Park).is_ok());
+    /// let r = tx.push_batch_timeout(3, |_, _| {}, wait, WaitStrategy::Park);
+    /// assert!(r.is_err_and(|e| !e.is_disconnected()));
+    /// ```
+    pub fn push_batch_timeout<F: FnMut(usize, &mut T)>(
+        &mut self,
+        n: usize,
+        fill: F,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<F>> {
+        let deadline = wait::deadline_after(timeout);
+        self.until(fill, strategy, deadline, |state, ring, f| {
+            state.put_batch::<T, M, F>(ring, n, f)
+        })
+    }
+
+    /// Like [`push_batch`](Self::push_batch), waiting per `strategy` until
+    /// `deadline` for `n` free slots.
+    ///
+    /// # Errors
+    ///
+    /// As [`push_batch_timeout`](Self::push_batch_timeout).
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::wait::WaitStrategy;
+    /// use std::time::Instant;
+    ///
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u32, 1);
+    /// tx.push_batch_until(2, |i, v| *v = i as u32, Instant::now(), WaitStrategy::Yield).unwrap();
+    /// assert_eq!(cs[0].pop_batch(4).unwrap().len(), 2);
+    /// ```
+    pub fn push_batch_until<F: FnMut(usize, &mut T)>(
+        &mut self,
+        n: usize,
+        fill: F,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<u64, PushTimeoutError<F>> {
+        self.until(fill, strategy, Some(deadline), |state, ring, f| {
+            state.put_batch::<T, M, F>(ring, n, f)
+        })
+    }
+
+    /// The wait of every blocking push: retries `put` per `strategy` (the
+    /// shared loop of [`wait::push_blocking`]), keeping its sequence number.
+    fn blocking<V>(
+        &mut self,
+        value: V,
+        strategy: WaitStrategy,
+        mut put: impl FnMut(&mut ClaimState, &Ring<T>, V) -> Result<u64, PushError<V>>,
+    ) -> Result<u64, Disconnected<V>> {
+        let Publisher { ring, state, .. } = self;
+        let mut seq = 0;
+        wait::push_blocking(strategy, &ring.released, value, |v| {
+            put(state, ring, v).map(|s| seq = s)
+        })?;
+        Ok(seq)
+    }
+
+    /// The wait of every push with a deadline ([`wait::push_until`]).
+    fn until<V>(
+        &mut self,
+        value: V,
+        strategy: WaitStrategy,
+        deadline: Option<Instant>,
+        mut put: impl FnMut(&mut ClaimState, &Ring<T>, V) -> Result<u64, PushError<V>>,
+    ) -> Result<u64, PushTimeoutError<V>> {
+        let Publisher { ring, state, .. } = self;
+        let mut seq = 0;
+        wait::push_until(strategy, &ring.released, deadline, value, |v| {
+            put(state, ring, v).map(|s| seq = s)
+        })?;
+        Ok(seq)
+    }
+
+    /// Items published and not yet released by every gating node (every
+    /// node but lossy cursors): how far the slowest one is behind. May only
+    /// shrink concurrently (for many publishers: and grow by the others'
+    /// claims). Reads the gating positions (under the registry lock if the
+    /// graph changed since this handle last looked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut cs) = corelane::queue::multicast::broadcast(4, || 0u8, 2);
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
+    /// drop(cs[0].pop_batch(2).unwrap());
+    /// assert_eq!(tx.len(), 2, "cs[1] has read nothing");
+    /// ```
+    pub fn len(&self) -> usize {
+        let own = self.state.own::<T, M>(&self.ring);
+        let floor = self.state.floor(&self.ring, own);
+        (own.wrapping_sub(floor) as isize).max(0) as usize
+    }
+
+    /// True if every gating node has released everything published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Slots a push could fill now: the capacity less [`len`](Self::len).
+    /// For a single publisher a snapshot that can only grow until it
+    /// pushes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(tx.free_len(), 3);
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.capacity().saturating_sub(self.len())
+    }
+
+    /// True if no slot is free now; for a single publisher, a `false`
+    /// guarantees the next [`push`](Self::push) finds room (unless every
+    /// subscriber leaves meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(1, || 0u8, 1);
+    /// tx.push(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.free_len() == 0
     }
 
     /// Number of slots (a power of two).
@@ -340,22 +674,36 @@ impl<T, M: Mode> Publisher<T, M> {
         self.ring.capacity()
     }
 
-    /// The sequence number the next publish gets (for many producers: the
+    /// True while no subscriber is left (pushes fail with `Disconnected`).
+    /// Unlike the rings, this can end: a subscriber that joins through a
+    /// [`Joiner`] reconnects the publisher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
+    /// let joiner = tx.joiner();
+    /// drop(cs);
+    /// assert!(tx.is_disconnected());
+    /// let _late = joiner.subscribe();
+    /// assert!(!tx.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        self.state.live(&self.ring) == 0
+    }
+
+    /// The sequence number the next push gets (for many publishers: the
     /// next unclaimed one, a snapshot).
     ///
     /// # Examples
     ///
     /// ```
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
+    /// tx.push(1).unwrap();
     /// assert_eq!(tx.sequence(), 1);
     /// ```
     pub fn sequence(&self) -> u64 {
-        if M::MULTI {
-            self.ring.producer.get_relaxed() as u64
-        } else {
-            self.state.next() as u64
-        }
+        self.state.own::<T, M>(&self.ring) as u64
     }
 
     /// Live subscriber handles (cursors, workers, lossy cursors). Takes the
@@ -378,7 +726,7 @@ impl<T, M: Mode> Publisher<T, M> {
     ///
     /// ```
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
-    /// tx.try_publish(1).unwrap();
+    /// tx.push(1).unwrap();
     /// let late = tx.joiner().subscribe();
     /// assert_eq!(late.sequence(), 1); // starts at the published position
     /// ```

@@ -1,13 +1,17 @@
 //! The read side that cursors and workers share: how far a reader may read
 //! (its [`Horizon`]: the stamps for a root reader, the positions of its
-//! upstream nodes otherwise), how a run of published items is extended,
-//! and the blocking and async waiting loops.
+//! upstream nodes otherwise), where it must stop (a failed upstream), how a
+//! run of published items is extended, and the blocking, deadline and async
+//! waiting loops.
 
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::error::{RecvError, RecvTimeoutError, TryRecvError, UpstreamFailed};
 use super::graph::{NodeId, Upstream};
 use super::ring::Ring;
 use crate::queue::position::{ahead, later};
-use crate::queue::wait::{self, block_on, Notify, Retry, WaitStrategy};
-use crate::queue::PopError;
+use crate::queue::wait::{self, block_on, block_until, Notify, WaitStrategy};
 
 /// How far a reader (a cursor, or a worker group's member) may read, and
 /// where it learns more.
@@ -17,7 +21,9 @@ use crate::queue::PopError;
 /// (a cursor's position; a worker's view of the group's claim). For a
 /// root reader each was seen through its stamp (Acquire); for a dependent
 /// one, through an upstream node's position (Acquire), which that node
-/// reaches only after the position was published to it.
+/// reaches only after the position was published to it. A dependent's
+/// limit never passes where an [`OnFailure::Fail`](super::OnFailure)
+/// upstream failed.
 pub(crate) struct Horizon {
     /// The reader's node, to look its upstream up again after a leave.
     id: NodeId,
@@ -57,6 +63,17 @@ impl Horizon {
         ahead(self.limit, from)
     }
 
+    /// How many positions from `from` are readable now, without moving the
+    /// limit (for `len`): a root reader walks the stamps, a dependent reads
+    /// its upstream.
+    pub(crate) fn peek<T>(&self, ring: &Ring<T>, from: usize) -> usize {
+        let end = match &self.upstream {
+            Upstream::Producer => extend_run(ring, later(self.limit, from), from, ring.capacity()),
+            Upstream::Nodes(edges) => later(Upstream::position(edges), self.limit),
+        };
+        ahead(end, from).max(0) as usize
+    }
+
     /// Extends the limit from the upstream, looking at positions from
     /// `from` and, for a root reader, at most `max` of them.
     #[inline]
@@ -79,9 +96,23 @@ impl Horizon {
         }
     }
 
+    /// The failure that stops a reader at `pos`, if a
+    /// [`OnFailure::Fail`](super::OnFailure) upstream failed there (or
+    /// earlier).
+    #[cold]
+    pub(crate) fn failure(&self, pos: usize) -> Option<UpstreamFailed> {
+        let (node, at) = self.upstream.failure(pos)?;
+        Some(UpstreamFailed {
+            node,
+            at: at as u64,
+        })
+    }
+
     /// After a join or leave somewhere in the graph (the registry version
     /// moved): reads this node's upstream again. Returns whether it did.
-    /// A node whose upstream left now runs after what that node ran after.
+    /// A node whose upstream left now runs after what that node ran after
+    /// ([`OnFailure::Rewire`](super::OnFailure)), or keeps the departed
+    /// node's final position ([`OnFailure::Fail`](super::OnFailure)).
     #[cold]
     pub(crate) fn rewire<T>(&mut self, ring: &Ring<T>) -> bool {
         if ring.version() == self.version {
@@ -161,9 +192,12 @@ impl WakeCell {
     }
 }
 
+/// A run of readable positions: `(start, len)`.
+pub(crate) type Run = (usize, usize);
+
 /// A cursor's or worker's way of taking a run, for the shared waiting code.
 pub(crate) trait ReadSide<T> {
-    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<(usize, usize), PopError>;
+    fn take(&mut self, ring: &Ring<T>, max: usize) -> Result<Run, TryRecvError>;
     fn wake_cell(&self) -> WakeCell;
 }
 
@@ -174,19 +208,20 @@ fn attempt<T, S: ReadSide<T>>(
     ring: &Ring<T>,
     max: usize,
     cell: WakeCell,
-) -> Option<Option<Result<(usize, usize), PopError>>> {
+) -> Option<Option<Result<Run, RecvError>>> {
     match wait::attempt(side.take(ring, max.max(1))) {
-        Some(r) => Some(Some(r)),
+        Some(r) => Some(Some(r.map_err(RecvError::from_final))),
         None => (side.wake_cell() != cell).then_some(None),
     }
 }
 
+/// Takes a run, waiting per `strategy` while none is readable.
 pub(crate) fn batch_blocking<T, S: ReadSide<T>>(
     side: &mut S,
     ring: &Ring<T>,
     max: usize,
     strategy: WaitStrategy,
-) -> Result<(usize, usize), PopError> {
+) -> Result<Run, RecvError> {
     loop {
         let cell = side.wake_cell();
         let r = block_on(strategy, cell.of(ring), || attempt(side, ring, max, cell));
@@ -196,20 +231,53 @@ pub(crate) fn batch_blocking<T, S: ReadSide<T>>(
     }
 }
 
+/// [`batch_blocking`] that gives up at `deadline` (`None`: no deadline).
+pub(crate) fn batch_until<T, S: ReadSide<T>>(
+    side: &mut S,
+    ring: &Ring<T>,
+    max: usize,
+    strategy: WaitStrategy,
+    deadline: Option<Instant>,
+) -> Result<Run, RecvTimeoutError> {
+    let Some(deadline) = deadline else {
+        return batch_blocking(side, ring, max, strategy).map_err(Into::into);
+    };
+    loop {
+        let cell = side.wake_cell();
+        match block_until(strategy, cell.of(ring), deadline, || {
+            attempt(side, ring, max, cell)
+        }) {
+            Some(Some(r)) => return r.map_err(Into::into),
+            Some(None) => {}
+            None => return Err(RecvTimeoutError::Timeout),
+        }
+    }
+}
+
+/// One poll of an async wait for a run: `Pending` with the task's waker
+/// registered on the reader's wake-up cell.
+pub(crate) fn poll_batch<T, S: ReadSide<T>>(
+    side: &mut S,
+    ring: &Ring<T>,
+    max: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Run, RecvError>> {
+    loop {
+        let cell = side.wake_cell();
+        match wait::poll_retry(cell.of(ring), cx, || attempt(side, ring, max, cell)) {
+            Poll::Ready(Some(r)) => return Poll::Ready(r),
+            // Rewired onto the other cell: register there instead.
+            Poll::Ready(None) => {}
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// Takes a run, waiting asynchronously while none is readable.
 pub(crate) async fn batch_async<T, S: ReadSide<T>>(
     side: &mut S,
     ring: &Ring<T>,
     max: usize,
-) -> Result<(usize, usize), PopError> {
-    loop {
-        let cell = side.wake_cell();
-        let r = Retry {
-            notify: cell.of(ring),
-            op: || attempt(side, ring, max, cell),
-        }
-        .await;
-        if let Some(r) = r {
-            return r;
-        }
-    }
+) -> Result<Run, RecvError> {
+    std::future::poll_fn(|cx| poll_batch(side, ring, max, cx)).await
 }

@@ -1,24 +1,20 @@
 use super::*;
-use crate::queue::{PopError, PushError};
+use crate::queue::PushError;
 
 #[test]
 fn gating_blocks_until_release() {
     let (mut tx, mut cs) = broadcast(4, || 0usize, 2);
     for i in 0..4 {
-        assert_eq!(tx.try_publish(i), Ok(i as u64));
+        assert_eq!(tx.push(i), Ok(i as u64));
     }
-    assert_eq!(tx.try_publish(9), Err(PushError::Full(9)));
-    cs[0].poll(4).unwrap().iter().for_each(|_| {});
-    assert_eq!(
-        tx.try_publish(9),
-        Err(PushError::Full(9)),
-        "cs[1] still gates"
-    );
-    drop(cs[1].poll(2).unwrap());
-    assert_eq!(tx.try_publish(4), Ok(4));
-    assert_eq!(tx.try_publish(5), Ok(5));
-    assert!(tx.try_publish(6).is_err());
-    let b = cs[1].poll(8).unwrap();
+    assert_eq!(tx.push(9), Err(PushError::Full(9)));
+    cs[0].pop_batch(4).unwrap().iter().for_each(|_| {});
+    assert_eq!(tx.push(9), Err(PushError::Full(9)), "cs[1] still gates");
+    drop(cs[1].pop_batch(2).unwrap());
+    assert_eq!(tx.push(4), Ok(4));
+    assert_eq!(tx.push(5), Ok(5));
+    assert!(tx.push(6).is_err());
+    let b = cs[1].pop_batch(8).unwrap();
     assert_eq!(b.iter().copied().collect::<Vec<_>>(), [2, 3, 4, 5]);
 }
 
@@ -31,13 +27,13 @@ fn dependency_order_and_diamond() {
     b.after(d, &[a, c]);
     let (mut tx, mut h) = b.build().unwrap();
     let (mut a, mut c, mut d) = (h.cursor(a), h.cursor(c), h.cursor(d));
-    tx.try_publish_batch(3, |i, v| *v = i as u32).unwrap();
-    assert_eq!(d.try_next().unwrap_err(), PopError::Empty);
-    drop(a.poll(2).unwrap());
-    assert_eq!(d.try_next().unwrap_err(), PopError::Empty);
-    drop(c.poll(3).unwrap());
+    tx.push_batch(3, |i, v| *v = i as u32).unwrap();
+    assert_eq!(d.pop().unwrap_err(), TryRecvError::Empty);
+    drop(a.pop_batch(2).unwrap());
+    assert_eq!(d.pop().unwrap_err(), TryRecvError::Empty);
+    drop(c.pop_batch(3).unwrap());
     assert_eq!(
-        d.poll(8).unwrap().len(),
+        d.pop_batch(8).unwrap().len(),
         2,
         "d stops at the slower of a and c"
     );
@@ -51,12 +47,12 @@ fn only_leaves_gate() {
     b.after(z, &[a]);
     let (mut tx, mut h) = b.build().unwrap();
     let (mut a, mut z) = (h.cursor(a), h.cursor(z));
-    tx.try_publish(1).unwrap();
-    tx.try_publish(2).unwrap();
-    drop(a.poll(2).unwrap());
-    assert!(tx.try_publish(3).is_err(), "z has not released");
-    drop(z.poll(1).unwrap());
-    assert!(tx.try_publish(3).is_ok());
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    drop(a.pop_batch(2).unwrap());
+    assert!(tx.push(3).is_err(), "z has not released");
+    drop(z.pop_batch(1).unwrap());
+    assert!(tx.push(3).is_ok());
 }
 
 #[test]
@@ -68,19 +64,19 @@ fn workers_share_items_exactly_once() {
     let (mut tx, mut h) = b.build().unwrap();
     let mut ws = h.workers(g);
     let mut after = h.cursor(after);
-    tx.try_publish_batch(10, |i, v| *v = i as u32).unwrap();
+    tx.push_batch(10, |i, v| *v = i as u32).unwrap();
     let mut seen = vec![];
     let (w0, ws) = ws.split_at_mut(1);
-    let first = w0[0].poll(4).unwrap();
+    let first = w0[0].pop_batch(4).unwrap();
     seen.extend(first.iter().copied());
     // The group has not released 0..4 while w0 holds them.
-    let second = ws[0].poll(4).unwrap();
+    let second = ws[0].pop_batch(4).unwrap();
     seen.extend(second.iter().copied());
     drop(second);
-    assert_eq!(after.try_next().unwrap_err(), PopError::Empty);
+    assert_eq!(after.pop().unwrap_err(), TryRecvError::Empty);
     drop(first);
-    assert_eq!(after.poll(16).unwrap().len(), 8);
-    while let Ok(b) = ws[1].poll(1) {
+    assert_eq!(after.pop_batch(16).unwrap().len(), 8);
+    while let Ok(b) = ws[1].pop_batch(1) {
         seen.extend(b.iter().copied());
     }
     seen.sort_unstable();
@@ -93,25 +89,25 @@ fn idle_worker_does_not_hold_the_group() {
     let g = b.group(2);
     let (mut tx, mut h) = b.build().unwrap();
     let mut ws = h.workers(g);
-    assert!(ws[1].try_next().is_err()); // w1 looked, found nothing, idles
+    assert!(ws[1].pop().is_err()); // w1 looked, found nothing, idles
     for i in 0..10 {
-        tx.try_publish(i).unwrap();
-        assert_eq!(*ws[0].try_next().unwrap(), i);
+        tx.push(i).unwrap();
+        assert_eq!(*ws[0].pop().unwrap(), i);
     }
 }
 
 #[test]
 fn join_starts_at_published_and_leave_stops_gating() {
     let (mut tx, mut cs) = broadcast(2, || 0u32, 1);
-    tx.try_publish(1).unwrap();
+    tx.push(1).unwrap();
     let joiner = tx.joiner();
     let mut late = joiner.subscribe();
     assert_eq!(late.sequence(), 1);
-    tx.try_publish(2).unwrap();
-    assert_eq!(*late.try_next().unwrap(), 2);
-    assert!(tx.try_publish(3).is_err());
+    tx.push(2).unwrap();
+    assert_eq!(*late.pop().unwrap(), 2);
+    assert!(tx.push(3).is_err());
     drop(cs.pop()); // the slow one leaves
-    assert!(tx.try_publish(3).is_ok());
+    assert!(tx.push(3).is_ok());
     assert_eq!(tx.subscribers(), 1);
 }
 
@@ -121,17 +117,54 @@ fn dependents_rewire_when_upstream_leaves() {
     let a = b.cursor();
     let m = b.cursor();
     let z = b.cursor();
-    b.after(m, &[a]).after(z, &[m]);
+    b.after(m, &[Dep::rewire(a)]).after(z, &[Dep::rewire(m)]);
     let (mut tx, mut h) = b.build().unwrap();
     let (mut a, m, mut z) = (h.cursor(a), h.cursor(m), h.cursor(z));
-    tx.try_publish(1).unwrap();
-    drop(a.try_next().unwrap());
-    assert!(z.try_next().is_err());
+    tx.push(1).unwrap();
+    drop(a.pop().unwrap());
+    assert!(z.pop().is_err());
     drop(m);
-    assert_eq!(*z.try_next().unwrap(), 1, "z now runs after a");
+    assert_eq!(*z.pop().unwrap(), 1, "z now runs after a");
     drop(a);
-    tx.try_publish(2).unwrap();
-    assert_eq!(*z.try_next().unwrap(), 2, "z is now a root");
+    tx.push(2).unwrap();
+    assert_eq!(*z.pop().unwrap(), 2, "z is now a root");
+}
+
+/// The default policy: a dependent stops where its upstream left, and the
+/// failure travels down the chain.
+#[test]
+fn dependents_fail_where_upstream_leaves() {
+    let mut b = Builder::new(4, || 0u32);
+    let a = b.cursor();
+    let m = b.cursor();
+    let z = b.cursor();
+    b.after(m, &[a]).after(z, &[m]);
+    let (mut tx, mut h) = b.build().unwrap();
+    let (mut a, mut m, mut z) = (h.cursor(a), h.cursor(m), h.cursor(z));
+    let m_id = m.id();
+    for i in 0..3 {
+        tx.push(i).unwrap();
+    }
+    drop(a.pop_batch(3).unwrap());
+    drop(m.pop().unwrap()); // m processed item 0 ...
+    drop(m); // ... and left before item 1
+    assert_eq!(*z.pop().unwrap(), 0);
+    let failed = UpstreamFailed {
+        node: m_id.into(),
+        at: 1,
+    };
+    assert_eq!(z.pop().unwrap_err(), TryRecvError::UpstreamFailed(failed));
+    assert_eq!(z.sequence(), 1, "z stopped where m did");
+    // It stays stopped, and fails at that point itself.
+    let mut after_z = h.joiner().subscribe_after(&[z.id()]).unwrap();
+    assert_eq!(z.pop().unwrap_err(), TryRecvError::UpstreamFailed(failed));
+    assert!(matches!(
+        after_z.pop().unwrap_err(),
+        TryRecvError::UpstreamFailed(f) if f.node == z.id()
+    ));
+    // A node that reads to the end of the stream before leaving has not failed.
+    drop(tx);
+    assert_eq!(a.pop().unwrap_err(), TryRecvError::Disconnected);
 }
 
 #[test]
@@ -144,17 +177,17 @@ fn subscribe_after_a_group_and_errors() {
     let j = h.joiner();
     let mut after = j.subscribe_after(&[g]).unwrap();
     assert_eq!(
-        j.subscribe_after(&[l]).unwrap_err(),
+        j.subscribe_after(&[NodeId::from(l)]).unwrap_err(),
         GraphError::LossyEdge(l)
     );
-    tx.try_publish(5).unwrap();
-    assert!(after.try_next().is_err());
-    drop(w.try_next().unwrap());
-    assert_eq!(*after.try_next().unwrap(), 5);
+    tx.push(5).unwrap();
+    assert!(after.pop().is_err());
+    drop(w.pop().unwrap());
+    assert_eq!(*after.pop().unwrap(), 5);
     drop(w);
     assert_eq!(
         j.subscribe_after(&[g]).unwrap_err(),
-        GraphError::UnknownNode(g)
+        GraphError::UnknownNode(g.into())
     );
 }
 
@@ -173,7 +206,7 @@ fn build_errors() {
     assert!(matches!(b.build(), Err(GraphError::Cycle(_))));
     let mut b = Builder::new(4, || 0u8);
     let (x, l) = (b.cursor(), b.lossy_cursor());
-    b.after(x, &[l]);
+    b.after(x, &[NodeId::from(l)]);
     assert_eq!(b.build().unwrap_err(), GraphError::LossyEdge(l));
     let mut other = Builder::new(4, || 0u8);
     let foreign = {
@@ -183,21 +216,24 @@ fn build_errors() {
     let mut b = Builder::new(4, || 0u8);
     let x = b.cursor();
     b.after(x, &[foreign]);
-    assert_eq!(b.build().unwrap_err(), GraphError::UnknownNode(foreign));
+    assert_eq!(
+        b.build().unwrap_err(),
+        GraphError::UnknownNode(foreign.into())
+    );
 }
 
 #[test]
 fn disconnection_both_ways() {
     let (mut tx, cs) = broadcast(4, || 0u8, 2);
     drop(cs);
-    assert_eq!(tx.try_publish(1), Err(PushError::Disconnected(1)));
+    assert_eq!(tx.push(1), Err(PushError::Disconnected(1)));
     let mut c = tx.joiner().subscribe();
-    assert_eq!(tx.try_publish(2), Ok(0));
+    assert_eq!(tx.push(2), Ok(0));
     drop(tx);
-    assert_eq!(*c.try_next().unwrap(), 2);
-    assert_eq!(c.try_next().unwrap_err(), PopError::Disconnected);
+    assert_eq!(*c.pop().unwrap(), 2);
+    assert_eq!(c.pop().unwrap_err(), TryRecvError::Disconnected);
     let mut late = c.joiner().subscribe();
-    assert_eq!(late.try_next().unwrap_err(), PopError::Disconnected);
+    assert_eq!(late.pop().unwrap_err(), TryRecvError::Disconnected);
 }
 
 #[test]
@@ -207,17 +243,17 @@ fn multi_publishers_close_after_the_last_drop() {
     let (mut tx, mut h) = b.build_multi().unwrap();
     let mut c = h.cursor(c);
     let mut tx2 = tx.clone();
-    tx.try_publish(1).unwrap();
-    tx2.try_publish(2).unwrap();
-    tx2.try_publish_batch(2, |i, v| *v = 10 + i as u32).unwrap();
+    tx.push(1).unwrap();
+    tx2.push(2).unwrap();
+    tx2.push_batch(2, |i, v| *v = 10 + i as u32).unwrap();
     drop(tx);
     assert_eq!(
-        c.poll(8).unwrap().iter().copied().collect::<Vec<_>>(),
+        c.pop_batch(8).unwrap().iter().copied().collect::<Vec<_>>(),
         [1, 2, 10, 11]
     );
-    assert_eq!(c.try_next().unwrap_err(), PopError::Empty);
+    assert_eq!(c.pop().unwrap_err(), TryRecvError::Empty);
     drop(tx2);
-    assert_eq!(c.try_next().unwrap_err(), PopError::Disconnected);
+    assert_eq!(c.pop().unwrap_err(), TryRecvError::Disconnected);
 }
 
 #[test]
@@ -227,15 +263,15 @@ fn multi_publisher_panic_still_publishes_the_slot() {
     let (mut tx, mut h) = b.build_multi().unwrap();
     let mut c = h.cursor(c);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = tx.try_publish_with(|v| {
+        let _ = tx.push_with(|v| {
             *v = 7;
             panic!("boom");
         });
     }));
     assert!(r.is_err());
-    tx.try_publish(8).unwrap();
+    tx.push(8).unwrap();
     assert_eq!(
-        c.poll(4).unwrap().iter().copied().collect::<Vec<_>>(),
+        c.pop_batch(4).unwrap().iter().copied().collect::<Vec<_>>(),
         [7, 8]
     );
 }
@@ -248,16 +284,16 @@ fn lossy_reports_lag_and_recovers() {
     let (mut tx, mut h) = b.build().unwrap();
     let (mut l, mut c) = (h.lossy(l), h.cursor(c));
     for i in 0..4 {
-        tx.try_publish(i).unwrap();
+        tx.push(i).unwrap();
     }
     assert_eq!(l.try_read(), Ok(0));
     assert!(
-        tx.try_publish(4).is_err(),
+        tx.push(4).is_err(),
         "the gating cursor still holds the ring"
     );
-    drop(c.poll(4).unwrap());
+    drop(c.pop_batch(4).unwrap());
     for i in 4..8 {
-        tx.try_publish(i).unwrap();
+        tx.push(i).unwrap();
     }
     assert_eq!(l.try_read(), Err(ReadError::Lagged(3)));
     assert_eq!(l.try_read(), Ok(4));
@@ -279,7 +315,7 @@ fn slots_drop_once_with_the_ring() {
         }
     }
     let (mut tx, cs) = broadcast(4, || D, 1);
-    tx.try_publish(D).unwrap(); // the factory's D in slot 0 drops now
+    tx.push(D).unwrap(); // the factory's D in slot 0 drops now
     assert_eq!(DROPS.load(SeqCst), 1);
     drop((tx, cs));
     assert_eq!(DROPS.load(SeqCst), 5);
@@ -302,20 +338,20 @@ fn wait_strategies_deliver_everything() {
         let (mut a, mut z) = (h.cursor(a), h.cursor(z));
         let ta = std::thread::spawn(move || {
             let mut n = 0u64;
-            while let Ok(b) = a.poll_blocking(3, strategy) {
+            while let Ok(b) = a.pop_batch_blocking(3, strategy) {
                 n += b.len() as u64;
             }
             n
         });
         let tz = std::thread::spawn(move || {
             let mut sum = 0u64;
-            while let Ok(i) = z.next_blocking(strategy) {
+            while let Ok(i) = z.pop_blocking(strategy) {
                 sum += *i;
             }
             sum
         });
         for i in 0..500 {
-            tx.publish_blocking(i, strategy).unwrap();
+            tx.push_blocking(i, strategy).unwrap();
         }
         drop(tx);
         assert_eq!(ta.join().unwrap(), 500);
@@ -328,36 +364,36 @@ fn a_group_joins_at_run_time_after_a_cursor() {
     let (mut tx, mut cs) = broadcast(4, || 0u32, 1);
     let j = tx.joiner();
     assert!(matches!(
-        j.subscribe_group(0, &[]),
+        j.subscribe_group(0),
         Err(GraphError::EmptyGroup(_))
     ));
     assert_eq!(j.subscribers(), 1, "a refused group joins nothing");
-    tx.try_publish(1).unwrap(); // before the join: not the group's
-    let mut ws = j.subscribe_group(2, &[cs[0].id()]).unwrap();
+    tx.push(1).unwrap(); // before the join: not the group's
+    let mut ws = j.subscribe_group_after(2, &[cs[0].id()]).unwrap();
     let ws_id = ws[0].id();
     assert_eq!(j.subscribers(), 3);
     // The group starts where cs[0] stands: item 1 is still unread there.
-    assert!(
-        ws[0].try_next().is_err(),
-        "not before the cursor released it"
-    );
-    drop(cs[0].poll(1).unwrap());
-    assert_eq!(*ws[1].try_next().unwrap(), 1);
+    assert!(ws[0].pop().is_err(), "not before the cursor released it");
+    drop(cs[0].pop_batch(1).unwrap());
+    assert_eq!(*ws[1].pop().unwrap(), 1);
     for i in 2..6 {
-        tx.try_publish(i).unwrap();
+        tx.push(i).unwrap();
     }
-    drop(cs[0].poll(8).unwrap());
-    assert!(tx.try_publish(9).is_err(), "the group gates the producer");
-    let mut got: Vec<u32> = ws[0].poll(2).unwrap().iter().copied().collect();
-    got.extend(ws[1].poll(8).unwrap().iter().copied());
-    assert!(ws[0].try_next().is_err());
+    drop(cs[0].pop_batch(8).unwrap());
+    assert!(tx.push(9).is_err(), "the group gates the producer");
+    let mut got: Vec<u32> = ws[0].pop_batch(2).unwrap().iter().copied().collect();
+    got.extend(ws[1].pop_batch(8).unwrap().iter().copied());
+    assert!(ws[0].pop().is_err());
     assert_eq!(got, [2, 3, 4, 5]);
-    assert_eq!(tx.try_publish(6), Ok(5));
+    assert_eq!(tx.push(6), Ok(5));
     drop(ws);
     assert_eq!(j.subscribers(), 1);
-    let unknown = NodeId { index: 7, ..ws_id };
+    let unknown = NodeId {
+        index: 7,
+        ..NodeId::from(ws_id)
+    };
     assert_eq!(
-        j.subscribe_group(1, &[unknown]).unwrap_err(),
+        j.subscribe_group_after(1, &[unknown]).unwrap_err(),
         GraphError::UnknownNode(unknown)
     );
 }
@@ -373,41 +409,43 @@ fn joining_after_a_group_keeps_its_held_items_safe() {
     let mut w = h.workers(g).pop().unwrap();
     let j = h.joiner();
     for i in 0..4 {
-        tx.try_publish(i.to_string()).unwrap();
+        tx.push(i.to_string()).unwrap();
     }
-    let held = w.poll(4).unwrap(); // holds 0..4, claim is 4
+    let held = w.pop_batch(4).unwrap(); // holds 0..4, claim is 4
     let mut late = j.subscribe_after(&[g]).unwrap();
     assert_eq!(late.sequence(), 4, "starts after what the group claimed");
     assert!(
-        matches!(tx.try_publish("x".into()), Err(PushError::Full(_))),
+        matches!(tx.push("x".into()), Err(PushError::Full(_))),
         "slot 0 is still held by the worker"
     );
     assert_eq!(held.get(0).map(String::as_str), Some("0"));
     drop(held);
-    tx.try_publish("4".into()).unwrap();
-    assert!(late.try_next().is_err(), "not before the group claimed it");
-    drop(w.try_next().unwrap());
-    assert_eq!(&*late.try_next().unwrap(), "4");
+    tx.push("4".into()).unwrap();
+    assert!(late.pop().is_err(), "not before the group claimed it");
+    drop(w.pop().unwrap());
+    assert_eq!(&*late.pop().unwrap(), "4");
     // The same for a group joining after the group.
     let mut b = Builder::new(4, String::new);
     let g = b.group(1);
     let (mut tx, mut h) = b.build().unwrap();
     let mut w = h.workers(g).pop().unwrap();
     for i in 0..4 {
-        tx.try_publish(i.to_string()).unwrap();
+        tx.push(i.to_string()).unwrap();
     }
-    let held = w.poll(4).unwrap();
-    let mut w2 = h.joiner().subscribe_group(1, &[g]).unwrap().pop().unwrap();
-    assert!(matches!(
-        tx.try_publish("x".into()),
-        Err(PushError::Full(_))
-    ));
+    let held = w.pop_batch(4).unwrap();
+    let mut w2 = h
+        .joiner()
+        .subscribe_group_after(1, &[g])
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(matches!(tx.push("x".into()), Err(PushError::Full(_))));
     assert_eq!(held.get(3).map(String::as_str), Some("3"));
     drop(held);
-    tx.try_publish("4".into()).unwrap();
-    drop(w.try_next().unwrap());
-    assert_eq!(&*w2.try_next().unwrap(), "4");
-    tx.try_publish("5".into()).unwrap();
+    tx.push("4".into()).unwrap();
+    drop(w.pop().unwrap());
+    assert_eq!(&*w2.pop().unwrap(), "4");
+    tx.push("5".into()).unwrap();
 }
 
 /// `max` beyond the ring (even `usize::MAX`) means "as many as there are".
@@ -417,9 +455,9 @@ fn workers_take_any_max() {
     let g = b.group(2);
     let (mut tx, mut h) = b.build().unwrap();
     let mut ws = h.workers(g);
-    tx.try_publish_batch(5, |i, v| *v = i as u32).unwrap();
-    assert_eq!(ws[0].poll(usize::MAX).unwrap().len(), 5);
-    tx.try_publish(9).unwrap();
+    tx.push_batch(5, |i, v| *v = i as u32).unwrap();
+    assert_eq!(ws[0].pop_batch(usize::MAX).unwrap().len(), 5);
+    tx.push(9).unwrap();
     assert_eq!(ws[1].process(usize::MAX, |_, _, _| {}), Ok(1));
 }
 
@@ -428,14 +466,14 @@ fn workers_take_any_max() {
 #[test]
 fn disconnected_publishing_stays_disconnected() {
     let (mut tx, cs) = broadcast(8, || 0u32, 1);
-    tx.try_publish(0).unwrap();
+    tx.push(0).unwrap();
     drop(cs);
     for i in 1..10 {
-        assert_eq!(tx.try_publish(i), Err(PushError::Disconnected(i)));
+        assert_eq!(tx.push(i), Err(PushError::Disconnected(i)));
     }
     let mut c = tx.joiner().subscribe();
-    assert_eq!(tx.try_publish(7), Ok(1), "a join makes it work again");
-    assert_eq!(*c.try_next().unwrap(), 7);
+    assert_eq!(tx.push(7), Ok(1), "a join makes it work again");
+    assert_eq!(*c.pop().unwrap(), 7);
 }
 
 #[test]
@@ -443,9 +481,9 @@ fn empty_batch_reports_the_position() {
     let mut b = Builder::new(8, || 0u32);
     let _c = b.cursor();
     let (mut tx, _h) = b.build_multi().unwrap();
-    tx.try_publish(1).unwrap();
-    tx.try_publish(2).unwrap();
-    assert_eq!(tx.try_publish_batch(0, |_, _| {}).ok(), Some(2));
+    tx.push(1).unwrap();
+    tx.push(2).unwrap();
+    assert_eq!(tx.push_batch(0, |_, _| {}).ok(), Some(2));
 }
 
 /// A many-producer write that panics still publishes its slot and wakes a
@@ -459,12 +497,12 @@ fn a_panicking_multi_publish_wakes_parked_readers() {
     let mut c = h.cursor(c);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
-        let v = *c.next_blocking(WaitStrategy::Park).unwrap();
+        let v = *c.pop_blocking(WaitStrategy::Park).unwrap();
         done_tx.send(v).unwrap();
     });
     std::thread::sleep(std::time::Duration::from_millis(50)); // let it park
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = tx.try_publish_with(|v| {
+        let _ = tx.push_with(|v| {
             *v = 5;
             panic!("fill failed");
         });
