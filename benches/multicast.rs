@@ -8,7 +8,7 @@
 //! * `multicast_batch`: publishing 64 items with one publication vs one at a
 //!   time (and disruptor's `batch_publish(64)`).
 //! * `multicast_publish_cost`: the price of the park/wake check on publish
-//!   (one thread, publish then release): `try_publish` vs the same without
+//!   (one thread, publish then release): `push` vs the same without
 //!   `notify`.
 //! * `multicast_shapes`: 1P→3C broadcast, 3-stage pipeline, diamond. These
 //!   need 4 free CPUs to mean anything; with fewer they are oversubscribed
@@ -22,8 +22,8 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use corelane::queue::multicast::TryRecvError;
 use corelane::queue::multicast::{self, Builder, Cursor, Publisher};
-use corelane::queue::PopError;
 use corelane::topology::{self, CpuId};
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
@@ -114,21 +114,21 @@ fn corelane_counter(mut c: Cursor<Event>, sink: Sink) -> u64 {
     let mut count = 0u64;
     let mut sum = 0u64;
     loop {
-        match c.poll(usize::MAX) {
+        match c.pop_batch(usize::MAX) {
             Ok(batch) => {
                 count += batch.len() as u64;
                 sum = sum.wrapping_add(batch.iter().map(|e| e.value).sum::<u64>());
                 drop(batch);
                 sink.store(count, Ordering::Release);
             }
-            Err(PopError::Disconnected) => return sum,
+            Err(TryRecvError::Disconnected) => return sum,
             Err(_) => std::hint::spin_loop(),
         }
     }
 }
 
 fn spin_publish(tx: &mut Publisher<Event>, value: u64) {
-    while tx.try_publish_with(|e| e.value = value).is_err() {
+    while tx.push_with(|e| e.value = value).is_err() {
         std::hint::spin_loop();
     }
 }
@@ -242,9 +242,9 @@ fn round_trip(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
         let (mut pong, mut pong_rx) = multicast::broadcast(CAPACITY, Event::default, 1);
         let (mut ping_rx, mut pong_rx) = (ping_rx.pop().unwrap(), pong_rx.pop().unwrap());
         let echo = spawn_pinned(b, move || loop {
-            match ping_rx.try_next() {
+            match ping_rx.pop() {
                 Ok(e) => spin_publish(&mut pong, e.value),
-                Err(PopError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => return,
                 Err(_) => std::hint::spin_loop(),
             }
         });
@@ -254,7 +254,7 @@ fn round_trip(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
                 for i in 0..iters {
                     spin_publish(&mut ping, i);
                     loop {
-                        if let Ok(e) = pong_rx.try_next() {
+                        if let Ok(e) = pong_rx.pop() {
                             debug_assert_eq!(e.value, i);
                             break;
                         }
@@ -340,7 +340,7 @@ fn batch(c: &mut Criterion) {
                     let base = i * BATCH as u64;
                     if batched {
                         while tx
-                            .try_publish_batch(BATCH, |k, e| e.value = base + k as u64)
+                            .push_batch(BATCH, |k, e| e.value = base + k as u64)
                             .is_err()
                         {
                             std::hint::spin_loop();
@@ -413,13 +413,13 @@ fn publish_cost(c: &mut Criterion) {
             bench.iter(|| {
                 for k in 0..BATCH as u64 {
                     let r = if notify {
-                        tx.try_publish(black_box(k))
+                        tx.push(black_box(k))
                     } else {
-                        tx.__try_publish_without_notify(black_box(k))
+                        tx.__push_without_notify(black_box(k))
                     };
                     debug_assert!(r.is_ok());
                 }
-                drop(cur.poll(usize::MAX));
+                drop(cur.pop_batch(usize::MAX));
             })
         });
     }

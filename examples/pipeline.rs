@@ -22,9 +22,8 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use corelane::queue::multicast::{Builder, Cursor, Publisher};
+use corelane::queue::multicast::{Builder, Cursor, Publisher, RecvError};
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::PopError;
 use corelane::topology::{pin_current_thread, CpuId};
 use hdrhistogram::Histogram;
 
@@ -89,7 +88,7 @@ fn stage(mut c: Cursor<Order>, kind: Stage, n: usize, stamp: bool, strategy: Wai
     let mut checksum = 0u64;
     let mut position = 0i64;
     loop {
-        match c.poll_blocking(256, strategy) {
+        match c.pop_batch_blocking(256, strategy) {
             Ok(batch) => {
                 let first = batch.sequence() as usize;
                 for (i, o) in batch.iter().enumerate() {
@@ -120,8 +119,9 @@ fn stage(mut c: Cursor<Order>, kind: Stage, n: usize, stamp: bool, strategy: Wai
                     }
                 }
             }
-            Err(PopError::Disconnected) => break,
-            Err(e) => panic!("{e}"),
+            Err(RecvError::Disconnected) => break,
+            // Journal or replicate died: logic stops where they did.
+            Err(RecvError::UpstreamFailed(f)) => panic!("{f}"),
         }
     }
     black_box(position);
@@ -174,7 +174,7 @@ fn throughput(n: usize, strategy: WaitStrategy, cpus: &[CpuId]) {
     let mut p = start(n, false, strategy, cpus);
     let t0 = Instant::now();
     for i in 0..n as u64 {
-        p.tx.publish_with_blocking(order(i, 0), strategy)
+        p.tx.push_with_blocking(order(i, 0), strategy)
             .unwrap_or_else(|_| panic!("every stage is subscribed"));
     }
     drop(p.tx);
@@ -194,7 +194,7 @@ fn latency(n: usize, gap: Duration, strategy: WaitStrategy, cpus: &[CpuId]) {
     for (i, s) in sent.iter_mut().enumerate() {
         let due = Instant::now() + gap;
         *s = now_ns();
-        p.tx.publish_with_blocking(order(i as u64, *s), strategy)
+        p.tx.push_with_blocking(order(i as u64, *s), strategy)
             .unwrap_or_else(|_| panic!("every stage is subscribed"));
         while Instant::now() < due {
             std::hint::spin_loop();

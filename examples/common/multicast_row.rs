@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Instant;
 
 use corelane::queue::multicast;
-use corelane::queue::PopError;
+use corelane::queue::multicast::TryRecvError;
 use corelane::topology::{pin_current_thread, CpuId};
 use hdrhistogram::Histogram;
 
@@ -116,23 +116,23 @@ fn corelane_rtt(samples: u64, warmup: u64, cpus: Option<(CpuId, CpuId)>) -> Hist
     let (mut ping, mut ping_rx) = corelane_ring();
     let (mut pong, mut pong_rx) = corelane_ring();
     let echo = move || loop {
-        match ping_rx.try_next() {
+        match ping_rx.pop() {
             Ok(p) => {
                 let seq = p.seq;
-                while pong.try_publish_with(|x| x.seq = seq).is_err() {
+                while pong.push_with(|x| x.seq = seq).is_err() {
                     std::hint::spin_loop();
                 }
             }
-            Err(PopError::Disconnected) => return,
+            Err(TryRecvError::Disconnected) => return,
             Err(_) => std::hint::spin_loop(),
         }
     };
     let round_trip = move |seq: u64| {
-        while ping.try_publish_with(|x| x.seq = seq).is_err() {
+        while ping.push_with(|x| x.seq = seq).is_err() {
             std::hint::spin_loop();
         }
         loop {
-            match pong_rx.try_next() {
+            match pong_rx.pop() {
                 Ok(p) => {
                     black_box(p.seq);
                     break;

@@ -4,27 +4,28 @@
 //! scheduled, which keeps the models small, and a lost wake-up shows up as a
 //! loom deadlock.
 
-use corelane::queue::multicast::{Cursor, LossyCursor, Mode, Publisher, ReadError, Worker};
+use corelane::queue::multicast::{
+    Cursor, LossyCursor, Mode, Publisher, ReadError, RecvError, Worker,
+};
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::PopError;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
 /// Publishes `value`, parking while the ring is full; its sequence number.
 pub fn publish_park<M: Mode>(tx: &mut Publisher<usize, M>, value: usize) -> u64 {
-    tx.publish_blocking(value, WaitStrategy::Park).unwrap()
+    tx.push_blocking(value, WaitStrategy::Park).unwrap()
 }
 
 /// Reads one item, parking while none is there; `None` at the end. `check`
 /// gets the value and its sequence number while the item is still held.
 pub fn park_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Option<()> {
-    match c.next_blocking(WaitStrategy::Park) {
+    match c.pop_blocking(WaitStrategy::Park) {
         Ok(item) => {
             check(*item, item.sequence());
             Some(())
         }
-        Err(PopError::Disconnected) => None,
+        Err(RecvError::Disconnected) => None,
         Err(e) => panic!("{e}"),
     }
 }
@@ -32,12 +33,12 @@ pub fn park_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Opt
 /// Claims one item for worker `w`, parking while none is left; `None` at
 /// the end. `check` runs while the item is held.
 pub fn work_one(w: &mut Worker<usize>, mut check: impl FnMut(usize, u64)) -> Option<()> {
-    match w.next_blocking(WaitStrategy::Park) {
+    match w.pop_blocking(WaitStrategy::Park) {
         Ok(item) => {
             check(*item, item.sequence());
             Some(())
         }
-        Err(PopError::Disconnected) => None,
+        Err(RecvError::Disconnected) => None,
         Err(e) => panic!("{e}"),
     }
 }

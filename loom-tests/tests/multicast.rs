@@ -13,9 +13,9 @@
 //! scheduled) and checks the wake-ups at the same time.
 #![cfg(corelane_loom)]
 
-use corelane::queue::multicast::{broadcast, Builder, Cursor};
+use corelane::queue::multicast::{broadcast, Builder, Cursor, RecvError, TryRecvError};
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::{PopError, PushError};
+use corelane::queue::PushError;
 use corelane_loom_tests::multicast::{count_work, park_one, publish_park, work_one};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -28,7 +28,7 @@ fn publish<M: corelane::queue::multicast::Mode>(
 ) -> u64 {
     let mut v = value;
     loop {
-        match tx.try_publish(v) {
+        match tx.push(v) {
             Ok(seq) => return seq,
             Err(PushError::Full(x) | PushError::Busy(x)) => {
                 v = x;
@@ -45,8 +45,9 @@ fn read_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Option<
     loop {
         match c.process(1, |v, seq, _| check(*v, seq)) {
             Ok(_) => return Some(()),
-            Err(PopError::Empty | PopError::Busy) => thread::yield_now(),
-            Err(PopError::Disconnected) => return None,
+            Err(TryRecvError::Empty | TryRecvError::Busy) => thread::yield_now(),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(e) => panic!("{e}"),
         }
     }
 }
@@ -252,15 +253,15 @@ fn park_and_wake() {
         let t = thread::spawn(move || {
             let mut sum = 0;
             loop {
-                match c.next_blocking(WaitStrategy::Park) {
+                match c.pop_blocking(WaitStrategy::Park) {
                     Ok(item) => sum += *item,
-                    Err(PopError::Disconnected) => return sum,
+                    Err(RecvError::Disconnected) => return sum,
                     Err(e) => panic!("{e}"),
                 }
             }
         });
-        tx.publish_blocking(1, WaitStrategy::Park).unwrap();
-        tx.publish_blocking(2, WaitStrategy::Park).unwrap();
+        tx.push_blocking(1, WaitStrategy::Park).unwrap();
+        tx.push_blocking(2, WaitStrategy::Park).unwrap();
         drop(tx);
         assert_eq!(t.join().unwrap(), 3);
     });
@@ -302,7 +303,7 @@ fn group_join_while_publishing() {
         let mut c = cs.pop().unwrap();
         let joiner = tx.joiner();
         let j = thread::spawn(move || {
-            let mut w = joiner.subscribe_group(1, &[]).unwrap().pop().unwrap();
+            let mut w = joiner.subscribe_group(1).unwrap().pop().unwrap();
             let mut seen = Vec::new();
             while work_one(&mut w, |v, _| seen.push(v)).is_some() {}
             // A suffix of 0..3, in order.
@@ -327,7 +328,7 @@ fn single_producer_batch_publication() {
         let (mut tx, mut cs) = broadcast(2, || usize::MAX, 1);
         let mut c = cs.pop().unwrap();
         let t = thread::spawn(move || {
-            while tx.try_publish_batch(2, |k, v| *v = 10 + k).is_err() {
+            while tx.push_batch(2, |k, v| *v = 10 + k).is_err() {
                 thread::yield_now();
             }
         });

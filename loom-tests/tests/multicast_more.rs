@@ -1,8 +1,9 @@
 //! loom models of the multicast protocols `multicast.rs` does not cover:
 //! the async register/retry path, lossy cursors joining and leaving, many
 //! publishers with only lossy (or freshly joined) subscribers, worker
-//! members leaving and groups joining after a dependency, and a dependent
-//! cursor rewired when its upstream leaves.
+//! members leaving and groups joining after a dependency, a dependent
+//! cursor rewired when its upstream leaves (`OnFailure::Rewire`), and
+//! dependents stopped where an upstream failed (`OnFailure::Fail`).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg corelane_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
@@ -18,8 +19,9 @@
 //! ("panic in a destructor during cleanup") rather than failing one test.
 #![cfg(corelane_loom)]
 
-use corelane::queue::multicast::{broadcast, Builder};
-use corelane::queue::{PopError, PushError};
+use corelane::queue::multicast::{broadcast, Builder, Dep, RecvError};
+use corelane::queue::wait::WaitStrategy;
+use corelane::queue::PushError;
 use corelane_loom_tests::multicast::{drain_lossy, park_one, publish_park, work_one, Counts};
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -27,16 +29,16 @@ use loom::sync::Arc;
 use loom::thread;
 
 // ---------------------------------------------------------------------------
-// 1. The async register/retry path (`wait::Retry`)
+// 1. The async register/retry path (`wait::poll_retry`)
 // ---------------------------------------------------------------------------
 
 /// A task awaiting `Cursor::recv` is woken by each publish and by the end of
-/// the stream; a task awaiting `Publisher::publish` on a full ring (one
+/// the stream; a task awaiting `Publisher::send` on a full ring (one
 /// slot) is woken by the release. Both sides run under
 /// `loom::future::block_on`, so a lost wake-up is a loom deadlock.
 ///
 /// Weakened (each fails with "deadlock; threads = [(Id(0), Blocked(..)),
-/// (Id(1), Blocked(..))]"): the re-check after registering in `Retry::poll`
+/// (Id(1), Blocked(..))]"): the re-check after registering in `poll_retry`
 /// replaced by `None`; `light_barrier` an empty function under loom (only
 /// the waiter's side fences).
 #[test]
@@ -49,14 +51,14 @@ fn async_recv_and_publish_wake() {
             loop {
                 match block_on(c.recv()) {
                     Ok(item) => assert_eq!((*item, item.sequence()), (next, next as u64)),
-                    Err(PopError::Disconnected) => return next,
+                    Err(RecvError::Disconnected) => return next,
                     Err(e) => panic!("{e}"),
                 }
                 next += 1;
             }
         });
         for i in 0..2 {
-            assert_eq!(block_on(tx.publish(i)), Ok(i as u64));
+            assert_eq!(block_on(tx.send(i)), Ok(()));
         }
         drop(tx);
         assert_eq!(t.join().unwrap(), 2);
@@ -197,7 +199,7 @@ fn multi_publishers_gating_leave_and_join_mid_claim() {
         let mut late = None;
         let mut old = Some(c);
         let seq = loop {
-            let r = tx.try_publish_with(|v| {
+            let r = tx.push_with(|v| {
                 drop(old.take());
                 late = Some(joiner.subscribe());
                 *v = 0;
@@ -264,7 +266,7 @@ fn worker_leaves_while_the_group_runs() {
         let stayer = thread::spawn(move || while work_one(&mut w, |v, _| c1.hit(v)).is_some() {});
         let leaver = thread::spawn(move || {
             let mut q = quitter;
-            if let Ok(item) = q.try_next() {
+            if let Ok(item) = q.pop() {
                 c2.hit(*item);
             }
             drop(q); // leaves the group
@@ -279,7 +281,7 @@ fn worker_leaves_while_the_group_runs() {
     });
 }
 
-/// A worker group joins after a cursor (`subscribe_group(2, &[dep])`)
+/// A worker group joins after a cursor (`subscribe_group_after(2, &[dep])`)
 /// while items flow: its members never read an item before the cursor has
 /// released it, handle a gap-free run from where the group started, each
 /// item once, and the publisher never overwrites what they hold. The two
@@ -301,7 +303,7 @@ fn group_joins_after_a_cursor() {
         let seen_released = released.clone();
         let joiner = tx.joiner();
         let j = thread::spawn(move || {
-            let mut ws = joiner.subscribe_group(2, &[dep]).unwrap();
+            let mut ws = joiner.subscribe_group_after(2, &[dep]).unwrap();
             let mut seen = Vec::new();
             'run: loop {
                 for w in &mut ws {
@@ -356,7 +358,9 @@ fn dependent_rewires_when_its_upstream_leaves() {
     loom::model(|| {
         let mut graph = Builder::new(1, || usize::MAX);
         let (x, a, b) = (graph.cursor(), graph.cursor(), graph.cursor());
-        graph.after(a, &[x]).after(b, &[a]);
+        graph
+            .after(a, &[Dep::rewire(x)])
+            .after(b, &[Dep::rewire(a)]);
         let (mut tx, mut h) = graph.build().unwrap();
         let (mut x, mut a, mut b) = (h.cursor(x), h.cursor(a), h.cursor(b));
         let released = Arc::new(AtomicUsize::new(0));
@@ -391,5 +395,104 @@ fn dependent_rewires_when_its_upstream_leaves() {
         drop(tx);
         leaver.join().unwrap();
         last.join().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------------------
+// 6. Failure policy: dependents stop where an upstream failed
+// ---------------------------------------------------------------------------
+
+/// A worker dies holding item 0 (its batch leaked, then the worker
+/// dropped) while the other member idles, so the group lives on; a cursor
+/// after the group with `OnFailure::Fail` parks meanwhile. It must never
+/// read item 0 (loom would also flag the unreleased slot only once the
+/// producer reuses it; here the check is the value) and must wake with
+/// `UpstreamFailed` at 0.
+///
+/// Weakened (fails with "a Fail dependent read an item the group lost"):
+/// `Worker::drop` storing `held = IDLE` before the failure mark, so the
+/// dependent can see the group's position move past item 0 before it sees
+/// the mark.
+#[test]
+fn a_worker_dying_mid_run_stops_its_fail_dependents() {
+    loom::model(|| {
+        let mut graph = Builder::new(2, || usize::MAX);
+        let g = graph.group(2);
+        let d = graph.cursor();
+        graph.after(d, &[g]);
+        let (mut tx, mut h) = graph.build().unwrap();
+        let mut ws = h.workers(g);
+        let _idle = ws.pop().unwrap();
+        let mut w0 = ws.pop().unwrap();
+        let mut d = h.cursor(d);
+        for i in 0..2 {
+            publish_park(&mut tx, i);
+        }
+        let dies = thread::spawn(move || {
+            let item = w0.pop().unwrap();
+            assert_eq!(*item, 0);
+            std::mem::forget(item); // dies holding it
+            drop(w0);
+        });
+        match d.pop_blocking(WaitStrategy::Park) {
+            Err(RecvError::UpstreamFailed(f)) => assert_eq!(f.at, 0),
+            Ok(item) => panic!("a Fail dependent read an item the group lost: {}", *item),
+            Err(e) => panic!("{e}"),
+        }
+        dies.join().unwrap();
+    });
+}
+
+/// The journal reads item 0, dies holding item 1 and leaves, while logic
+/// (after the journal, `OnFailure::Fail`) parks for items. Logic reads
+/// item 0 only after the journal released it, never item 1, and wakes
+/// with `UpstreamFailed` at 1 (the leave's notify and the kept edge).
+///
+/// Weakened: `Registry::leave` rewiring `Fail` edges as it did before the
+/// policy existed fails with "logic read an item the journal never
+/// released"; `leave` not marking the departed journal failed fails with
+/// "deadlock" (logic waits on the frozen position for ever).
+#[test]
+fn a_journal_leaving_mid_stream_stops_logic() {
+    loom::model(|| {
+        let mut graph = Builder::new(2, || usize::MAX);
+        let (j, l) = (graph.cursor(), graph.cursor());
+        graph.after(l, &[j]);
+        let (mut tx, mut h) = graph.build().unwrap();
+        let (mut j, mut l) = (h.cursor(j), h.cursor(l));
+        for i in 0..2 {
+            publish_park(&mut tx, i);
+        }
+        let released = Arc::new(AtomicUsize::new(0));
+        let seen_released = released.clone();
+        let journal = thread::spawn(move || {
+            park_one(&mut j, |v, _| {
+                assert_eq!(v, 0);
+                // Relaxed: ordered before the release of `j`'s position.
+                released.store(1, Ordering::Relaxed);
+            })
+            .unwrap();
+            let item = j.pop_blocking(WaitStrategy::Park).unwrap();
+            std::mem::forget(item); // dies holding item 1
+            drop(j);
+        });
+        let mut read = 0;
+        let why = loop {
+            match l.pop_blocking(WaitStrategy::Park) {
+                Ok(item) => {
+                    assert_eq!(*item, read, "logic read an item the journal never released");
+                    assert!(
+                        seen_released.load(Ordering::Relaxed) > *item,
+                        "logic read an item the journal never released"
+                    );
+                    read += 1;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(read, 1);
+        assert_eq!(why.upstream_failed().map(|f| f.at), Some(1));
+        journal.join().unwrap();
+        drop(tx);
     });
 }

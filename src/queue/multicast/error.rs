@@ -175,14 +175,20 @@ impl From<RecvError> for TryRecvError {
 /// tx.push(1).unwrap();
 /// drop(tx);
 /// let mut sum = 0;
-/// while let Ok(item) = cs[0].pop_blocking(WaitStrategy::Park) {
-///     sum += *item;
-/// }
-/// assert_eq!(sum, 1);
-/// assert_eq!(cs[0].pop_blocking(WaitStrategy::Park).unwrap_err(), RecvError::Disconnected);
+/// let ended = loop {
+///     match cs[0].pop_blocking(WaitStrategy::Park) {
+///         Ok(item) => sum += *item,
+///         Err(RecvError::Disconnected) => break Ok(sum),
+///         Err(RecvError::UpstreamFailed(f)) => break Err(f),
+///     }
+/// };
+/// assert_eq!(ended, Ok(1));
 /// ```
+///
+/// Deliberately exhaustive (unlike [`TryRecvError`]), as the rings'
+/// deadline errors are: a wait ends in these two ways only, so a `match`
+/// needs no wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RecvError {
     /// Every publisher is gone and this reader has read everything.
     Disconnected,
@@ -267,8 +273,9 @@ impl From<Disconnected> for RecvError {
 /// let r = cs[0].pop_timeout(Duration::from_millis(1), WaitStrategy::Park);
 /// assert_eq!(r.unwrap_err(), RecvTimeoutError::Timeout);
 /// ```
+///
+/// Deliberately exhaustive, as [`RecvError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RecvTimeoutError {
     /// The deadline passed with nothing readable.
     Timeout,

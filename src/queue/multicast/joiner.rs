@@ -102,7 +102,7 @@ impl<T> Joiner<T> {
         let version = ring.bump_version();
         let upstream = reg.upstream(id);
         drop(reg);
-        // The joiner's half of the handshake (publisher.rs ground rules).
+        // The joiner's half of the handshake (claim.rs ground rules).
         join_barrier();
         let start = join_point(ring, &edges);
         shared.released.set(start);
@@ -182,7 +182,7 @@ impl<T> Joiner<T> {
         let id = reg.insert(Some(Gate::Group(group.clone())), edges.clone(), members);
         let version = ring.bump_version();
         drop(reg);
-        // The joiner's half of the handshake (publisher.rs ground rules).
+        // The joiner's half of the handshake (claim.rs ground rules).
         join_barrier();
         let start = join_point(ring, &edges);
         group.start_at(start);
@@ -237,7 +237,7 @@ impl<T: Copy> Joiner<T> {
         let id = reg.insert(None, Vec::new(), 1);
         ring.bump_version();
         drop(reg);
-        // The joiner's half of the lossy join handshake (publisher.rs ground
+        // The joiner's half of the lossy join handshake (claim.rs ground
         // rules): every claim past our start sees the version and marks.
         join_barrier();
         LossyCursor::new(ring.clone(), id, frontier(ring, ring.producer.get()))

@@ -26,7 +26,7 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
-use super::graph::NodeId;
+use super::graph::{LossyId, NodeId};
 use super::reader::frontier;
 use super::ring::Ring;
 use super::sequence::Stamp;
@@ -53,7 +53,7 @@ use crate::sync::Arc;
 /// let (mut tx, mut h) = b.build().unwrap();
 /// let mut lossy = h.lossy(l);
 /// for i in 0..10 {
-///     tx.try_publish(i).unwrap(); // never Full: nobody gates
+///     tx.push(i).unwrap(); // never Full: nobody gates
 /// }
 /// assert_eq!(lossy.try_read(), Err(ReadError::Lagged(6)));
 /// assert_eq!(lossy.try_read(), Ok(6));
@@ -104,8 +104,8 @@ impl<T> LossyCursor<T> {
     /// let b = tx.joiner().subscribe_lossy();
     /// assert_ne!(a.id(), b.id());
     /// ```
-    pub fn id(&self) -> NodeId {
-        self.id
+    pub fn id(&self) -> LossyId {
+        LossyId(self.id)
     }
 }
 
@@ -128,7 +128,7 @@ impl<T: Copy> LossyCursor<T> {
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut l = tx.joiner().subscribe_lossy();
     /// assert_eq!(l.try_read(), Err(ReadError::Empty));
-    /// tx.try_publish(3).unwrap();
+    /// tx.push(3).unwrap();
     /// assert_eq!(l.try_read(), Ok(3));
     /// ```
     #[inline]
@@ -151,7 +151,7 @@ impl<T: Copy> LossyCursor<T> {
     ///
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut l = tx.joiner().subscribe_lossy();
-    /// std::thread::spawn(move || tx.try_publish(2).unwrap());
+    /// std::thread::spawn(move || tx.push(2).unwrap());
     /// assert_eq!(l.read_blocking(WaitStrategy::Park), Ok(2));
     /// ```
     pub fn read_blocking(&mut self, strategy: WaitStrategy) -> Result<T, ReadError> {
@@ -173,7 +173,7 @@ impl<T: Copy> LossyCursor<T> {
     /// # rt.block_on(async {
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut l = tx.joiner().subscribe_lossy();
-    /// tx.try_publish(6).unwrap();
+    /// tx.push(6).unwrap();
     /// assert_eq!(l.recv().await, Ok(6));
     /// # });
     /// ```

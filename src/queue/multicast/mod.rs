@@ -4,19 +4,21 @@
 //!
 //! Every broadcast [`Cursor`] sees every item, in publication order, by
 //! reference into the slot (fanning a `bytes::Bytes` out to ten cursors is
-//! one publish and zero copies). A cursor can be declared to run *after*
-//! other nodes, and never reads an item before they have released it. A
-//! [`Worker`] group hands each item to exactly one member. A
-//! [`LossyCursor`] never holds the producer back and reports how many items
-//! it missed. Cursors join and leave while the ring runs ([`Joiner`]).
+//! one push and zero copies). A cursor can be declared to run *after*
+//! other nodes, and never reads an item before they have released it; what
+//! it does when one of them fails is declared per dependency
+//! ([`OnFailure`]). A [`Worker`] group hands each item to exactly one
+//! member. A [`LossyCursor`] never holds the producer back and reports how
+//! many items it missed. Cursors join and leave while the ring runs
+//! ([`Joiner`]).
 //!
 //! ```text
 //!                        +-----------+
-//!                   +--->|  journal  |---+
+//!                   +--->|  journal  |---+ fail
 //!                   |    +-----------+   |     +----------------+
 //!   publisher ------+                    +---->| business logic |  leaf: gates
 //!   (fills slots    |    +-----------+   |     +----------------+
-//!    in place)      +--->| replicate |---+
+//!    in place)      +--->| replicate |---+ fail
 //!                   |    +-----------+
 //!                   |    +------------------------+
 //!                   +--->| risk workers w0 w1 w2  |  group, leaf: gates;
@@ -27,15 +29,44 @@
 //!
 //!   The publisher may reuse a slot once every node has released it (in a
 //!   built graph, once the leaves have: business logic and the group); a
-//!   node never passes the nodes it runs after.
+//!   node never passes the nodes it runs after. `fail` (the default): if
+//!   the journal dies, business logic reads what the journal released and
+//!   stops there with UpstreamFailed; `rewire` would let it carry on
+//!   after the publisher instead.
 //! ```
 //!
 //! | handle | made by | sees |
 //! |---|---|---|
 //! | [`Publisher`] / [`MultiPublisher`] | [`Builder::build`] / [`Builder::build_multi`] | — |
-//! | [`Cursor`] | [`Builder::cursor`], [`Joiner::subscribe`], [`Joiner::subscribe_after`] | every item, in order |
-//! | [`Worker`] | [`Builder::group`] | each item once across the group |
-//! | [`LossyCursor`] (`T: Copy`) | [`Builder::lossy_cursor`], [`Joiner::subscribe_lossy`] | every item it is not lapped on |
+//! | [`Cursor`] | [`Builder::cursor`] ([`CursorId`]), [`Joiner::subscribe`], [`Joiner::subscribe_after`] | every item, in order |
+//! | [`Worker`] | [`Builder::group`] ([`GroupId`]), [`Joiner::subscribe_group`], [`Joiner::subscribe_group_after`] | each item once across the group |
+//! | [`LossyCursor`] (`T: Copy`) | [`Builder::lossy_cursor`] ([`LossyId`]), [`Joiner::subscribe_lossy`] | every item it is not lapped on |
+//!
+//! Node ids are typed per kind, so [`Handles`] hands out only the kind of
+//! handle an id names (taking a group's id as a cursor does not compile),
+//! and a lossy cursor cannot be depended on.
+//!
+//! # The vocabulary
+//!
+//! Publishers, cursors and workers follow the
+//! [table every ring follows](crate::queue#one-vocabulary). Readers hand out
+//! guards that read in place ([`Item`], [`Batch`]; the slot is released
+//! when the guard drops), and have their own errors, because a node they
+//! run after can fail ([`UpstreamFailed`]):
+//!
+//! | how | [`Publisher`] | [`Cursor`] and [`Worker`] | fails with |
+//! |---|---|---|---|
+//! | now | `push(v)`, `push_with(fill)`, `push_batch(n, fill)` | `pop()`, `pop_batch(max)`, `process(max, f)` | [`PushError<V>`](crate::queue::PushError) / [`TryRecvError`] |
+//! | wait, per a [`WaitStrategy`](super::wait::WaitStrategy) | `push_blocking`, `push_with_blocking`, `push_batch_blocking` | `pop_blocking(s)`, `pop_batch_blocking(max, s)` | [`Disconnected<V>`](crate::queue::Disconnected) / [`RecvError`] |
+//! | wait, with a deadline | `push_timeout`, `push_until` (and `push_with_*`, `push_batch_*`) | `pop_timeout`, `pop_until` (and `pop_batch_*`) | [`PushTimeoutError<V>`](crate::queue::PushTimeoutError) / [`RecvTimeoutError`] |
+//! | async | `send(v)` ([`SendFuture`](crate::queue::SendFuture)), `poll_ready` | `recv()`, `recv_batch(max)`, `poll_pop`, `poll_pop_batch` | [`Disconnected<T>`](crate::queue::Disconnected) / [`RecvError`] |
+//!
+//! `V` is what the push was given back (the value, or the fill closure,
+//! uncalled). The sync pushes return the item's sequence number. Every
+//! variant of [`RecvError`] ends the reader's stream. Inspectors: `len`,
+//! `is_empty`, `capacity`, `is_disconnected`, `sequence` on all three,
+//! `is_full` and `free_len` on the publisher, `id` and `joiner` on the
+//! readers. There is no `Stream` for readers: an item borrows its reader.
 //!
 //! # Ground rules
 //!
@@ -53,19 +84,40 @@
 //! * **Release.** A reader publishes its position (Release) after it is done
 //!   with the slots below it. A node that runs after others reads their
 //!   positions (Acquire) and never passes the earliest; so each node's
-//!   position is at most that of every node before it.
+//!   position is at most that of every node before it. A guard dropped
+//!   while its thread unwinds releases only what
+//!   [`process`](Cursor::process) finished.
 //! * **Gating.** A publisher writes `q` only if `q < floor + cap`, `floor`
 //!   being the earliest position of every gating node (all but lossy
 //!   cursors; the leaves would do for a graph built at once, but a node
 //!   joining after a worker group may start past items the group still
 //!   holds). Join and leave change the set under a registry lock and a
 //!   version counter;
-//!   the join handshake is in `publisher.rs`, worker groups' claim protocol
+//!   the join handshake is in `claim.rs`, worker groups' claim protocol
 //!   in `group.rs`, lossy seqlock reads in `lossy.rs`.
+//! * **Failure.** Every gating node has a failure mark (a position, or
+//!   none), written under the registry lock, earliest wins: when its last
+//!   handle leaves before the end of the stream (at its final position),
+//!   when a worker drops a run unfinished (at the first lost item, stored
+//!   *before* the member's `held` is withdrawn, Release both), and when a
+//!   node stops on a failed upstream (at its own position, so a failure
+//!   travels down the graph). A dependency is an edge holding the
+//!   upstream's gate and an [`OnFailure`] policy. A `Fail` edge caps the
+//!   dependent's limit at the mark, loading the mark (Acquire) *after* the
+//!   position it caps, so a position seen past lost items comes with its
+//!   mark; the dependent reports [`UpstreamFailed`] on reaching it, and
+//!   the edge (and gate) outlive the departed node. A `Rewire` edge ignores
+//!   the mark, and when the node leaves is replaced by the node's own
+//!   edges (whose positions never passed). A node that reads to the end of
+//!   the stream (every publisher gone) before leaving has not failed, and a
+//!   reader at the end of the stream reports `Disconnected` even if an
+//!   upstream failed at that very position (it missed nothing). Proved by
+//!   the loom models of `loom-tests/tests/multicast_more.rs` §6.
 //! * **Waiting.** Root readers sleep on the `items` cell (notified by every
 //!   publish), publishers and dependent readers on `released` (notified by
-//!   every release) — the [`wait`](super::wait) eventcount: with nobody
-//!   waiting, a notify is a compiler fence and one load.
+//!   every release, leave and failure mark) — the [`wait`](super::wait)
+//!   eventcount: with nobody waiting, a notify is a compiler fence and one
+//!   load.
 //! * **End.** When the last publisher drops it records the final position;
 //!   a reader that reaches it gets `Disconnected`. When every subscriber is
 //!   gone, publishing fails with `Disconnected`.
@@ -73,18 +125,18 @@
 //! # Examples
 //!
 //! ```
-//! use corelane::queue::{multicast::Builder, wait::WaitStrategy, PopError};
+//! use corelane::queue::{multicast::Builder, wait::WaitStrategy};
 //!
 //! let mut b = Builder::new(256, || 0u64);
 //! let journal = b.cursor();
 //! let logic = b.cursor();
-//! b.after(logic, &[journal]);
+//! b.after(logic, &[journal]); // stops where the journal fails
 //! let (mut tx, mut h) = b.build().unwrap();
 //! let (mut journal, mut logic) = (h.cursor(journal), h.cursor(logic));
 //!
 //! let j = std::thread::spawn(move || {
 //!     let mut sum = 0;
-//!     while let Ok(batch) = journal.poll_blocking(64, WaitStrategy::Backoff) {
+//!     while let Ok(batch) = journal.pop_batch_blocking(64, WaitStrategy::Backoff) {
 //!         sum += batch.iter().sum::<u64>();
 //!     }
 //!     sum
@@ -92,18 +144,18 @@
 //! let l = std::thread::spawn(move || {
 //!     let mut seen = 0;
 //!     loop {
-//!         match logic.poll_blocking(64, WaitStrategy::Park) {
+//!         match logic.pop_batch_blocking(64, WaitStrategy::Park) {
 //!             Ok(batch) => seen += batch.len(),
-//!             Err(PopError::Disconnected) => return seen,
-//!             Err(e) => panic!("{e}"),
+//!             Err(e) if e.is_disconnected() => return Ok(seen),
+//!             Err(e) => return Err(e), // the journal failed: stop too
 //!         }
 //!     }
 //! });
 //! for i in 0..1000 {
-//!     tx.publish_blocking(i, WaitStrategy::Backoff).unwrap();
+//!     tx.push_blocking(i, WaitStrategy::Backoff).unwrap();
 //! }
 //! drop(tx); // the end of the stream
-//! assert_eq!((j.join().unwrap(), l.join().unwrap()), (499_500, 1000));
+//! assert_eq!((j.join().unwrap(), l.join().unwrap()), (499_500, Ok(1000)));
 //! ```
 
 use std::fmt;
