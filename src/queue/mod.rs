@@ -26,6 +26,10 @@
 //! `Busy` is the one error only some rings return: where a consumer (or
 //! producer) claims slots by CAS, the next slot can be mid-way through
 //! another thread's claim; each ring's docs say whether it can happen.
+//! [`multicast`] readers follow the same verbs but hand out guards that
+//! read in place, and can fail in one way more (a node they run after
+//! failed), so they have errors of their own: see
+//! [its table](multicast#the-vocabulary).
 //!
 //! # Cancel safety
 //!
@@ -181,7 +185,8 @@ pub enum PopError {
     /// A producer has claimed the next slot but not finished writing it:
     /// items may be waiting behind it (`len() > 0`), but FIFO order means
     /// none can be taken until it completes. Retrying is right. Returned by
-    /// [`mpmc`] and by [`multicast`] subscribers of a multi-producer ring;
+    /// [`mpmc`] (and by [`multicast`] readers of a multi-producer ring, as
+    /// [`multicast::TryRecvError::Busy`]);
     /// [`spmc`] returns it only when the next item was published during the
     /// call. [`spsc`] and [`mpsc`] never do ([`mpsc`] reports a claimed but
     /// unwritten next slot as [`Empty`](Self::Empty)).

@@ -342,6 +342,16 @@ impl GatingId for NodeId {}
 /// ```
 pub trait IntoDep: Copy + sealed::Sealed {
     /// The dependency this value stands for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::multicast::{Builder, Dep, IntoDep};
+    ///
+    /// let mut b = Builder::new(4, || 0u8);
+    /// let c = b.cursor();
+    /// assert_eq!(c.into_dep(), Dep::fail(c));
+    /// ```
     fn into_dep(self) -> Dep;
 }
 

@@ -410,6 +410,10 @@ impl<T, M: Mode> Publisher<T, M> {
     /// to be woken by the next release. The `Sink::poll_ready` half of a
     /// hand-written sink.
     ///
+    /// # Errors
+    ///
+    /// `Ready(Err(Disconnected))` while no subscriber is left.
+    ///
     /// # Examples
     ///
     /// ```
