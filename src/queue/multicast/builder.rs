@@ -4,14 +4,13 @@
 use std::fmt;
 
 use super::cursor::{Cursor, CursorShared};
-use super::graph::{
-    find_cycle, CursorId, Dep, Edge, Gate, GatingId, GroupId, IntoDep, Kind, LossyId, NodeId,
-    OnFailure, Registry,
-};
-use super::group::{GroupShared, Worker};
+use super::graph::{find_cycle, Edge, Gate, Kind, Registry};
+use super::group::GroupShared;
+use super::id::{CursorId, Dep, GatingId, GroupId, IntoDep, LossyId, NodeId, OnFailure};
 use super::lossy::LossyCursor;
 use super::publisher::{Mode, Multi, Publisher, Single};
 use super::ring::{Ring, Slot};
+use super::worker::Worker;
 use super::{GraphError, Joiner};
 use crate::queue::ring_capacity;
 use crate::sync::Arc;

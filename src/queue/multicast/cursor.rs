@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::batch::{Batch, Item, Release};
 use super::error::{RecvError, RecvTimeoutError, TryRecvError};
-use super::graph::{CursorId, NodeId, Upstream, NOT_FAILED};
+use super::graph::{Upstream, NOT_FAILED};
+use super::id::{CursorId, NodeId};
 use super::reader::{
     batch_async, batch_blocking, batch_until, poll_batch, Horizon, ReadSide, Run, WakeCell,
 };

@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use super::graph::NodeId;
+use super::id::NodeId;
 use crate::queue::wait::Retryable;
 use crate::queue::Disconnected;
 

@@ -4,11 +4,13 @@
 use std::fmt;
 
 use super::cursor::{Cursor, CursorShared};
-use super::graph::{Dep, Edge, Gate, GroupId, IntoDep, NodeId};
-use super::group::{GroupShared, Worker};
+use super::graph::{Edge, Gate};
+use super::group::GroupShared;
+use super::id::{Dep, GroupId, IntoDep, NodeId};
 use super::lossy::LossyCursor;
 use super::reader::frontier;
 use super::ring::Ring;
+use super::worker::Worker;
 use super::GraphError;
 use crate::sync::{join_barrier, Arc};
 

@@ -26,7 +26,7 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
-use super::graph::{LossyId, NodeId};
+use super::id::{LossyId, NodeId};
 use super::reader::frontier;
 use super::ring::Ring;
 use super::sequence::Stamp;

@@ -167,22 +167,24 @@ mod cursor;
 mod error;
 mod graph;
 mod group;
+mod id;
 mod joiner;
 mod lossy;
 mod publisher;
 mod reader;
 mod ring;
 mod sequence;
+mod worker;
 
 pub use batch::{Batch, Item, Iter};
 pub use builder::{Builder, Handles};
 pub use cursor::Cursor;
 pub use error::{RecvError, RecvTimeoutError, TryRecvError, UpstreamFailed};
-pub use graph::{CursorId, Dep, GatingId, GroupId, IntoDep, LossyId, NodeId, OnFailure};
-pub use group::Worker;
+pub use id::{CursorId, Dep, GatingId, GroupId, IntoDep, LossyId, NodeId, OnFailure};
 pub use joiner::Joiner;
 pub use lossy::LossyCursor;
 pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
+pub use worker::Worker;
 
 /// A ring with `cursors` independent broadcast cursors and a single
 /// publisher; slots are made by `factory`. More cursors can join later

@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::error::{RecvError, RecvTimeoutError, TryRecvError, UpstreamFailed};
-use super::graph::{NodeId, Upstream};
+use super::graph::Upstream;
+use super::id::NodeId;
 use super::ring::Ring;
 use crate::queue::position::{ahead, later};
 use crate::queue::wait::{self, block_on, block_until, Notify, WaitStrategy};
