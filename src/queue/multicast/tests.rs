@@ -1,5 +1,7 @@
 use super::*;
+use crate::queue::wait::WaitStrategy;
 use crate::queue::PushError;
+use std::future::Future;
 
 #[test]
 fn gating_blocks_until_release() {
@@ -323,7 +325,6 @@ fn slots_drop_once_with_the_ring() {
 
 #[test]
 fn wait_strategies_deliver_everything() {
-    use crate::queue::wait::WaitStrategy;
     for strategy in [
         WaitStrategy::BusySpin,
         WaitStrategy::Yield,
@@ -490,7 +491,6 @@ fn empty_batch_reports_the_position() {
 /// parked reader (the unwind skipped the wake-up).
 #[test]
 fn a_panicking_multi_publish_wakes_parked_readers() {
-    use crate::queue::wait::WaitStrategy;
     let mut b = Builder::new(4, || 0u32);
     let c = b.cursor();
     let (mut tx, mut h) = b.build_multi().unwrap();
@@ -511,4 +511,90 @@ fn a_panicking_multi_publish_wakes_parked_readers() {
     let got = done_rx.recv_timeout(std::time::Duration::from_secs(10));
     assert_eq!(got, Ok(5), "the parked reader was not woken");
     reader.join().unwrap();
+}
+
+/// The deadline calls try once with a past deadline, hand the value (or
+/// closure) back on timeout, and report disconnection rather than time out.
+#[test]
+fn deadline_calls_try_once_and_hand_back() {
+    use std::time::{Duration, Instant};
+    let past = Instant::now();
+    let (mut tx, mut cs) = broadcast(1, || 0u32, 1);
+    assert_eq!(tx.push_until(1, past, WaitStrategy::Park), Ok(0));
+    let r = tx.push_with_until(|v| *v = 2, past, WaitStrategy::Park);
+    assert!(matches!(r, Err(crate::queue::PushTimeoutError::Timeout(_))));
+    let r = tx.push_batch_timeout(1, |_, v| *v = 3, Duration::ZERO, WaitStrategy::Yield);
+    assert!(r.is_err_and(|e| !e.is_disconnected()));
+    assert_eq!(*cs[0].pop_until(past, WaitStrategy::Park).unwrap(), 1);
+    assert_eq!(
+        cs[0]
+            .pop_batch_until(4, past, WaitStrategy::Park)
+            .unwrap_err(),
+        RecvTimeoutError::Timeout
+    );
+    drop(tx);
+    assert_eq!(
+        cs[0]
+            .pop_timeout(Duration::from_secs(60), WaitStrategy::Park)
+            .unwrap_err(),
+        RecvTimeoutError::Disconnected
+    );
+    let (mut tx, cs) = broadcast(1, || 0u32, 1);
+    drop(cs);
+    let r = tx.push_timeout(5, Duration::from_secs(60), WaitStrategy::Park);
+    assert_eq!(r, Err(crate::queue::PushTimeoutError::Disconnected(5)));
+}
+
+/// A pending `send` gives its value back with `cancel`; `poll_ready` of a
+/// multi-producer publisher sees room come and go, and disconnection.
+#[test]
+fn send_cancel_and_poll_ready_with_many_publishers() {
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut b = Builder::new(1, String::new);
+    let c = b.cursor();
+    let (mut tx, mut h) = b.build_multi().unwrap();
+    let mut c = h.cursor(c);
+    let mut tx2 = tx.clone();
+    assert_eq!(tx2.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    tx.push("a".into()).unwrap();
+    assert!(tx2.poll_ready(&mut cx).is_pending());
+    let mut send = tx2.send("b".into());
+    assert!(std::pin::Pin::new(&mut send).poll(&mut cx).is_pending());
+    assert_eq!(send.cancel().as_deref(), Some("b"));
+    drop(send);
+    assert_eq!(&*c.pop().unwrap(), "a");
+    assert_eq!(tx2.poll_ready(&mut cx), Poll::Ready(Ok(())));
+    drop(c);
+    assert_eq!(
+        tx2.poll_ready(&mut cx),
+        Poll::Ready(Err(crate::queue::Disconnected(())))
+    );
+    assert!(tx.is_disconnected() && tx2.is_disconnected());
+}
+
+/// The inspectors agree with what the calls then do, across a graph with
+/// a dependent cursor and a group.
+#[test]
+fn inspectors_across_a_graph() {
+    let mut b = Builder::new(4, || 0u32);
+    let (root, dep, g) = (b.cursor(), b.cursor(), b.group(2));
+    b.after(dep, &[root]).after(g, &[root]);
+    let (mut tx, mut h) = b.build().unwrap();
+    let (mut root, dep) = (h.cursor(root), h.cursor(dep));
+    let mut ws = h.workers(g);
+    assert!(tx.is_empty() && !tx.is_full() && !tx.is_disconnected());
+    tx.push_batch(3, |i, v| *v = i as u32).unwrap();
+    assert_eq!((tx.len(), tx.free_len(), tx.sequence()), (3, 1, 3));
+    assert_eq!((root.len(), dep.len(), ws[0].len()), (3, 0, 0));
+    drop(root.pop_batch(2).unwrap());
+    assert_eq!((root.len(), dep.len(), ws[1].len()), (1, 2, 2));
+    drop(ws[0].pop().unwrap());
+    assert_eq!((ws[0].sequence(), ws[1].len()), (1, 1));
+    assert_eq!(tx.len(), 3, "dep has read nothing");
+    tx.push(3).unwrap();
+    assert!(tx.is_full());
+    assert!(!root.is_disconnected() && root.capacity() == 4);
+    drop(tx);
+    assert!(dep.is_disconnected() && ws[1].is_disconnected());
 }
