@@ -321,6 +321,21 @@ impl<T> Consumer<T> {
         self.len() == self.capacity()
     }
 
+    /// Slots a push could fill now: `capacity() - len()`. From this side it
+    /// is an upper bound: only the producer changes it concurrently, and
+    /// only downwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.free_len(), 3);
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.capacity() - self.len()
+    }
+
     /// Number of slots (a power of two).
     ///
     /// # Examples

@@ -377,6 +377,24 @@ impl<T> Producer<T> {
         self.len() == self.capacity()
     }
 
+    /// Slots a push could fill now: `capacity() - len()`. Only this producer
+    /// fills slots and the consumer only frees them, so it is a lower
+    /// bound: that many pushes (or a chunk or batch of that many) will
+    /// succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// let free = tx.free_len();
+    /// assert_eq!(free, 3);
+    /// assert!(tx.write_chunk(free).is_ok());
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.capacity() - self.len()
+    }
+
     /// Number of slots (a power of two).
     ///
     /// # Examples
