@@ -471,7 +471,11 @@ fn send_disconnects<P: Tx, C: Rx>(rt: &tokio::runtime::Runtime, (mut tx, rx): (P
                 .await
                 .expect("hung")
                 .unwrap();
-            assert_eq!(r, Err(Disconnected(1000 + id as u64)), "the value handed back");
+            assert_eq!(
+                r,
+                Err(Disconnected(1000 + id as u64)),
+                "the value handed back"
+            );
         }
     });
 }
@@ -583,7 +587,11 @@ fn cancelled_send_hands_the_value_back() {
         for i in 0..n {
             assert_eq!(rx.pop(), Ok(i));
         }
-        assert_eq!(rx.pop(), Err(PopError::Empty), "the cancelled value never went in");
+        assert_eq!(
+            rx.pop(),
+            Err(PopError::Empty),
+            "the cancelled value never went in"
+        );
         let (polled, back) = tx.send_then_cancel(7, Waker::noop());
         assert_eq!((polled, back), (Poll::Ready(Ok(())), None));
         assert_eq!(rx.pop(), Ok(7));

@@ -74,7 +74,10 @@ macro_rules! deadline_tests {
                     }
                     let deadline = Instant::now() + wait;
                     let r = tx.push_until("kept too".into(), deadline, s);
-                    assert_eq!(r.map_err(PushTimeoutError::into_inner), Err("kept too".into()));
+                    assert_eq!(
+                        r.map_err(PushTimeoutError::into_inner),
+                        Err("kept too".into())
+                    );
                     let (_tx, mut rx) = channel::<String>(2);
                     assert_eq!(rx.pop_timeout(wait, s), Err(PopTimeoutError::Timeout));
                 }

@@ -152,13 +152,25 @@ macro_rules! endpoints {
             fn push(&mut self, v: Item) -> Result<(), PushError<Item>> {
                 $m::Producer::push(self, v)
             }
-            fn push_blocking(&mut self, v: Item, s: WaitStrategy) -> Result<(), Disconnected<Item>> {
+            fn push_blocking(
+                &mut self,
+                v: Item,
+                s: WaitStrategy,
+            ) -> Result<(), Disconnected<Item>> {
                 $m::Producer::push_blocking(self, v, s)
             }
-            fn push_timeout(&mut self, v: Item, s: WaitStrategy) -> Result<(), PushTimeoutError<Item>> {
+            fn push_timeout(
+                &mut self,
+                v: Item,
+                s: WaitStrategy,
+            ) -> Result<(), PushTimeoutError<Item>> {
                 $m::Producer::push_timeout(self, v, Duration::ZERO, s)
             }
-            fn push_until(&mut self, v: Item, s: WaitStrategy) -> Result<(), PushTimeoutError<Item>> {
+            fn push_until(
+                &mut self,
+                v: Item,
+                s: WaitStrategy,
+            ) -> Result<(), PushTimeoutError<Item>> {
                 $m::Producer::push_until(self, v, past(), s)
             }
             fn send_once(&mut self, v: Item) -> Result<Result<(), Disconnected<Item>>, Item> {
@@ -223,7 +235,11 @@ macro_rules! endpoints {
             fn poll_pop_once(&mut self) -> Poll<Result<Item, Disconnected>> {
                 $m::Consumer::poll_pop(self, &mut noop_cx())
             }
-            fn pop_batch(&mut self, out: &mut Vec<Item>, max: usize) -> Result<usize, Disconnected> {
+            fn pop_batch(
+                &mut self,
+                out: &mut Vec<Item>,
+                max: usize,
+            ) -> Result<usize, Disconnected> {
                 $m::Consumer::pop_batch(self, out, max)
             }
             fn len(&self) -> usize {
@@ -441,7 +457,9 @@ impl<P: Tx, C: Rx> Harness<P, C> {
         let r: Result<(), PushError<Item>> = match how {
             How::Try => tx.push(item),
             How::Blocking(_) if would_block => return,
-            How::Blocking(s) => tx.push_blocking(item, s).map_err(|e| PushError::Disconnected(e.0)),
+            How::Blocking(s) => tx
+                .push_blocking(item, s)
+                .map_err(|e| PushError::Disconnected(e.0)),
             How::Timeout(_) | How::Until(_) => {
                 let r = match how {
                     How::Timeout(s) => tx.push_timeout(item, s),

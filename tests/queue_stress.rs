@@ -117,7 +117,10 @@ trait Tx<T>: Send + Sized + 'static {
     fn push_slice(&mut self, items: &[T]) -> Result<usize, Disconnected>
     where
         T: Clone;
-    fn push_iter<I: Iterator<Item = T>>(&mut self, it: &mut Peekable<I>) -> Result<usize, Disconnected>;
+    fn push_iter<I: Iterator<Item = T>>(
+        &mut self,
+        it: &mut Peekable<I>,
+    ) -> Result<usize, Disconnected>;
     fn try_clone(&self) -> Option<Self>;
 }
 
@@ -165,7 +168,11 @@ macro_rules! endpoints {
             fn pop_blocking(&mut self, s: WaitStrategy) -> Result<T, Disconnected> {
                 $m::Consumer::pop_blocking(self, s)
             }
-            fn pop_batch<E: Extend<T>>(&mut self, out: &mut E, max: usize) -> Result<usize, Disconnected> {
+            fn pop_batch<E: Extend<T>>(
+                &mut self,
+                out: &mut E,
+                max: usize,
+            ) -> Result<usize, Disconnected> {
                 $m::Consumer::pop_batch(self, out, max)
             }
             fn len(&self) -> usize {
@@ -649,7 +656,12 @@ mod spsc_chunk_stress {
 /// empty. On the multi-producer rings batches race other producers' claims
 /// (the staged run claims and the one-at-a-time `push_iter`); on SPMC/MPMC
 /// consumers' run claims race each other.
-fn batches<P: Tx<u64>, C: Rx<u64>>((tx, rx): (P, C), producers: usize, consumers: usize, s: WaitStrategy) {
+fn batches<P: Tx<u64>, C: Rx<u64>>(
+    (tx, rx): (P, C),
+    producers: usize,
+    consumers: usize,
+    s: WaitStrategy,
+) {
     let per = scaled(1_000_000) / producers;
     let checker = Checker::new(producers, per);
     let mut threads = Vec::new();
@@ -686,7 +698,11 @@ fn batch_producer<P: Tx<u64>>(mut tx: P, id: usize, per: usize, s: WaitStrategy)
         } else {
             let mut it = offered.iter().copied().peekable();
             let pushed = tx.push_iter(&mut it).expect("consumers alive");
-            assert_eq!(it.peek(), offered.get(pushed), "the next item stays in the iterator");
+            assert_eq!(
+                it.peek(),
+                offered.get(pushed),
+                "the next item stays in the iterator"
+            );
             assert_eq!(it.count(), k - pushed, "nothing taken that was not pushed");
             pushed
         };
@@ -953,7 +969,11 @@ fn batch_drops_once<P: Tx<Counted>, C: Rx<Counted>>((mut tx, mut rx): (P, C), sp
     let cap = rx.capacity();
     let originals: Vec<_> = (0..cap + 2).map(|_| Counted::new(&c)).collect();
     assert_eq!(tx.push_slice(&originals), Ok(cap));
-    assert_eq!(c.live(), 2 * cap + 2, "cap clones in the ring, the originals ours");
+    assert_eq!(
+        c.live(),
+        2 * cap + 2,
+        "cap clones in the ring, the originals ours"
+    );
     drop(originals);
     assert_eq!(c.live(), cap);
     let mut out = Vec::new();
@@ -1027,7 +1047,11 @@ fn batch_panics<P: Tx<Bomb>, C: Rx<Bomb>>((mut tx, mut rx): (P, C), prefix: bool
     assert!(r.is_err(), "the clone of 2 panicked");
     let pushed = if prefix { 2 } else { 0 };
     assert_eq!(c.live(), 4 + pushed, "the originals and the pushed clones");
-    assert_eq!(tx.push_slice(&items[pushed..]), Ok(4 - pushed), "the ring still works");
+    assert_eq!(
+        tx.push_slice(&items[pushed..]),
+        Ok(4 - pushed),
+        "the ring still works"
+    );
 
     struct GiveUpAfterOne(Vec<Bomb>);
     impl Extend<Bomb> for GiveUpAfterOne {
@@ -1042,7 +1066,11 @@ fn batch_panics<P: Tx<Bomb>, C: Rx<Bomb>>((mut tx, mut rx): (P, C), prefix: bool
     assert_eq!(out.0.iter().map(|b| b.0).collect::<Vec<_>>(), [0]);
     let left = if sole_rx { 3 } else { 1 };
     let mut rest = Vec::new();
-    assert_eq!(rx.pop_batch(&mut rest, 10), Ok(left), "the ring still works");
+    assert_eq!(
+        rx.pop_batch(&mut rest, 10),
+        Ok(left),
+        "the ring still works"
+    );
     let expected: Vec<u64> = (4 - left as u64..4).collect();
     assert_eq!(rest.iter().map(|b| b.0).collect::<Vec<_>>(), expected);
     drop((out, rest, items));

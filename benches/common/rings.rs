@@ -224,7 +224,10 @@ impl Ring for CorelaneSpscBatch {
                 std::hint::spin_loop();
                 continue;
             }
-            take(rx.read_chunk(waiting).expect("items only accumulate"), &mut expect);
+            take(
+                rx.read_chunk(waiting).expect("items only accumulate"),
+                &mut expect,
+            );
         }
         expect
     }

@@ -564,11 +564,8 @@ fn spmc_batch_pop_claims_a_run() {
         });
         let other = thread::spawn(move || rx2.pop().ok());
         let mut got = Vec::new();
-        loop {
-            match rx1.pop_batch(&mut got, 2) {
-                Ok(_) => thread::yield_now(),
-                Err(Disconnected(())) => break,
-            }
+        while rx1.pop_batch(&mut got, 2).is_ok() {
+            thread::yield_now();
         }
         producer.join().unwrap();
         assert!(got.windows(2).all(|w| w[0] < w[1]), "FIFO per consumer");
@@ -617,11 +614,8 @@ fn mpsc_sole_batch_writes_ahead_against_pop_batch() {
             }
         });
         let mut got = Vec::new();
-        loop {
-            match rx.pop_batch(&mut got, 2) {
-                Ok(_) => thread::yield_now(),
-                Err(Disconnected(())) => break,
-            }
+        while rx.pop_batch(&mut got, 2).is_ok() {
+            thread::yield_now();
         }
         p.join().unwrap();
         assert_eq!(got, [0, 1, 2, 3]);
@@ -639,7 +633,7 @@ fn spsc_chunk_slices_against_pushes() {
         tx.push_slice(&[0, 1]).unwrap();
         let p = thread::spawn(move || {
             let mut items = 2..6;
-            while items.len() > 0 {
+            while !items.is_empty() {
                 tx.push_iter(&mut items).unwrap();
                 thread::yield_now();
             }

@@ -6,7 +6,7 @@ use std::iter::Peekable;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::queue::stamped::{self, SharedProducer, PushSide, Ring};
+use crate::queue::stamped::{self, PushSide, Ring, SharedProducer};
 use crate::queue::wait::{self, SendFuture, WaitStrategy};
 use crate::queue::{Disconnected, PushError, PushTimeoutError};
 use crate::sync::Arc;
@@ -70,7 +70,11 @@ impl<T> Producer<T> {
     /// assert_eq!(rx.pop(), Ok(2));
     /// assert_eq!(rx.pop(), Ok(3));
     /// ```
-    pub fn push_blocking(&mut self, value: T, strategy: WaitStrategy) -> Result<(), Disconnected<T>> {
+    pub fn push_blocking(
+        &mut self,
+        value: T,
+        strategy: WaitStrategy,
+    ) -> Result<(), Disconnected<T>> {
         stamped::push_blocking(&self.ring, &mut self.side, value, strategy)
     }
 

@@ -69,7 +69,11 @@ impl<T> Producer<T> {
     /// assert_eq!(rx.pop(), Ok(2));
     /// assert_eq!(rx.pop(), Ok(3));
     /// ```
-    pub fn push_blocking(&mut self, value: T, strategy: WaitStrategy) -> Result<(), Disconnected<T>> {
+    pub fn push_blocking(
+        &mut self,
+        value: T,
+        strategy: WaitStrategy,
+    ) -> Result<(), Disconnected<T>> {
         stamped::push_blocking(&self.ring, &mut self.side, value, strategy)
     }
 

@@ -201,7 +201,11 @@ impl<T> Consumer<T> {
     /// drop(tx);
     /// assert_eq!(rx.pop_batch(&mut got, 10), Err(Disconnected(())));
     /// ```
-    pub fn pop_batch<E: Extend<T>>(&mut self, out: &mut E, max: usize) -> Result<usize, Disconnected> {
+    pub fn pop_batch<E: Extend<T>>(
+        &mut self,
+        out: &mut E,
+        max: usize,
+    ) -> Result<usize, Disconnected> {
         self.side.pop_batch(&self.ring, out, max)
     }
 

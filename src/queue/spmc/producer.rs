@@ -68,7 +68,11 @@ impl<T> Producer<T> {
     /// assert_eq!(consumer.join().unwrap(), Ok(1));
     /// assert_eq!(rx.len(), 2);
     /// ```
-    pub fn push_blocking(&mut self, value: T, strategy: WaitStrategy) -> Result<(), Disconnected<T>> {
+    pub fn push_blocking(
+        &mut self,
+        value: T,
+        strategy: WaitStrategy,
+    ) -> Result<(), Disconnected<T>> {
         stamped::push_blocking(&self.ring, &mut self.side, value, strategy)
     }
 
@@ -239,7 +243,10 @@ impl<T> Producer<T> {
     /// assert_eq!(jobs.next(), Some(3), "the one that did not fit");
     /// assert_eq!(rx.pop(), Ok(1));
     /// ```
-    pub fn push_iter<I: Iterator<Item = T>>(&mut self, iter: &mut I) -> Result<usize, Disconnected> {
+    pub fn push_iter<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+    ) -> Result<usize, Disconnected> {
         self.side.push_run(&self.ring, iter)
     }
 

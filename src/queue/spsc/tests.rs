@@ -46,7 +46,10 @@ fn a_chunk_larger_than_the_free_slots_reports_how_many_are_free() {
     let (mut tx, _rx) = channel::<u64>(8);
     tx.push(1).unwrap();
     for n in [9, usize::MAX / 2, usize::MAX] {
-        assert_eq!(tx.write_chunk(n).err(), Some(WriteChunkError::TooFewSlots(7)));
+        assert_eq!(
+            tx.write_chunk(n).err(),
+            Some(WriteChunkError::TooFewSlots(7))
+        );
     }
     assert_eq!(tx.write_chunk(7).map(|c| c.len()).ok(), Some(7));
 }

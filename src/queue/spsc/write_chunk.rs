@@ -124,7 +124,10 @@ impl<T> Producer<T> {
     /// assert_eq!(ticks.next(), Some(3), "the one that did not fit");
     /// assert_eq!(rx.pop(), Ok(1));
     /// ```
-    pub fn push_iter<I: Iterator<Item = T>>(&mut self, iter: &mut I) -> Result<usize, Disconnected> {
+    pub fn push_iter<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+    ) -> Result<usize, Disconnected> {
         let free = self.free_for(iter.size_hint().0.max(1))?;
         if free == 0 {
             return Ok(0);

@@ -236,7 +236,9 @@ pub(super) fn push_staged<T: Clone, const N: usize>(
         let (first, got) = side.claim(ring, want);
         let mut run = RunWriter::new(ring, first, TailUpdate::Claimed, None);
         for _ in 0..got {
-            let v = staged.take().expect("a claim never exceeds what was staged");
+            let v = staged
+                .take()
+                .expect("a claim never exceeds what was staged");
             // SAFETY: `claim` made positions `first..first + got` ours,
             // with their slots free.
             unsafe { run.write(v) };
