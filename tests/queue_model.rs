@@ -955,3 +955,27 @@ fn unroundable_capacity_panics() {
     let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("too large"), "{msg}");
 }
+
+/// An MPSC producer left alone after a clone pushed laps: its cached view of
+/// the consumer's position is more than a capacity behind the tail, so its
+/// batch must look at the consumer again rather than count free slots from
+/// the cache (found by `mpsc_matches_model`: the free count underflowed).
+#[test]
+fn mpsc_batch_after_a_clone_pushed_laps() {
+    let (mut tx, mut rx) = mpsc::channel::<u32>(4);
+    let mut other = tx.clone();
+    for _ in 0..3 {
+        for i in 0..4 {
+            other.push(i).unwrap();
+        }
+        for i in 0..4 {
+            assert_eq!(rx.pop(), Ok(i));
+        }
+    }
+    drop(other);
+    assert_eq!(tx.push_slice(&[7, 8, 9, 10, 11]), Ok(4));
+    assert_eq!(tx.push_iter(&mut (12..14).peekable()), Ok(0));
+    let mut got = Vec::new();
+    assert_eq!(rx.pop_batch(&mut got, 8), Ok(4));
+    assert_eq!(got, [7, 8, 9, 10]);
+}

@@ -262,19 +262,20 @@ impl HeadGatedProducer {
         values: impl Iterator<Item = T>,
         want: usize,
     ) -> usize {
-        let cap = ring.capacity();
+        let cap = ring.capacity() as isize;
         // Relaxed: we are the only writer of `tail` (see `push_alone`).
         let first = ring.tail.load(Ordering::Relaxed);
-        let used = |head: usize| {
-            let used = ahead(first, head);
-            debug_assert!((0..=cap as isize).contains(&used), "head passed tail");
-            used as usize
-        };
-        let mut free = cap - used(self.cached_head);
+        // The cached head may be more than a capacity behind `tail` (it was
+        // loaded, or cloned, before other handles that have left since
+        // pushed): then it vouches for nothing, and the fresh one is looked
+        // at, as in `push_alone`.
+        let mut free = (cap - ahead(first, self.cached_head)).max(0) as usize;
         if free < want {
             // Acquire: as in `push`.
             self.cached_head = ring.head.load(Ordering::Acquire);
-            free = cap - used(self.cached_head);
+            let used = ahead(first, self.cached_head);
+            debug_assert!((0..=cap).contains(&used), "head passed tail");
+            free = (cap - used) as usize;
         }
         let mut run = RunWriter::new(ring, first, TailUpdate::BeforeStamps, None);
         for v in values.take(free) {
