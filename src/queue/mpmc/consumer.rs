@@ -16,6 +16,16 @@ use crate::sync::Arc;
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items out, and from `&self` it
 /// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::mpmc::channel::<u32>(4);
+/// let rx2 = rx.clone(); // one more consumer
+/// tx.push(1).unwrap();
+/// let t = std::thread::spawn(move || rx.pop_blocking(Default::default()));
+/// assert_eq!(t.join().unwrap(), Ok(1));
+/// ```
 pub struct Consumer<T> {
     pub(super) ring: Arc<Ring<T>>,
     pub(super) side: SharedConsumer,
@@ -155,6 +165,11 @@ impl<T> Consumer<T> {
     /// `Ready(Ok(item))`, `Ready(Err(Disconnected))` once the ring is
     /// drained and every producer is gone, or `Pending` with the task's waker
     /// registered to be woken by the next push.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` once the ring is drained and
+    /// every producer is gone.
     ///
     /// # Examples
     ///

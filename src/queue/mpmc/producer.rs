@@ -15,6 +15,15 @@ use crate::sync::Arc;
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items in, and from `&self` it
 /// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::mpmc::channel::<u32>(4);
+/// let tx2 = tx.clone(); // one more producer
+/// std::thread::spawn(move || tx.push(1).unwrap()).join().unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
 pub struct Producer<T> {
     pub(super) ring: Arc<Ring<T>>,
     pub(super) side: SharedProducer,
@@ -173,6 +182,10 @@ impl<T> Producer<T> {
     /// handle's [`push`](Self::push): the push then returns
     /// [`PushError::Full`] or [`PushError::Busy`], and `poll_ready` waits
     /// again.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` if every consumer is gone.
     ///
     /// # Examples
     ///

@@ -15,6 +15,15 @@ use crate::sync::Arc;
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items out, and from `&self` it
 /// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u32>(4);
+/// tx.push(1).unwrap();
+/// let t = std::thread::spawn(move || rx.pop_blocking(Default::default()));
+/// assert_eq!(t.join().unwrap(), Ok(1));
+/// ```
 pub struct Consumer<T> {
     pub(super) ring: Arc<Ring<T>>,
     pub(super) side: SoleConsumer,
@@ -152,6 +161,11 @@ impl<T> Consumer<T> {
     /// `Ready(Ok(item))`, `Ready(Err(Disconnected))` once the ring is
     /// drained and every producer is gone, or `Pending` with the task's
     /// waker registered to be woken by the next push.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` once the ring is drained and
+    /// every producer is gone.
     ///
     /// # Examples
     ///

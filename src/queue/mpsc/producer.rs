@@ -15,6 +15,15 @@ use crate::sync::Arc;
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items in, and from `&self` it
 /// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u32>(4);
+/// let tx2 = tx.clone(); // one more producer
+/// std::thread::spawn(move || tx.push(1).unwrap()).join().unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
 pub struct Producer<T> {
     pub(super) ring: Arc<Ring<T>>,
     pub(super) side: HeadGatedProducer,
@@ -172,6 +181,10 @@ impl<T> Producer<T> {
     /// handle's [`push`](Self::push): the push then returns
     /// [`PushError::Full`] and `poll_ready` waits again. (From the only
     /// producer handle, the slot stays free until it pushes.)
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` if the consumer is gone.
     ///
     /// # Examples
     ///

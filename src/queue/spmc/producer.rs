@@ -14,6 +14,14 @@ use crate::sync::Arc;
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items in, and from `&self` it
 /// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spmc::channel::<u32>(4);
+/// std::thread::spawn(move || tx.push(1).unwrap()).join().unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
 pub struct Producer<T> {
     pub(super) ring: Arc<Ring<T>>,
     pub(super) side: SoleProducer,
@@ -168,6 +176,10 @@ impl<T> Producer<T> {
     /// `Ready(Ok(()))` the next [`push`](Self::push) succeeds (unless the
     /// consumers leave meanwhile). The `Sink::poll_ready` half of a
     /// hand-written sink.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` if every consumer is gone.
     ///
     /// # Examples
     ///

@@ -122,6 +122,14 @@ impl ProducerCursor {
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items in, and from `&self` it
 /// hands out only lengths and flags, never `&T`.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(4);
+/// std::thread::spawn(move || tx.push(1).unwrap()).join().unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
 pub struct Producer<T> {
     pub(super) cursor: ProducerCursor,
     pub(super) shared: Arc<Shared<T>>,
@@ -304,6 +312,10 @@ impl<T> Producer<T> {
     /// `Ready(Err(Disconnected))` if the consumer is gone, else `Pending`
     /// with the task's waker registered to be woken by the next pop. The
     /// `Sink::poll_ready` half of a hand-written sink.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` if the consumer is gone.
     ///
     /// # Examples
     ///

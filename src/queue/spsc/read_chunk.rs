@@ -159,6 +159,18 @@ impl<T> Consumer<T> {
 /// `Send` for `T: Send` (it moves with the consumer's exclusive borrow);
 /// `Sync` only for `T: Send + Sync`, because [`get`](Self::get) and
 /// [`iter`](Self::iter) hand out `&T` from `&self`.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(8);
+/// tx.push_slice(&[1, 2, 3]).unwrap();
+/// let mut chunk = rx.read_chunk(3).unwrap();
+/// assert_eq!(chunk.get(2), Some(&3)); // in place
+/// assert_eq!(chunk.next(), Some(1)); // moved out
+/// drop(chunk); // releases the one taken; 2 and 3 stay
+/// assert_eq!(rx.len(), 2);
+/// ```
 pub struct ReadChunk<'a, T> {
     /// `consumer.head` is advanced as items are taken, so it always points
     /// at the first item not yet taken; forgetting the chunk is therefore

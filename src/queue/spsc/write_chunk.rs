@@ -151,6 +151,17 @@ impl<T> Producer<T> {
 /// written again by the next publication.
 ///
 /// `Send` and `Sync` for `T: Send`: from `&self` it hands out only counts.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(8);
+/// let mut chunk = tx.write_chunk(4).unwrap();
+/// chunk.push(1).unwrap();
+/// chunk.fill_from_iter([2, 3]);
+/// drop(chunk); // publishes the three filled; the fourth slot stays free
+/// assert_eq!(rx.len(), 3);
+/// ```
 pub struct WriteChunk<'a, T> {
     /// The producer's `tail` stays at the chunk's start until the commit.
     producer: &'a mut Producer<T>,
