@@ -1,10 +1,10 @@
 //! Type-level guarantees, checked by trybuild: the single sides of the rings
 //! are not `Clone`; no handle of a ring of a `!Send` item type crosses
 //! threads; a handle that gives out `&T` from `&self` to other threads
-//! (an SPSC `ReadChunk` shared by reference, every multicast subscriber)
-//! needs `T: Sync`; and multicast node ids are typed per kind (a group's id
-//! takes no cursor, a lossy cursor's id is no dependency). Each case's
-//! first comment says which bound it pins.
+//! (an SPSC `ReadChunk` shared by reference, or its `slices()`; every
+//! multicast subscriber) needs `T: Sync`; and multicast node ids are typed
+//! per kind (a group's id takes no cursor, a lossy cursor's id is no
+//! dependency). Each case's first comment says which bound it pins.
 //!
 //! The expected compiler output lives next to each case (`tests/ui/*.stderr`);
 //! regenerate it with `TRYBUILD=overwrite cargo test --test compile_fail`

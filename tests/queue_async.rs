@@ -10,8 +10,11 @@
 //! * Async on one side, blocking `Park` on the other: wakers and futex
 //!   sleepers share the ring's wake-up cells.
 //! * Disconnect while awaiting, under both executors; a future dropped
-//!   while pending (cancellation) leaves the ring working; a task that
+//!   while pending (cancellation) leaves the ring working, and a pending
+//!   `send` hands its value back through `SendFuture::cancel`; a task that
 //!   re-polls with a different waker is woken through the new one.
+//! * Every consumer is a `Stream` that ends when the ring is drained and
+//!   the producers are gone.
 
 use std::future::Future;
 use std::pin::pin;
@@ -22,7 +25,9 @@ use std::thread::{self, Thread};
 use std::time::Duration;
 
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::{mpmc, mpsc, spmc, spsc, PopError, PushError};
+use corelane::queue::{mpmc, mpsc, spmc, spsc, Disconnected, PopError};
+use futures_core::Stream;
+use futures_util::StreamExt;
 
 fn scaled(release: usize) -> usize {
     if cfg!(debug_assertions) {
@@ -112,27 +117,45 @@ fn guarded(name: &str, body: impl FnOnce() + Send + 'static) {
 // ---------------------------------------------------------------------------
 
 trait Tx: Send + Sized + 'static {
-    fn send(&mut self, v: u64) -> impl Future<Output = Result<(), PushError<u64>>> + Send + '_;
-    fn push_blocking(&mut self, v: u64, s: WaitStrategy) -> Result<(), PushError<u64>>;
+    fn send(&mut self, v: u64) -> impl Future<Output = Result<(), Disconnected<u64>>> + Send + '_;
+    /// Polls `send(v)` once with `waker`, then `cancel`s it: the poll's
+    /// result and what `cancel` handed back.
+    fn send_then_cancel(
+        &mut self,
+        v: u64,
+        waker: &Waker,
+    ) -> (Poll<Result<(), Disconnected<u64>>>, Option<u64>);
+    fn push_blocking(&mut self, v: u64, s: WaitStrategy) -> Result<(), Disconnected<u64>>;
     fn try_clone(&self) -> Option<Self>;
 }
 
-trait Rx: Send + Sized + 'static {
-    fn recv(&mut self) -> impl Future<Output = Result<u64, PopError>> + Send + '_;
-    fn pop_blocking(&mut self, s: WaitStrategy) -> Result<u64, PopError>;
+trait Rx: Send + Sized + Unpin + Stream<Item = u64> + 'static {
+    fn recv(&mut self) -> impl Future<Output = Result<u64, Disconnected>> + Send + '_;
+    fn pop(&mut self) -> Result<u64, PopError>;
+    fn pop_blocking(&mut self, s: WaitStrategy) -> Result<u64, Disconnected>;
     fn try_clone(&self) -> Option<Self>;
 }
 
+/// Test scaffolding: `Tx`/`Rx` for one ring module.
 macro_rules! endpoints {
     ($m:ident, tx_clone = $tc:expr, rx_clone = $rc:expr) => {
         impl Tx for $m::Producer<u64> {
             fn send(
                 &mut self,
                 v: u64,
-            ) -> impl Future<Output = Result<(), PushError<u64>>> + Send + '_ {
+            ) -> impl Future<Output = Result<(), Disconnected<u64>>> + Send + '_ {
                 $m::Producer::send(self, v)
             }
-            fn push_blocking(&mut self, v: u64, s: WaitStrategy) -> Result<(), PushError<u64>> {
+            fn send_then_cancel(
+                &mut self,
+                v: u64,
+                waker: &Waker,
+            ) -> (Poll<Result<(), Disconnected<u64>>>, Option<u64>) {
+                let mut send = $m::Producer::send(self, v);
+                let polled = poll_with(&mut send, waker);
+                (polled, send.cancel())
+            }
+            fn push_blocking(&mut self, v: u64, s: WaitStrategy) -> Result<(), Disconnected<u64>> {
                 $m::Producer::push_blocking(self, v, s)
             }
             fn try_clone(&self) -> Option<Self> {
@@ -142,10 +165,13 @@ macro_rules! endpoints {
         }
 
         impl Rx for $m::Consumer<u64> {
-            fn recv(&mut self) -> impl Future<Output = Result<u64, PopError>> + Send + '_ {
+            fn recv(&mut self) -> impl Future<Output = Result<u64, Disconnected>> + Send + '_ {
                 $m::Consumer::recv(self)
             }
-            fn pop_blocking(&mut self, s: WaitStrategy) -> Result<u64, PopError> {
+            fn pop(&mut self) -> Result<u64, PopError> {
+                $m::Consumer::pop(self)
+            }
+            fn pop_blocking(&mut self, s: WaitStrategy) -> Result<u64, Disconnected> {
                 $m::Consumer::pop_blocking(self, s)
             }
             fn try_clone(&self) -> Option<Self> {
@@ -225,8 +251,7 @@ async fn recv_all<C: Rx>(mut rx: C) -> Vec<u64> {
     loop {
         match rx.recv().await {
             Ok(v) => got.push(v),
-            Err(PopError::Disconnected) => return fifo_per_producer(got),
-            Err(e) => panic!("recv returned {e:?}"),
+            Err(Disconnected(())) => return fifo_per_producer(got),
         }
     }
 }
@@ -417,7 +442,7 @@ fn recv_disconnects<P: Tx, C: Rx>(rt: &tokio::runtime::Runtime, (tx, rx): (P, C)
         drop(spare);
         for w in waiting {
             let r = tokio::time::timeout(WATCHDOG, w).await.expect("hung");
-            assert_eq!(r.unwrap(), Err(PopError::Disconnected));
+            assert_eq!(r.unwrap(), Err(Disconnected(())));
         }
     });
 }
@@ -446,7 +471,11 @@ fn send_disconnects<P: Tx, C: Rx>(rt: &tokio::runtime::Runtime, (mut tx, rx): (P
                 .await
                 .expect("hung")
                 .unwrap();
-            assert_eq!(r, Err(PushError::Disconnected(1000 + id as u64)));
+            assert_eq!(
+                r,
+                Err(Disconnected(1000 + id as u64)),
+                "the value handed back"
+            );
         }
     });
 }
@@ -472,14 +501,14 @@ fn block_on_disconnect_while_awaiting() {
         let waiter = thread::spawn(move || block_on(rx.recv()));
         thread::sleep(Duration::from_millis(10));
         drop(tx);
-        assert_eq!(waiter.join().unwrap(), Err(PopError::Disconnected));
+        assert_eq!(waiter.join().unwrap(), Err(Disconnected(())));
 
         let (mut tx, rx) = spsc::channel::<u64>(1);
         tx.push(1).unwrap();
         let waiter = thread::spawn(move || block_on(tx.send(2)));
         thread::sleep(Duration::from_millis(10));
         drop(rx);
-        assert_eq!(waiter.join().unwrap(), Err(PushError::Disconnected(2)));
+        assert_eq!(waiter.join().unwrap(), Err(Disconnected(2)));
     });
 }
 
@@ -533,4 +562,89 @@ fn newest_waker_is_woken() {
     check(mpsc::channel::<u64>(2));
     check(spmc::channel::<u64>(2));
     check(mpmc::channel::<u64>(2));
+}
+
+/// Fills the ring with `send`s that complete at once; returns how many.
+fn fill<P: Tx>(tx: &mut P) -> u64 {
+    let mut n = 0;
+    while let Some(r) = futures_util::FutureExt::now_or_never(tx.send(n)) {
+        r.unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// A `send` pending on a full ring hands its value back through `cancel`
+/// (and never pushes it); a completed one keeps nothing. The `select!`
+/// shape: the losing branch's value is taken back, not dropped.
+#[test]
+fn cancelled_send_hands_the_value_back() {
+    fn check<P: Tx, C: Rx>((mut tx, mut rx): (P, C)) {
+        let n = fill(&mut tx);
+        let (polled, back) = tx.send_then_cancel(99, Waker::noop());
+        assert!(polled.is_pending(), "the ring is full");
+        assert_eq!(back, Some(99), "cancel hands the value back");
+        for i in 0..n {
+            assert_eq!(rx.pop(), Ok(i));
+        }
+        assert_eq!(
+            rx.pop(),
+            Err(PopError::Empty),
+            "the cancelled value never went in"
+        );
+        let (polled, back) = tx.send_then_cancel(7, Waker::noop());
+        assert_eq!((polled, back), (Poll::Ready(Ok(())), None));
+        assert_eq!(rx.pop(), Ok(7));
+        drop(rx);
+        let (polled, back) = tx.send_then_cancel(8, Waker::noop());
+        assert_eq!((polled, back), (Poll::Ready(Err(Disconnected(8))), None));
+    }
+    check(spsc::channel::<u64>(1));
+    check(mpsc::channel::<u64>(2));
+    check(spmc::channel::<u64>(2));
+    check(mpmc::channel::<u64>(2));
+
+    // Under tokio, as the queue docs show it: the send loses a `select!`.
+    current_thread().block_on(async {
+        let (mut tx, _rx) = mpmc::channel::<String>(2);
+        tx.push("a".into()).unwrap();
+        tx.push("b".into()).unwrap();
+        let mut send = tx.send("c".into());
+        tokio::select! {
+            _ = &mut send => panic!("nobody pops"),
+            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+        }
+        assert_eq!(send.cancel().as_deref(), Some("c"));
+    });
+}
+
+/// Every consumer is a `Stream`: it yields what is in the ring, then ends
+/// (`None`) once the ring is drained and every producer is gone, including
+/// while it is waiting.
+#[test]
+fn streams_end_at_disconnection() {
+    fn check<P: Tx, C: Rx>((mut tx, rx): (P, C)) {
+        let n = fill(&mut tx);
+        drop(tx);
+        let got: Vec<u64> = block_on(rx.collect());
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+    }
+    fn check_waiting<P: Tx, C: Rx>((mut tx, rx): (P, C)) {
+        let reader = thread::spawn(move || block_on(rx.collect::<Vec<u64>>()));
+        thread::sleep(Duration::from_millis(10)); // let it wait
+        block_on(tx.send(1)).unwrap();
+        thread::sleep(Duration::from_millis(10));
+        drop(tx);
+        assert_eq!(reader.join().unwrap(), [1]);
+    }
+    guarded("streams", || {
+        check(spsc::channel::<u64>(4));
+        check(mpsc::channel::<u64>(4));
+        check(spmc::channel::<u64>(4));
+        check(mpmc::channel::<u64>(4));
+        check_waiting(spsc::channel::<u64>(4));
+        check_waiting(mpsc::channel::<u64>(4));
+        check_waiting(spmc::channel::<u64>(4));
+        check_waiting(mpmc::channel::<u64>(4));
+    });
 }

@@ -21,7 +21,7 @@ fn an_item_taken_from_a_forgotten_read_chunk_is_not_handed_out_again() {
     let (mut tx, mut rx) = spsc::channel::<u64>(4);
     tx.push(1).unwrap();
     tx.push(2).unwrap();
-    let mut chunk = rx.read_chunk(2);
+    let mut chunk = rx.read_chunk(2).unwrap();
     assert_eq!(chunk.next(), Some(1));
     std::mem::forget(chunk);
     assert_eq!(rx.pop(), Ok(2), "item 1 was already moved out of the ring");
@@ -46,7 +46,7 @@ fn items_are_dropped_once_after_a_forgotten_read_chunk() {
         for _ in 0..3 {
             assert!(tx.push(Counted(drops.clone())).is_ok());
         }
-        let mut chunk = rx.read_chunk(3);
+        let mut chunk = rx.read_chunk(3).unwrap();
         let taken = chunk.next().expect("one item");
         std::mem::forget(chunk);
         drop(taken);

@@ -190,7 +190,7 @@ impl Ring for CorelaneSpscBatch {
             let want = (CHUNK as u64).min(n - i) as usize;
             let free = match tx.write_chunk(want) {
                 Ok(_) => want,
-                Err(spsc::ChunkError::TooFewSlots(f)) => f,
+                Err(spsc::WriteChunkError::TooFewSlots(f)) => f,
                 Err(e) => panic!("{e}"),
             };
             if free == 0 {
@@ -203,16 +203,31 @@ impl Ring for CorelaneSpscBatch {
     }
     fn recv_all(rx: &mut Self::Rx, n: u64) -> u64 {
         let mut expect = 0;
+        let take = |c: spsc::ReadChunk<'_, u64>, expect: &mut u64| {
+            for v in c {
+                assert_eq!(v, *expect);
+                *expect += 1;
+            }
+        };
         while expect < n {
-            let c = rx.read_chunk(CHUNK);
-            if c.is_empty() {
+            // A chunk of CHUNK, or of what is there when fewer are (the
+            // error says how many).
+            let waiting = match rx.read_chunk(CHUNK) {
+                Ok(c) => {
+                    take(c, &mut expect);
+                    continue;
+                }
+                Err(spsc::ReadChunkError::TooFewItems(k)) => k,
+                Err(e) => panic!("{e}"),
+            };
+            if waiting == 0 {
                 std::hint::spin_loop();
                 continue;
             }
-            for v in c {
-                assert_eq!(v, expect);
-                expect += 1;
-            }
+            take(
+                rx.read_chunk(waiting).expect("items only accumulate"),
+                &mut expect,
+            );
         }
         expect
     }

@@ -5,7 +5,7 @@
 #![cfg(corelane_loom)]
 
 use corelane::queue::wait::WaitStrategy;
-use corelane::queue::{mpmc, mpsc, spmc, spsc, PopError, PushError};
+use corelane::queue::{mpmc, mpsc, spmc, spsc, Disconnected, PopError, PushError};
 use loom::thread;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
@@ -111,7 +111,8 @@ fn spsc_chunk_across_blocks_then_pushes() {
                     got.push(v);
                 }
             } else {
-                got.extend(rx.read_chunk(2));
+                // Up to two, through a read chunk (one release store).
+                rx.pop_batch(&mut got, 2).unwrap();
             }
             thread::yield_now();
         }
@@ -151,7 +152,7 @@ fn spsc_chunks() {
         });
         let mut got = Vec::new();
         while got.len() < 3 {
-            got.extend(rx.read_chunk(2));
+            rx.pop_batch(&mut got, 2).unwrap();
             thread::yield_now();
         }
         assert_eq!(got, [1, 2, 3]);
@@ -204,7 +205,7 @@ fn spsc_park_wakes_on_disconnect() {
         let (tx, mut rx) = spsc::channel::<usize>(2);
         let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
         drop(tx);
-        assert_eq!(c.join().unwrap(), Err(PopError::Disconnected));
+        assert_eq!(c.join().unwrap(), Err(Disconnected(())));
     });
 }
 
@@ -275,15 +276,18 @@ fn mpsc_full_ring_reloads_cached_head() {
     });
 }
 
+/// A batch from one of two producer handles: its clones are staged, then
+/// claimed as one run (one CAS) against another producer's single push.
 #[test]
 fn mpsc_batch_against_single_push() {
     model(|| {
-        let (tx, mut rx) = mpsc::channel::<usize>(4);
+        let (mut tx, mut rx) = mpsc::channel::<usize>(4);
         let mut tx2 = tx.clone();
         let a = thread::spawn(move || {
-            let mut batch = vec![1, 2];
-            while !batch.is_empty() {
-                tx.push_batch(&mut batch).unwrap();
+            let batch = [1, 2];
+            let mut done = 0;
+            while done < batch.len() {
+                done += tx.push_slice(&batch[done..]).unwrap();
                 thread::yield_now();
             }
         });
@@ -300,7 +304,7 @@ fn mpsc_batch_against_single_push() {
     });
 }
 
-/// MPSC `push_batch` whose claim wraps past the end of the slot array while
+/// MPSC `push_slice` whose claim wraps past the end of the slot array while
 /// another producer pushes and the consumer pops. Capacity 2, and item 0
 /// goes first: once the consumer has read it, one batch claim takes
 /// positions 1 and 2, i.e. slot 1 and then slot 0 again (or only position 2,
@@ -318,11 +322,7 @@ fn mpsc_batch_wraps_around_the_ring() {
         let (mut tx, mut rx) = mpsc::channel::<usize>(2);
         tx.push(0).unwrap();
         let mut tx2 = tx.clone();
-        let batcher = thread::spawn(move || {
-            let mut batch = vec![1, 2];
-            tx.push_batch(&mut batch).unwrap();
-            2 - batch.len()
-        });
+        let batcher = thread::spawn(move || tx.push_slice(&[1, 2]).unwrap());
         let pusher = thread::spawn(move || tx2.push(10).is_ok());
         let mut got = Vec::new();
         loop {
@@ -418,7 +418,7 @@ fn stamped_park_wakes_on_disconnect() {
         });
         tx.push(1).unwrap();
         drop(tx);
-        assert_eq!(c.join().unwrap(), (Ok(1), Err(PopError::Disconnected)));
+        assert_eq!(c.join().unwrap(), (Ok(1), Err(Disconnected(()))));
     });
 }
 
@@ -502,5 +502,154 @@ fn spmc_disconnect_leaves_no_item_behind() {
         got.extend(a.join().unwrap());
         got.sort();
         assert_eq!(got, [1, 2], "an item was left behind a Disconnected");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Batches: run claims, write-ahead runs, one-store releases
+// ---------------------------------------------------------------------------
+
+/// Drains `rx` with `pop` until the producers are gone.
+fn drain<T>(mut pop: impl FnMut() -> Result<T, PopError>) -> Vec<T> {
+    let mut got = Vec::new();
+    loop {
+        match pop() {
+            Ok(v) => got.push(v),
+            Err(PopError::Disconnected) => return got,
+            Err(_) => thread::yield_now(),
+        }
+    }
+}
+
+/// MPMC `push_slice`: the clones are staged, then claimed as one run (the
+/// stamp of every position checked free, then one CAS) against another
+/// producer's push and a consumer. Capacity 2 and item 0 first: the run
+/// [1, 2] ends on slot 0 again, which it may claim only after the
+/// consumer's read of item 0 stamped it free (Release, against the claim's
+/// Acquire load of that stamp); a claim that skipped the check would write
+/// the slot while it is read (a causality violation) or overwrite item 0.
+#[test]
+fn mpmc_batch_claim_wraps_around_the_ring() {
+    model(|| {
+        let (mut tx, mut rx) = mpmc::channel::<usize>(2);
+        tx.push(0).unwrap();
+        let mut tx2 = tx.clone();
+        let batcher = thread::spawn(move || tx.push_slice(&[1, 2]).unwrap());
+        let pusher = thread::spawn(move || tx2.push(10).is_ok());
+        let got = drain(|| rx.pop());
+        let batched = batcher.join().unwrap();
+        let pushed = pusher.join().unwrap();
+        let first_producer: Vec<_> = got.iter().filter(|&&v| v < 10).copied().collect();
+        let expected: Vec<usize> = (0..=batched).collect();
+        assert_eq!(first_producer, expected, "FIFO, nothing lost or doubled");
+        assert_eq!(got.contains(&10), pushed, "the other producer's item");
+        assert_eq!(got.len(), 1 + batched + usize::from(pushed));
+    });
+}
+
+/// SPMC `pop_batch`: one consumer claims a run of ready slots with one CAS
+/// (the stamp of every position checked written first) while another
+/// consumer tries one pop and the producer refills the slot the run freed.
+/// Each item is taken exactly once, in order per consumer; a run that
+/// skipped the check would read a slot not yet written.
+#[test]
+fn spmc_batch_pop_claims_a_run() {
+    model(|| {
+        let (mut tx, mut rx1) = spmc::channel::<usize>(2);
+        let mut rx2 = rx1.clone();
+        tx.push(0).unwrap();
+        let producer = thread::spawn(move || {
+            push_spin(|v| tx.push(v), 1);
+            push_spin(|v| tx.push(v), 2);
+        });
+        let other = thread::spawn(move || rx2.pop().ok());
+        let mut got = Vec::new();
+        while rx1.pop_batch(&mut got, 2).is_ok() {
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "FIFO per consumer");
+        got.extend(other.join().unwrap());
+        got.sort();
+        assert_eq!(got, [0, 1, 2], "each item exactly once");
+    });
+}
+
+/// SPMC `push_slice`: the producer checks each slot's stamp free before it
+/// clones into it, writes the run ahead, and publishes it with one Release
+/// fence before the Relaxed stamps. Capacity 2, item 0 first: the run stops
+/// at slot 0 until the consumer's read of item 0 freed it. Without the
+/// fence the consumer would read a value not ordered before its stamp.
+#[test]
+fn spmc_batch_push_writes_ahead() {
+    model(|| {
+        let (mut tx, mut rx) = spmc::channel::<usize>(2);
+        tx.push(0).unwrap();
+        let consumer = thread::spawn(move || drain(|| rx.pop()));
+        let batch = [1, 2, 3];
+        let mut done = 0;
+        while done < batch.len() {
+            done += tx.push_slice(&batch[done..]).unwrap();
+            thread::yield_now();
+        }
+        drop(tx);
+        assert_eq!(consumer.join().unwrap(), [0, 1, 2, 3]);
+    });
+}
+
+/// MPSC from the only producer handle: `push_iter` takes an item only for a
+/// slot below the cached `head` plus the capacity, writes the run ahead of
+/// `tail`, and publishes it (tail, one fence, stamps) at the end; the
+/// consumer takes `pop_batch`es, releasing each batch's slots with one
+/// Release `head` store, which the producer's reuse of a slot waits for.
+#[test]
+fn mpsc_sole_batch_writes_ahead_against_pop_batch() {
+    model(|| {
+        let (mut tx, mut rx) = mpsc::channel::<usize>(2);
+        let p = thread::spawn(move || {
+            let mut items = (0..4).peekable();
+            while items.peek().is_some() {
+                tx.push_iter(&mut items).unwrap();
+                thread::yield_now();
+            }
+        });
+        let mut got = Vec::new();
+        while rx.pop_batch(&mut got, 2).is_ok() {
+            thread::yield_now();
+        }
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2, 3]);
+    });
+}
+
+/// SPSC `ReadChunk::slices` while the producer fills the next block: the
+/// slices read only published values (under loom, one tracked value at a
+/// time), and the chunk's release lets the producer reuse the slots.
+/// Capacity 4 in blocks of 3 (+1): a chunk of three spans two blocks.
+#[test]
+fn spsc_chunk_slices_against_pushes() {
+    model(|| {
+        let (mut tx, mut rx) = spsc::__with_block_len::<usize>(4, 3);
+        tx.push_slice(&[0, 1]).unwrap();
+        let p = thread::spawn(move || {
+            let mut items = 2..6;
+            while !items.is_empty() {
+                tx.push_iter(&mut items).unwrap();
+                thread::yield_now();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            let n = rx.len().min(3);
+            if n == 0 {
+                thread::yield_now();
+                continue;
+            }
+            let chunk = rx.read_chunk(n).unwrap();
+            got.extend(chunk.slices().flatten().copied());
+            chunk.commit_all();
+        }
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5]);
     });
 }

@@ -25,6 +25,7 @@
 //! spsc_chunks` (see ci/loom.sh).
 #![cfg(corelane_loom)]
 
+use corelane::queue::spsc::ReadChunkError;
 use corelane::queue::{spsc, PopError, PushError};
 use loom::thread;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -72,6 +73,21 @@ fn pop_spin<T>(rx: &mut spsc::Consumer<T>) -> T {
     }
 }
 
+/// A read chunk of up to `max` waiting items, `None` while the ring is
+/// empty. Chunks are exact: ask for `max`, and if fewer are there, for what
+/// the error says is there (the chunk opened only to count releases
+/// nothing).
+fn chunk_up_to<T>(rx: &mut spsc::Consumer<T>, max: usize) -> Option<spsc::ReadChunk<'_, T>> {
+    let opened = rx.read_chunk(max).map(|chunk| chunk.len());
+    let n = match opened {
+        Ok(n) => n,
+        Err(ReadChunkError::TooFewItems(k)) => k,
+        Err(ReadChunkError::Disconnected) => rx.len(),
+        Err(e) => panic!("unexpected {e:?}"),
+    };
+    (n > 0).then(|| rx.read_chunk(n).expect("items only accumulate"))
+}
+
 /// Capacity 2 in blocks of one slot: 3 slots, so the fourth item reuses
 /// the slot of the first, which a forgotten chunk read.
 fn ring() -> (spsc::Producer<Counted>, spsc::Consumer<Counted>) {
@@ -94,13 +110,12 @@ fn spsc_forgotten_read_chunk_hands_each_item_out_once() {
             }
         });
         let first = loop {
-            let mut chunk = rx.read_chunk(2);
-            let item = chunk.next();
-            std::mem::forget(chunk);
-            match item {
-                Some(item) => break item,
-                None => thread::yield_now(),
+            if let Some(mut chunk) = chunk_up_to(&mut rx, 2) {
+                let item = chunk.next().expect("a chunk of at least one");
+                std::mem::forget(chunk);
+                break item;
             }
+            thread::yield_now();
         };
         let mut got = vec![first.0];
         drop(first);
@@ -184,10 +199,9 @@ fn spsc_forgotten_read_chunk_then_consumer_drop_drops_each_item_once() {
             }
         });
         loop {
-            let mut chunk = rx.read_chunk(2);
-            let item = chunk.next();
-            std::mem::forget(chunk);
-            if let Some(item) = item {
+            if let Some(mut chunk) = chunk_up_to(&mut rx, 2) {
+                let item = chunk.next().expect("a chunk of at least one");
+                std::mem::forget(chunk);
                 assert_eq!(item.0, 0);
                 break;
             }

@@ -21,6 +21,15 @@
 //! | async (any executor) | `send(v).await`, `poll_ready(cx)` | `recv().await`, `poll_pop(cx)`, `Stream` | [`Disconnected<T>`] / [`Disconnected`] |
 //! | many at once | `push_slice`, `push_iter` (and [`spsc`]'s `write_chunk`) | `pop_batch` (and [`spsc`]'s `read_chunk`) | the count moved, or [`Disconnected`] |
 //!
+//! A batch moves as many as fit now and returns the count: `push_slice(&[T])`
+//! clones, `push_iter(&mut iter)` takes an item out of `iter` only once it
+//! has a slot for it (on the multi-producer rings `iter` is a
+//! [`Peekable`](std::iter::Peekable): the item is peeked, its slot claimed,
+//! and only then taken, so an item another producer's race leaves without a
+//! slot stays in `iter`), `pop_batch(&mut out, max)` extends `out`. A
+//! [`spsc`] chunk is exactly `n` slots or items, in place, or an error that
+//! says how many there are.
+//!
 //! Inspectors are the same on every handle: `len`, `is_empty`, `is_full`,
 //! `capacity`, `free_len` (what a push could place now), `is_disconnected`.
 //! `Busy` is the one error only some rings return: where a consumer (or

@@ -7,7 +7,7 @@ use std::cell::Cell;
 fn main() {
     let (mut tx, mut rx) = corelane::queue::spsc::channel::<Cell<u8>>(4);
     tx.push(Cell::new(1)).unwrap();
-    let chunk = rx.read_chunk(1);
+    let chunk = rx.read_chunk(1).unwrap();
     std::thread::scope(|s| {
         s.spawn(|| chunk.get(0).unwrap().set(2));
         chunk.get(0).unwrap().set(3);

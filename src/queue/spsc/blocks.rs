@@ -201,6 +201,43 @@ impl<T> Blocks<T> {
         unsafe { &*self.cell_ptr(b, offset) }
     }
 
+    /// The longest run of values from `addr` that stays in its block, at
+    /// most `max` long (at least 1 for `max > 0`), as a slice. Under loom,
+    /// where a cell is not laid out as its value, one value at a time.
+    ///
+    /// # Safety
+    ///
+    /// Those cells hold initialized values that nobody writes, moves out or
+    /// drops while the returned slice lives.
+    #[cfg(not(corelane_loom))]
+    pub(super) unsafe fn values_from(&self, addr: &SlotAddr, max: usize) -> &[T] {
+        let len = max.min(self.slots_per_block - addr.offset);
+        assert!(addr.block < self.block_count && addr.offset + len <= self.slots_per_block);
+        // A block's cells are one `Layout::array` of `SlotCell<T>`, and a
+        // `SlotCell<T>` (transparent `UnsafeCell<MaybeUninit<T>>`) is laid
+        // out exactly as a `T`: the `len` cells from `addr` are a `[T]`.
+        let first = self.cell_ptr(addr.block, addr.offset).cast::<T>();
+        // SAFETY: in bounds (checked), laid out as `[T; len]` (above), and
+        // initialized and left alone while borrowed (the caller's contract).
+        unsafe { std::slice::from_raw_parts(first, len) }
+    }
+
+    /// Under loom: one value at a time (see above).
+    ///
+    /// # Safety
+    ///
+    /// As above.
+    #[cfg(corelane_loom)]
+    pub(super) unsafe fn values_from(&self, addr: &SlotAddr, max: usize) -> &[T] {
+        if max == 0 {
+            return &[];
+        }
+        let cell = self.cell(addr.block, addr.offset);
+        // SAFETY: initialized and left alone while borrowed (the caller's
+        // contract); the reference borrows `self`.
+        cell.with(|v| std::slice::from_ref(unsafe { (*v).assume_init_ref() }))
+    }
+
     /// The address `d` slots after `from` (`d < N`); a division, so not
     /// for per-item paths (those [`advance`](SlotAddr::advance)).
     pub(super) fn addr_after(&self, from: &SlotAddr, d: usize) -> SlotAddr {
@@ -266,6 +303,21 @@ pub(super) struct SlotAddr {
 }
 
 impl SlotAddr {
+    /// Moves `n` slots on within the block (`offset + n <= k`), to the next
+    /// block's first slot if that ends the block.
+    #[inline]
+    pub(super) fn advance_in_block<T>(&mut self, n: usize, blocks: &Blocks<T>) {
+        debug_assert!(self.offset + n <= blocks.slots_per_block);
+        self.offset += n;
+        if self.offset == blocks.slots_per_block {
+            self.offset = 0;
+            self.block += 1;
+            if self.block == blocks.block_count {
+                self.block = 0;
+            }
+        }
+    }
+
     /// Moves to the next slot in ring order (wrapping at the last block).
     #[inline]
     pub(super) fn advance<T>(&mut self, blocks: &Blocks<T>) {

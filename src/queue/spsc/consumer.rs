@@ -19,6 +19,15 @@ use crate::sync::{Arc, Ordering};
 /// hands out only lengths and flags, never `&T` (the [`ReadChunk`] that
 /// does is `Sync` only for `T: Sync`).
 ///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(4);
+/// tx.push(1).unwrap();
+/// let t = std::thread::spawn(move || rx.pop_blocking(Default::default()));
+/// assert_eq!(t.join().unwrap(), Ok(1));
+/// ```
+///
 /// [`ReadChunk`]: super::ReadChunk
 pub struct Consumer<T> {
     /// The next position to take. Moves only forward, before the item at it
@@ -259,6 +268,11 @@ impl<T> Consumer<T> {
     /// drained and the producer is gone, or `Pending` with the task's waker
     /// registered to be woken by the next push.
     ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` once the ring is drained and
+    /// the producer is gone.
+    ///
     /// # Examples
     ///
     /// ```
@@ -319,6 +333,21 @@ impl<T> Consumer<T> {
     /// ```
     pub fn is_full(&self) -> bool {
         self.len() == self.capacity()
+    }
+
+    /// Slots a push could fill now: `capacity() - len()`. From this side it
+    /// is an upper bound: only the producer changes it concurrently, and
+    /// only downwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.free_len(), 3);
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.capacity() - self.len()
     }
 
     /// Number of slots (a power of two).

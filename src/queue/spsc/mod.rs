@@ -62,14 +62,26 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `mod.rs` | these rules, [`channel`], [`ChunkError`] |
+//! | `mod.rs` | these rules, [`channel`], [`WriteChunkError`], [`ReadChunkError`] |
 //! | `blocks.rs` | the storage: blocks of a stamp and `k` slots, slot addresses |
 //! | `shared.rs` | what both ends share: cursor lines, wake-up cells, the stamp check, dropping what is left |
-//! | `producer.rs` | [`Producer`]: push and its cached view of the free slots |
-//! | `consumer.rs` | [`Consumer`]: pop, length, disconnection |
+//! | `producer.rs` | [`Producer`]: push (every form) and its cached view of the free slots |
+//! | `consumer.rs` | [`Consumer`]: pop (every form), length, disconnection |
 //! | `prefetch.rs` | which lines the consumer asks the CPU for ahead of time |
-//! | `write_chunk.rs` | [`Producer::write_chunk`], [`WriteChunk`] |
-//! | `read_chunk.rs` | [`Consumer::read_chunk`], [`ReadChunk`] |
+//! | `write_chunk.rs` | [`Producer::write_chunk`], [`WriteChunk`], and the batch pushes built on it (`push_slice`, `push_iter`) |
+//! | `read_chunk.rs` | [`Consumer::read_chunk`], [`ReadChunk`], and the batch pop built on it (`pop_batch`) |
+//!
+//! # Chunks and batches
+//!
+//! A *chunk* is exactly `n` slots or items, opened in place:
+//! [`Producer::write_chunk`]`(n)` reserves `n` free slots to fill,
+//! [`Consumer::read_chunk`]`(n)` opens `n` waiting items to read (as rtrb's
+//! chunks); either fails, saying how many there are, when there are fewer.
+//! A *batch* moves as many as fit now, up to what you offer:
+//! [`Producer::push_slice`], [`Producer::push_iter`] and
+//! [`Consumer::pop_batch`] return the count. Both publish with one store
+//! per call. `free_len()` answers "how many would fit" without opening
+//! anything.
 //!
 //! # Examples
 //!
@@ -137,7 +149,8 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 
 /// [`channel`] with `k` slots per block instead of the one-line choice: for
 /// tests and loom models that need block boundaries at small capacities.
-/// `k` is clamped to `1..=capacity`.
+/// `k` is clamped to `1..=capacity`. Only with the `bench-internals`
+/// feature (not part of the API).
 ///
 /// # Panics
 ///
@@ -146,10 +159,13 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "bench-internals")] {
 /// let (mut tx, mut rx) = corelane::queue::spsc::__with_block_len::<u8>(8, 3);
 /// tx.push(1).unwrap();
 /// assert_eq!(rx.pop(), Ok(1));
+/// # }
 /// ```
+#[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub fn __with_block_len<T>(capacity: usize, k: usize) -> (Producer<T>, Consumer<T>) {
     let cap = ring_capacity(capacity, std::mem::size_of::<T>());
@@ -162,32 +178,77 @@ fn with_slots_per_block<T>(cap: usize, k: usize) -> (Producer<T>, Consumer<T>) {
     (Producer::new(shared.clone()), Consumer::new(shared))
 }
 
-/// Why [`Producer::write_chunk`] or [`Consumer::read_chunk`] could not open
-/// the chunk asked for.
+/// Why [`Producer::write_chunk`] could not open the chunk asked for.
 ///
 /// # Examples
 ///
 /// ```
-/// use corelane::queue::spsc::{self, ChunkError};
+/// use corelane::queue::spsc::{self, WriteChunkError};
 ///
-/// let (mut tx, _rx) = spsc::channel::<u8>(2);
-/// assert!(matches!(tx.write_chunk(3), Err(ChunkError::TooFewSlots(2))));
+/// let (mut tx, rx) = spsc::channel::<u8>(2);
+/// assert_eq!(tx.write_chunk(3).err(), Some(WriteChunkError::TooFewSlots(2)));
+/// drop(rx);
+/// assert_eq!(tx.write_chunk(1).err(), Some(WriteChunkError::Disconnected));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChunkError {
-    /// Fewer slots than asked for are free; the number free is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WriteChunkError {
+    /// Fewer slots than asked for are free; the number free is given (a
+    /// chunk of that many would open now). Asking for more than
+    /// [`capacity`](Producer::capacity) always ends here.
     TooFewSlots(usize),
-    /// The other side is gone.
+    /// The consumer is gone: nothing written could ever be read.
     Disconnected,
 }
 
-impl fmt::Display for ChunkError {
+impl fmt::Display for WriteChunkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChunkError::TooFewSlots(n) => write!(f, "only {n} slots are free"),
-            ChunkError::Disconnected => f.write_str("the other side of the ring is gone"),
+            WriteChunkError::TooFewSlots(n) => write!(f, "only {n} slots are free"),
+            WriteChunkError::Disconnected => f.write_str("the consumer is gone"),
         }
     }
 }
 
-impl std::error::Error for ChunkError {}
+impl std::error::Error for WriteChunkError {}
+
+/// Why [`Consumer::read_chunk`] could not open the chunk asked for.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::queue::spsc::{self, ReadChunkError};
+///
+/// let (mut tx, mut rx) = spsc::channel::<u8>(4);
+/// tx.push(1).unwrap();
+/// assert_eq!(rx.read_chunk(2).err(), Some(ReadChunkError::TooFewItems(1)));
+/// drop(tx);
+/// assert_eq!(rx.read_chunk(2).err(), Some(ReadChunkError::Disconnected));
+/// assert_eq!(rx.read_chunk(1).map(|c| c.len()), Ok(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReadChunkError {
+    /// Fewer items than asked for are waiting, and the producer may still
+    /// push more; the number waiting is given (a chunk of that many would
+    /// open now).
+    TooFewItems(usize),
+    /// Fewer items than asked for are waiting and the producer is gone, so
+    /// there will never be enough. The items still waiting
+    /// ([`len`](Consumer::len)) can be taken by `pop`, `pop_batch` or a
+    /// smaller chunk.
+    Disconnected,
+}
+
+impl fmt::Display for ReadChunkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadChunkError::TooFewItems(n) => write!(f, "only {n} items are waiting"),
+            ReadChunkError::Disconnected => {
+                f.write_str("too few items are waiting and the producer is gone")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadChunkError {}

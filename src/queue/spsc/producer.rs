@@ -122,6 +122,14 @@ impl ProducerCursor {
 ///
 /// `Send` and `Sync` for `T: Send`: it moves items in, and from `&self` it
 /// hands out only lengths and flags, never `&T`.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(4);
+/// std::thread::spawn(move || tx.push(1).unwrap()).join().unwrap();
+/// assert_eq!(rx.pop(), Ok(1));
+/// ```
 pub struct Producer<T> {
     pub(super) cursor: ProducerCursor,
     pub(super) shared: Arc<Shared<T>>,
@@ -305,6 +313,10 @@ impl<T> Producer<T> {
     /// with the task's waker registered to be woken by the next pop. The
     /// `Sink::poll_ready` half of a hand-written sink.
     ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` if the consumer is gone.
+    ///
     /// # Examples
     ///
     /// ```
@@ -375,6 +387,24 @@ impl<T> Producer<T> {
     /// ```
     pub fn is_full(&self) -> bool {
         self.len() == self.capacity()
+    }
+
+    /// Slots a push could fill now: `capacity() - len()`. Only this producer
+    /// fills slots and the consumer only frees them, so it is a lower
+    /// bound: that many pushes (or a chunk or batch of that many) will
+    /// succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = corelane::queue::spsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// let free = tx.free_len();
+    /// assert_eq!(free, 3);
+    /// assert!(tx.write_chunk(free).is_ok());
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.capacity() - self.len()
     }
 
     /// Number of slots (a power of two).

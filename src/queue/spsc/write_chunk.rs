@@ -1,20 +1,46 @@
 //! Write chunks: a run of free slots the producer fills in place and
-//! publishes with one stamp store. The ground rules are in `mod.rs`.
+//! publishes with one stamp store; and the batch pushes, which are write
+//! chunks sized to what fits. The ground rules are in `mod.rs`.
 
 use super::blocks::SlotAddr;
 use super::producer::Producer;
-use super::ChunkError;
+use super::WriteChunkError;
+use crate::queue::Disconnected;
 use crate::sync::Ordering;
 
 impl<T> Producer<T> {
+    /// The free slots, looking again at the consumer's cursor if the cached
+    /// view shows fewer than `want`; `Disconnected` if the consumer is gone.
+    fn free_for(&mut self, want: usize) -> Result<usize, Disconnected> {
+        // Relaxed: as in `push`: a stale `false` admits a chunk nobody will
+        // read, which the final drop frees.
+        if self.shared.producer.consumer_gone.load(Ordering::Relaxed) {
+            return Err(Disconnected(()));
+        }
+        Ok(self.cursor.free_slots(&self.shared, want))
+    }
+
+    /// A chunk of `len` slots, all free (`len <= free_slots`).
+    fn chunk(&mut self, len: usize) -> WriteChunk<'_, T> {
+        debug_assert!(len <= self.capacity(), "a chunk larger than the ring");
+        let next_addr = self.cursor.tail_addr;
+        WriteChunk {
+            producer: self,
+            len,
+            filled: 0,
+            next_addr,
+        }
+    }
+
     /// Opens a chunk of exactly `n` free slots to fill in place; its items are
     /// published together, with one release, when the chunk is committed or
-    /// dropped.
+    /// dropped. Slots of the chunk left unfilled stay free.
     ///
     /// # Errors
     ///
-    /// [`ChunkError::TooFewSlots`] with the number of free slots if fewer than
-    /// `n` are free; [`ChunkError::Disconnected`] if the consumer is gone.
+    /// [`WriteChunkError::TooFewSlots`] with the number of free slots if
+    /// fewer than `n` are free (always, if `n` exceeds the capacity);
+    /// [`WriteChunkError::Disconnected`] if the consumer is gone.
     ///
     /// # Examples
     ///
@@ -28,22 +54,90 @@ impl<T> Producer<T> {
     /// assert_eq!(rx.pop(), Ok(10));
     /// assert_eq!(rx.len(), 2);
     /// ```
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, ChunkError> {
-        if self.shared.producer.consumer_gone.load(Ordering::Relaxed) {
-            return Err(ChunkError::Disconnected);
-        }
-        let free = self.cursor.free_slots(&self.shared, n);
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, WriteChunkError> {
+        let free = self
+            .free_for(n)
+            .map_err(|_| WriteChunkError::Disconnected)?;
         if free < n {
-            return Err(ChunkError::TooFewSlots(free));
+            return Err(WriteChunkError::TooFewSlots(free));
         }
-        debug_assert!(n <= self.capacity(), "a chunk larger than the ring");
-        let next_addr = self.cursor.tail_addr;
-        Ok(WriteChunk {
-            producer: self,
-            len: n,
-            filled: 0,
-            next_addr,
-        })
+        Ok(self.chunk(n))
+    }
+
+    /// Pushes clones of the longest prefix of `items` that fits now; returns
+    /// how many (0 when the ring is full). `items[..n]` went in, in order;
+    /// the rest did not. The clones are written in place and published with
+    /// one release store, as a [`WriteChunk`]; if a `clone` panics, the
+    /// items cloned before it are published.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] if the consumer is gone (nothing is pushed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(4);
+    /// let ticks = [1, 2, 3, 4, 5, 6];
+    /// let n = tx.push_slice(&ticks).unwrap();
+    /// assert_eq!(n, 4);
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// assert_eq!(tx.push_slice(&ticks[n..]), Ok(1));
+    /// ```
+    pub fn push_slice(&mut self, items: &[T]) -> Result<usize, Disconnected>
+    where
+        T: Clone,
+    {
+        let n = self.free_for(items.len())?.min(items.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut chunk = self.chunk(n);
+        chunk.fill_from_iter(items[..n].iter().cloned());
+        chunk.commit();
+        Ok(n)
+    }
+
+    /// Pushes items from `iter` while slots are free; returns how many (0
+    /// when the ring is full or `iter` is empty). An item is taken out of
+    /// `iter` only for a slot known free, and only this producer fills
+    /// slots, so every item taken is pushed: what does not fit stays in
+    /// `iter`. Any iterator will do (a multi-producer ring's `push_iter`
+    /// needs a [`Peekable`](std::iter::Peekable), which is an iterator
+    /// too).
+    ///
+    /// The items are written in place and published with one release
+    /// store, as a [`WriteChunk`]; if `iter` panics, the items taken before
+    /// it are published.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] if the consumer is gone (nothing is taken from
+    /// `iter`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(2);
+    /// let mut ticks = 1..=3;
+    /// assert_eq!(tx.push_iter(&mut ticks), Ok(2));
+    /// assert_eq!(ticks.next(), Some(3), "the one that did not fit");
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// ```
+    pub fn push_iter<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+    ) -> Result<usize, Disconnected> {
+        let free = self.free_for(iter.size_hint().0.max(1))?;
+        if free == 0 {
+            return Ok(0);
+        }
+        let mut chunk = self.chunk(free);
+        // Takes at most `free` items: `fill_from_iter` stops asking once
+        // the chunk is full.
+        let n = chunk.fill_from_iter(iter);
+        chunk.commit();
+        Ok(n)
     }
 }
 
@@ -57,6 +151,17 @@ impl<T> Producer<T> {
 /// written again by the next publication.
 ///
 /// `Send` and `Sync` for `T: Send`: from `&self` it hands out only counts.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::spsc::channel::<u32>(8);
+/// let mut chunk = tx.write_chunk(4).unwrap();
+/// chunk.push(1).unwrap();
+/// chunk.fill_from_iter([2, 3]);
+/// drop(chunk); // publishes the three filled; the fourth slot stays free
+/// assert_eq!(rx.len(), 3);
+/// ```
 pub struct WriteChunk<'a, T> {
     /// The producer's `tail` stays at the chunk's start until the commit.
     producer: &'a mut Producer<T>,

@@ -7,17 +7,22 @@
 //!   never writes a line the producers are filling;
 //! * [`HeadGatedProducer`]: claims by CAS on `tail` (a plain store while it
 //!   is the only producer handle) once a cached copy of `head` shows room;
-//!   can claim a whole run at once ([`HeadGatedProducer::push_batch`]).
+//!   a batch claims a whole run at once ([`claim_run`]), or, from the only
+//!   handle, writes the run ahead of `tail` and moves `tail` once (rules in
+//!   `batch.rs`).
 //!
 //! Neither is sound with another kind of peer: a head-gated producer needs
 //! a consumer that reads in order and publishes `head` after the read; the
 //! sole consumer's stale stamps are only harmless because no producer
 //! looks at them.
 
+use std::iter::Peekable;
+
+use super::batch::{push_staged, RunClaim, RunWriter, TailUpdate, STAGE_ITEMS, STAGE_ITEM_BYTES};
 use super::{PopSide, PushSide, Ring};
 use crate::queue::position::ahead;
 use crate::queue::{Disconnected, PopError, PushError};
-use crate::sync::{fence, Ordering};
+use crate::sync::Ordering;
 
 /// The single consumer of an MPSC ring: it owns `head`, so a claim is a
 /// plain store, not a CAS.
@@ -49,7 +54,7 @@ impl PopSide for SoleConsumer {
             "only the sole consumer moves head"
         );
         // Acquire: pairs with the producer's Release in `write_and_stamp`
-        // (or the Release fence of `push_batch`).
+        // (or a run's Release fence, `batch.rs`).
         if ring.slot(pos).seq.load(Ordering::Acquire) != pos.wrapping_add(1) {
             return Err(empty_or_disconnected(ring, pos));
         }
@@ -69,7 +74,7 @@ impl PopSide for SoleConsumer {
             .with(|v| unsafe { (*v).assume_init_read() });
         self.head = pos.wrapping_add(1);
         // Release: pairs with the Acquire head loads of the producers
-        // (`HeadGatedProducer::push`, `claim_run`) and `len`: every position
+        // (`HeadGatedProducer::push`, `claim_run`, `write_ahead`) and `len`: every position
         // below the new head has been read, so its slot may be overwritten.
         ring.head.store(self.head, Ordering::Release);
         ring.space.notify();
@@ -140,6 +145,10 @@ impl PushSide for HeadGatedProducer {
         ring.items.notify();
         Ok(())
     }
+
+    fn has_room<T>(&self, ring: &Ring<T>) -> bool {
+        ring.len() < ring.capacity()
+    }
 }
 
 impl HeadGatedProducer {
@@ -176,67 +185,154 @@ impl HeadGatedProducer {
         Ok(())
     }
 
-    /// Pushes the longest prefix of `items` that fits, claiming the run with
-    /// one CAS and publishing it with one Release fence. The cached head is
-    /// not used (the handle is shared, `&self`): each claim attempt loads
-    /// `head` once.
-    pub(crate) fn push_batch<T>(
-        &self,
+    /// True if only this handle can claim: no other producer handle exists,
+    /// and none can appear while this one is borrowed (see `push_alone`).
+    #[inline]
+    fn is_sole<T>(ring: &Ring<T>) -> bool {
+        // Acquire: as in `push`, pairs with the Release decrement of a
+        // handle that left, ordering its last claim before our loads.
+        ring.handles.producers.load(Ordering::Acquire) == 1
+    }
+
+    /// Pushes the longest prefix of `items` that fits: the only handle
+    /// writes the clones ahead and publishes them as one run; a shared one
+    /// claims a staged group of clones per CAS (see `batch.rs`).
+    pub(crate) fn push_slice<T: Clone>(
+        &mut self,
         ring: &Ring<T>,
-        items: &mut Vec<T>,
+        items: &[T],
     ) -> Result<usize, Disconnected> {
         if ring.consumers_gone_hint() {
             return Err(Disconnected(()));
         }
-        if items.is_empty() {
-            return Ok(0);
+        if Self::is_sole(ring) {
+            return Ok(self.write_ahead(ring, items.iter().cloned(), items.len()));
         }
-        let (first, claimed) = claim_run(ring, items.len());
-        if claimed == 0 {
-            return Ok(0);
+        Ok(if std::mem::size_of::<T>() <= STAGE_ITEM_BYTES {
+            push_staged::<T, STAGE_ITEMS>(ring, items, self)
+        } else {
+            push_staged::<T, 1>(ring, items, self)
+        })
+    }
+
+    /// Pushes items of `iter` while slots are free. The only handle writes
+    /// them ahead, taking an item only for a slot it knows free; a shared
+    /// one claims one position per item before taking it (it was only
+    /// peeked at), so an item that finds no slot stays in `iter`.
+    pub(crate) fn push_iter<T, I: Iterator<Item = T>>(
+        &mut self,
+        ring: &Ring<T>,
+        iter: &mut Peekable<I>,
+    ) -> Result<usize, Disconnected> {
+        if ring.consumers_gone_hint() {
+            return Err(Disconnected(()));
         }
-        for (i, v) in items.drain(..claimed).enumerate() {
-            let pos = first.wrapping_add(i);
+        if Self::is_sole(ring) {
+            let want = iter.size_hint().0.max(1);
+            return Ok(self.write_ahead(ring, iter, want));
+        }
+        let mut pushed = 0;
+        while iter.peek().is_some() {
+            let (pos, got) = self.claim(ring, 1);
+            if got == 0 {
+                break;
+            }
+            // Peeked: `next` hands the held item back, running no caller
+            // code, so the claimed position is always written.
+            let v = iter.next().expect("corelane: Peekable lost a peeked item");
             debug_assert_slot_free(ring, pos);
-            // Positions first..first+claimed are ours (`claim_run`) and
-            // the consumer has read their previous lap (head, Acquire);
-            // nobody reads them until the stamps below are stored.
-            let cell = &ring.slot(pos).value;
-            // SAFETY: as just said: this thread alone touches the slot.
-            cell.with_mut(|s| unsafe { (*s).write(v) });
+            ring.write_and_stamp(pos, v);
+            pushed += 1;
         }
-        // One Release fence for the run: the consumer's Acquire `seq` load of
-        // any of the Relaxed stamps below synchronizes with it.
-        fence(Ordering::Release);
-        for i in 0..claimed {
-            let pos = first.wrapping_add(i);
-            ring.slot(pos)
-                .seq
-                .store(pos.wrapping_add(1), Ordering::Relaxed);
+        if pushed > 0 {
+            ring.items.notify();
         }
-        ring.items.notify();
-        Ok(claimed)
+        Ok(pushed)
+    }
+
+    /// The only producer handle's batch: writes values from `values` into
+    /// the free positions from `tail` on (at most the free count, refreshed
+    /// if the cache shows fewer than `want`), then moves `tail` and
+    /// publishes them as one run. Nobody else claims meanwhile (the
+    /// argument of `push_alone`), so `tail` moves only at the end; a
+    /// panicking `values` publishes what it produced so far.
+    fn write_ahead<T>(
+        &mut self,
+        ring: &Ring<T>,
+        values: impl Iterator<Item = T>,
+        want: usize,
+    ) -> usize {
+        let cap = ring.capacity() as isize;
+        // Relaxed: we are the only writer of `tail` (see `push_alone`).
+        let first = ring.tail.load(Ordering::Relaxed);
+        // The cached head may be more than a capacity behind `tail` (it was
+        // loaded, or cloned, before other handles that have left since
+        // pushed): then it vouches for nothing, and the fresh one is looked
+        // at, as in `push_alone`.
+        let mut free = (cap - ahead(first, self.cached_head)).max(0) as usize;
+        if free < want {
+            // Acquire: as in `push`.
+            self.cached_head = ring.head.load(Ordering::Acquire);
+            let used = ahead(first, self.cached_head);
+            debug_assert!((0..=cap).contains(&used), "head passed tail");
+            free = (cap - used) as usize;
+        }
+        let mut run = RunWriter::new(ring, first, TailUpdate::BeforeStamps, None);
+        for v in values.take(free) {
+            debug_assert_slot_free(ring, run.next_pos());
+            // SAFETY: positions `first..first + free` are below the cached
+            // head plus the capacity (read by the consumer, Acquire) and
+            // nobody else claims them (the only handle, borrowed).
+            unsafe { run.write(v) };
+        }
+        debug_assert!(run.written() <= free);
+        run.finish()
     }
 }
 
-/// Claims up to `n` consecutive free positions; returns (first, count). The
-/// run may wrap past the end of the slot array: positions are claimed, slots
-/// follow by `pos & mask`.
-fn claim_run<T>(ring: &Ring<T>, n: usize) -> (usize, usize) {
+impl RunClaim for HeadGatedProducer {
+    fn room<T>(&mut self, ring: &Ring<T>) -> usize {
+        let cap = ring.capacity();
+        // Relaxed: a hint; the claim decides.
+        let tail = ring.tail.load(Ordering::Relaxed);
+        let free = |head| cap.saturating_sub(ahead(tail, head).max(0) as usize);
+        if free(self.cached_head) == 0 {
+            // Acquire: as in `push`.
+            self.cached_head = ring.head.load(Ordering::Acquire);
+        }
+        free(self.cached_head)
+    }
+
+    fn claim<T>(&mut self, ring: &Ring<T>, max: usize) -> (usize, usize) {
+        claim_run(ring, &mut self.cached_head, max)
+    }
+}
+
+/// Claims up to `n` consecutive free positions with one CAS; returns
+/// (first, count). Free means below `head + capacity` for a `head` loaded
+/// with Acquire (`cached_head`, refreshed when it shows fewer than `n`).
+/// The run may wrap past the end of the slot array: positions are claimed,
+/// slots follow by `pos & mask`.
+fn claim_run<T>(ring: &Ring<T>, cached_head: &mut usize, n: usize) -> (usize, usize) {
+    let cap = ring.capacity();
     // Relaxed: a hint; ownership is decided by the CAS.
     let mut pos = ring.tail.load(Ordering::Relaxed);
     loop {
-        // Acquire: pairs with the sole consumer's Release head store; every
-        // position below `head` has been read.
-        let head = ring.head.load(Ordering::Acquire);
-        let used = ahead(pos, head);
+        let mut used = ahead(pos, *cached_head);
+        if used < 0 || used as usize + n > cap {
+            // Acquire: pairs with the sole consumer's Release head store;
+            // every position below `head` has been read.
+            *cached_head = ring.head.load(Ordering::Acquire);
+            used = ahead(pos, *cached_head);
+        }
         if used < 0 {
             // A stale `tail`: the consumer is already past it.
             pos = ring.tail.load(Ordering::Relaxed);
             continue;
         }
-        let claimed = n.min(ring.capacity().saturating_sub(used as usize));
+        let claimed = n.min(cap.saturating_sub(used as usize));
         if claimed == 0 {
+            // Full as of a fresh `head`, for a `pos` no later than `tail`.
             return (pos, 0);
         }
         // Relaxed: ownership only, as in `HeadGatedProducer::push`.
@@ -249,6 +345,87 @@ fn claim_run<T>(ring: &Ring<T>, n: usize) -> (usize, usize) {
             Ok(_) => return (pos, claimed),
             Err(now) => pos = now,
         }
+        crate::sync::spin_hint();
+    }
+}
+
+impl SoleConsumer {
+    /// Hands up to `max` ready items to `out`, in order, stopping at the
+    /// first slot not written yet; publishes `head` once, at the end.
+    pub(crate) fn pop_batch<T, E: Extend<T>>(
+        &mut self,
+        ring: &Ring<T>,
+        out: &mut E,
+        max: usize,
+    ) -> Result<usize, Disconnected> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let start = self.head;
+        out.extend(&mut HeadRun {
+            ring,
+            head: &mut self.head,
+            start,
+            left: max,
+        });
+        let taken = self.head.wrapping_sub(start);
+        if taken == 0 && ring.ended_before(self.head) {
+            return Err(Disconnected(()));
+        }
+        Ok(taken)
+    }
+}
+
+/// The sole consumer's items in order from `head`, while ready; `head`
+/// advances before each item is handed out and is published (Release) when
+/// the run drops, for the whole run at once.
+struct HeadRun<'a, T> {
+    ring: &'a Ring<T>,
+    head: &'a mut usize,
+    /// `head` when the run began.
+    start: usize,
+    /// Items still allowed.
+    left: usize,
+}
+
+impl<T> Iterator for HeadRun<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        let pos = *self.head;
+        let slot = self.ring.slot(pos);
+        // Acquire: pairs with the producer's Release in `write_and_stamp`
+        // (or a run's Release fence), as in `pop`.
+        if slot.seq.load(Ordering::Acquire) != pos.wrapping_add(1) {
+            self.left = 0;
+            return None;
+        }
+        // SAFETY: the sole consumer owns `pos`, written (stamp above); it
+        // moves `head` past it at once, so it never reads it twice.
+        let value = slot.value.with(|v| unsafe { (*v).assume_init_read() });
+        *self.head = pos.wrapping_add(1);
+        self.left -= 1;
+        Some(value)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+impl<T> Drop for HeadRun<'_, T> {
+    fn drop(&mut self) {
+        if *self.head == self.start {
+            return;
+        }
+        // Release: as in `pop`, pairs with the producers' Acquire head
+        // loads: every position below the new head has been read.
+        self.ring.head.store(*self.head, Ordering::Release);
+        self.ring.space.notify();
     }
 }
 

@@ -7,10 +7,23 @@
 //! * [`SharedConsumer`]: the many consumers of SPMC and MPMC (CAS on `head`);
 //! * [`SoleProducer`]: the single producer of SPMC (a private `tail`, plain
 //!   stores).
+//!
+//! Batches (rules in `batch.rs`): the SPMC producer writes a run ahead and
+//! publishes it at the end; MPMC producers claim a run of free slots with
+//! one CAS ([`claim_free_run`]) after staging its values; consumers claim a
+//! run of ready slots with one CAS ([`claim_ready_run`]). A run claim is
+//! Vyukov's claim widened: it loads the stamp of every position of the run
+//! (Acquire) before the CAS that moves the cursor past all of them, so
+//! each position of the run is exactly as owned as a single claim's.
 
+use std::iter::Peekable;
+
+use super::batch::{
+    push_staged, ClaimedRun, RunClaim, RunWriter, TailUpdate, STAGE_ITEMS, STAGE_ITEM_BYTES,
+};
 use super::{PopSide, PushSide, Ring};
 use crate::queue::position::ahead;
-use crate::queue::{PopError, PushError};
+use crate::queue::{Disconnected, PopError, PushError};
 use crate::sync::Ordering;
 
 /// The single producer of an SPMC ring: it owns `tail`, so a claim is a
@@ -56,6 +69,45 @@ impl PushSide for SoleProducer {
         ring.items.notify();
         Ok(())
     }
+
+    #[inline]
+    fn has_room<T>(&self, ring: &Ring<T>) -> bool {
+        // Acquire: as in `push`. Only this producer fills slots, so a free
+        // slot stays free until it pushes.
+        ring.slot(self.tail).seq.load(Ordering::Acquire) == self.tail
+    }
+}
+
+impl SoleProducer {
+    /// Writes values from `values` into the free slots from `tail` on, each
+    /// slot checked free (its stamp) before the value for it is taken, and
+    /// publishes them as one run. Returns how many were pushed.
+    pub(crate) fn push_run<T>(
+        &mut self,
+        ring: &Ring<T>,
+        mut values: impl Iterator<Item = T>,
+    ) -> Result<usize, Disconnected> {
+        if ring.consumers_gone_hint() {
+            return Err(Disconnected(()));
+        }
+        debug_assert_eq!(ring.tail.load(Ordering::Relaxed), self.tail);
+        let first = self.tail;
+        let mut run = RunWriter::new(ring, first, TailUpdate::AfterStamps, Some(&mut self.tail));
+        loop {
+            let pos = run.next_pos();
+            // Acquire: pairs with the Release in `read_and_free` of the
+            // previous lap, as in `push`.
+            if ring.slot_prefetched(pos).seq.load(Ordering::Acquire) != pos {
+                break;
+            }
+            let Some(v) = values.next() else { break };
+            // SAFETY: the sole producer owns every position from `tail` on,
+            // and the stamp just loaded says this slot's previous item was
+            // read.
+            unsafe { run.write(v) };
+        }
+        Ok(run.finish())
+    }
 }
 
 impl PushSide for SharedProducer {
@@ -97,6 +149,124 @@ impl PushSide for SharedProducer {
             crate::sync::spin_hint();
         }
     }
+
+    fn has_room<T>(&self, ring: &Ring<T>) -> bool {
+        loop {
+            // Relaxed: a hint, as in `push`.
+            let pos = ring.tail.load(Ordering::Relaxed);
+            // Acquire: as in `push`.
+            let seq = ring.slot(pos).seq.load(Ordering::Acquire);
+            match ahead(seq, pos) {
+                0 => return true,
+                d if d < 0 => return false,
+                // A stale tail: look again.
+                _ => crate::sync::spin_hint(),
+            }
+        }
+    }
+}
+
+impl RunClaim for SharedProducer {
+    fn room<T>(&mut self, ring: &Ring<T>) -> usize {
+        ring.free_len()
+    }
+
+    fn claim<T>(&mut self, ring: &Ring<T>, max: usize) -> (usize, usize) {
+        claim_free_run(ring, max)
+    }
+}
+
+impl SharedProducer {
+    /// Pushes the longest prefix of `items` that fits, a staged group of
+    /// clones per claim (see `batch.rs`).
+    pub(crate) fn push_slice<T: Clone>(
+        &mut self,
+        ring: &Ring<T>,
+        items: &[T],
+    ) -> Result<usize, Disconnected> {
+        if ring.consumers_gone_hint() {
+            return Err(Disconnected(()));
+        }
+        Ok(if std::mem::size_of::<T>() <= STAGE_ITEM_BYTES {
+            push_staged::<T, STAGE_ITEMS>(ring, items, self)
+        } else {
+            push_staged::<T, 1>(ring, items, self)
+        })
+    }
+
+    /// Pushes items of `iter` while slots are free, claiming one position
+    /// per item *before* taking the item (it was only peeked at): an item
+    /// that finds no slot stays in `iter`.
+    pub(crate) fn push_iter<T, I: Iterator<Item = T>>(
+        &mut self,
+        ring: &Ring<T>,
+        iter: &mut Peekable<I>,
+    ) -> Result<usize, Disconnected> {
+        if ring.consumers_gone_hint() {
+            return Err(Disconnected(()));
+        }
+        let mut pushed = 0;
+        while iter.peek().is_some() {
+            let (pos, got) = claim_free_run(ring, 1);
+            if got == 0 {
+                break;
+            }
+            // Peeked: `next` hands the held item back, running no caller
+            // code, so the claimed position is always written.
+            let v = iter.next().expect("corelane: Peekable lost a peeked item");
+            ring.write_and_stamp(pos, v);
+            pushed += 1;
+        }
+        if pushed > 0 {
+            ring.items.notify();
+        }
+        Ok(pushed)
+    }
+}
+
+/// Claims up to `max` consecutive free positions from `tail` with one CAS;
+/// returns `(first, count)`, `count == 0` when the first is not free (the
+/// ring is full, or a consumer is still reading the slot's previous lap).
+fn claim_free_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
+    // Relaxed: a hint; ownership is decided by the CAS below.
+    let mut pos = ring.tail.load(Ordering::Relaxed);
+    loop {
+        let mut n = 0;
+        while n < max {
+            let p = pos.wrapping_add(n);
+            // Acquire: pairs with the Release in `read_and_free` of the
+            // previous lap, as in `push`: that read happens before our
+            // write.
+            let seq = ring.slot_prefetched(p).seq.load(Ordering::Acquire);
+            if seq != p {
+                if n == 0 && ahead(seq, p) < 0 {
+                    return (pos, 0);
+                }
+                break;
+            }
+            n += 1;
+        }
+        if n == 0 {
+            // Another producer took `pos`: start again from the tail.
+            pos = ring.tail.load(Ordering::Relaxed);
+            crate::sync::spin_hint();
+            continue;
+        }
+        // Relaxed: ownership only, as in `push`. Success means `tail` was
+        // still `pos`: no other producer claimed any of `pos..pos + n`,
+        // and their stamps (free for exactly these positions) can change
+        // only by our writes.
+        match ring.tail.compare_exchange_weak(
+            pos,
+            pos.wrapping_add(n),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return (pos, n),
+            Err(now) => pos = now,
+        }
+        crate::sync::spin_hint();
+    }
 }
 
 impl PopSide for SharedConsumer {
@@ -131,6 +301,73 @@ impl PopSide for SharedConsumer {
             }
             crate::sync::spin_hint();
         }
+    }
+}
+
+impl SharedConsumer {
+    /// Claims up to `max` ready items with one CAS and hands them to `out`.
+    pub(crate) fn pop_batch<T, E: Extend<T>>(
+        &mut self,
+        ring: &Ring<T>,
+        out: &mut E,
+        max: usize,
+    ) -> Result<usize, Disconnected> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let (first, got) = claim_ready_run(ring, max);
+        if got == 0 {
+            return match pop_failure(ring, first) {
+                PopError::Disconnected => Err(Disconnected(())),
+                _ => Ok(0),
+            };
+        }
+        // Items `out` does not take are read and dropped with the run.
+        let mut run = ClaimedRun::new(ring, first, got);
+        out.extend(&mut run);
+        Ok(got)
+    }
+}
+
+/// Claims up to `max` consecutive ready positions from `head` with one CAS;
+/// returns `(first, count)`, `count == 0` when the first is not ready.
+fn claim_ready_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
+    // Relaxed: a hint; ownership is decided by the CAS below.
+    let mut pos = ring.head.load(Ordering::Relaxed);
+    loop {
+        let mut n = 0;
+        while n < max {
+            let p = pos.wrapping_add(n);
+            // Acquire: pairs with the producer's Release in
+            // `write_and_stamp` (or a run's Release fence): its write of the
+            // value happens before our read.
+            let seq = ring.slot_prefetched(p).seq.load(Ordering::Acquire);
+            if seq != p.wrapping_add(1) {
+                if n == 0 && ahead(seq, p.wrapping_add(1)) < 0 {
+                    return (pos, 0);
+                }
+                break;
+            }
+            n += 1;
+        }
+        if n == 0 {
+            // Another consumer took `pos`: start again from the head.
+            pos = ring.head.load(Ordering::Relaxed);
+            crate::sync::spin_hint();
+            continue;
+        }
+        // Relaxed: ownership only, as in `pop`. Success means `head` was
+        // still `pos`: no other consumer claimed any of `pos..pos + n`.
+        match ring.head.compare_exchange_weak(
+            pos,
+            pos.wrapping_add(n),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return (pos, n),
+            Err(now) => pos = now,
+        }
+        crate::sync::spin_hint();
     }
 }
 

@@ -41,10 +41,17 @@
 //!   is still short of `p + 1`: nothing was or will be written there. A
 //!   stamp past `p + 1` only means another consumer took `p` meanwhile.
 //!
+//! * Batches claim *runs*: a run claim loads the stamp of every position of
+//!   the run before the one CAS that moves the cursor past them all, and a
+//!   claimed position is always written (producers) or read (consumers),
+//!   whatever the caller's code does; the rules are in [`batch`].
+//!
 //! # Layout
 //!
 //! * this file: the ring, what every side shares (slot access, handle
 //!   counts, the blocking and async loops);
+//! * [`batch`]: runs: writing one ahead and publishing it with one fence,
+//!   staging clones before a claim, handing a claimed run out;
 //! * [`by_stamp`]: the sides that decide from a slot's stamp whether it is
 //!   theirs: Vyukov's CAS claims ([`SharedProducer`], [`SharedConsumer`])
 //!   and the single producer of SPMC ([`SoleProducer`]);
@@ -56,12 +63,15 @@
 //! `mpmc.rs`) holds an `Arc<Ring<T>>` and one of these sides.
 
 use std::mem::MaybeUninit;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::position::ahead;
-use super::wait::{attempt, attempt_with, block_on, Notify, Retry, WaitStrategy};
-use super::{ring_capacity, PopError, PushError};
+use super::wait::{self, Notify, SendFuture, WaitStrategy};
+use super::{ring_capacity, Disconnected, PopError, PopTimeoutError, PushError, PushTimeoutError};
 use crate::sync::{AtomicUsize, CachePadded, Ordering, UnsafeCell};
 
+mod batch;
 mod by_head;
 mod by_stamp;
 
@@ -73,6 +83,11 @@ pub(crate) use by_stamp::{SharedConsumer, SharedProducer, SoleProducer};
 pub(crate) trait PushSide {
     /// Pushes `value`, or hands it back with the reason. Never blocks.
     fn push<T>(&mut self, ring: &Ring<T>, value: T) -> Result<(), PushError<T>>;
+
+    /// True if this handle's next push would have found a free slot at the
+    /// moment of the check (for `poll_ready`). Only a sole producer can
+    /// count on it staying free.
+    fn has_room<T>(&self, ring: &Ring<T>) -> bool;
 }
 
 /// How a consumer handle claims a position and pops.
@@ -167,6 +182,11 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.mask + 1
+    }
+
+    /// Slots not counted by [`len`](Self::len): `capacity - len`.
+    pub(crate) fn free_len(&self) -> usize {
+        self.capacity() - self.len()
     }
 
     /// Positions claimed by producers and not yet claimed by consumers.
@@ -307,26 +327,49 @@ pub(crate) fn push_blocking<T, S: PushSide>(
     side: &mut S,
     value: T,
     strategy: WaitStrategy,
-) -> Result<(), PushError<T>> {
-    let mut value = Some(value);
-    block_on(strategy, &ring.space, || {
-        attempt_with(&mut value, |v| side.push(ring, v))
-    })
+) -> Result<(), Disconnected<T>> {
+    wait::push_blocking(strategy, &ring.space, value, |v| side.push(ring, v))
 }
 
-/// The body of every stamped ring's `send`: `push_blocking`, waiting by
-/// registering the task's waker on `space`.
-pub(crate) async fn send<T, S: PushSide>(
+/// The body of every stamped ring's `push_timeout` / `push_until`
+/// (`deadline` `None`: too far to represent, wait without one).
+pub(crate) fn push_until<T, S: PushSide>(
     ring: &Ring<T>,
     side: &mut S,
     value: T,
-) -> Result<(), PushError<T>> {
-    let mut value = Some(value);
-    Retry {
-        notify: &ring.space,
-        op: || attempt_with(&mut value, |v| side.push(ring, v)),
-    }
-    .await
+    deadline: Option<Instant>,
+    strategy: WaitStrategy,
+) -> Result<(), PushTimeoutError<T>> {
+    wait::push_until(strategy, &ring.space, deadline, value, |v| {
+        side.push(ring, v)
+    })
+}
+
+/// The future of every stamped ring's `send`: `side.push`, re-polled when
+/// `space` is notified.
+pub(crate) fn send<'a, T, S: PushSide>(
+    ring: &'a Ring<T>,
+    side: &'a mut S,
+    value: T,
+) -> SendFuture<'a, T, impl FnMut(T) -> Result<(), PushError<T>> + Unpin + 'a> {
+    SendFuture::new(&ring.space, value, move |v| side.push(ring, v))
+}
+
+/// The body of every stamped ring's `poll_ready`.
+pub(crate) fn poll_ready<T, S: PushSide>(
+    ring: &Ring<T>,
+    side: &S,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Disconnected>> {
+    wait::poll_retry(&ring.space, cx, || {
+        if ring.consumers_gone() {
+            Some(Err(Disconnected(())))
+        } else if side.has_room(ring) {
+            Some(Ok(()))
+        } else {
+            None
+        }
+    })
 }
 
 /// The body of every stamped ring's `pop_blocking`: `side.pop` until it
@@ -335,16 +378,26 @@ pub(crate) fn pop_blocking<T, S: PopSide>(
     ring: &Ring<T>,
     side: &mut S,
     strategy: WaitStrategy,
-) -> Result<T, PopError> {
-    block_on(strategy, &ring.items, || attempt(side.pop(ring)))
+) -> Result<T, Disconnected> {
+    wait::pop_blocking(strategy, &ring.items, || side.pop(ring))
 }
 
-/// The body of every stamped ring's `recv`: `pop_blocking`, waiting by
-/// registering the task's waker on `items`.
-pub(crate) async fn recv<T, S: PopSide>(ring: &Ring<T>, side: &mut S) -> Result<T, PopError> {
-    Retry {
-        notify: &ring.items,
-        op: || attempt(side.pop(ring)),
-    }
-    .await
+/// The body of every stamped ring's `pop_timeout` / `pop_until`.
+pub(crate) fn pop_until<T, S: PopSide>(
+    ring: &Ring<T>,
+    side: &mut S,
+    deadline: Option<Instant>,
+    strategy: WaitStrategy,
+) -> Result<T, PopTimeoutError> {
+    wait::pop_until(strategy, &ring.items, deadline, || side.pop(ring))
+}
+
+/// The body of every stamped ring's `poll_pop` (and so of `recv` and
+/// `Stream::poll_next`).
+pub(crate) fn poll_pop<T, S: PopSide>(
+    ring: &Ring<T>,
+    side: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, Disconnected>> {
+    wait::poll_pop(&ring.items, cx, || side.pop(ring))
 }

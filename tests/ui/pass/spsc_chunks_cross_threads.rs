@@ -17,7 +17,7 @@ fn main() {
     // the consumer's exclusive borrow with it)...
     let (mut tx, mut rx) = spsc::channel::<Cell<u8>>(4);
     tx.push(Cell::new(1)).unwrap();
-    let chunk = rx.read_chunk(1);
+    let chunk = rx.read_chunk(1).unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
             chunk.get(0).unwrap().set(2);
@@ -28,9 +28,11 @@ fn main() {
     // ...and a read chunk of a `Sync` item may be shared by reference.
     let (mut tx, mut rx) = spsc::channel::<u8>(4);
     tx.push(7).unwrap();
-    let chunk = rx.read_chunk(1);
+    let chunk = rx.read_chunk(1).unwrap();
     std::thread::scope(|s| {
         s.spawn(|| assert_eq!(chunk.get(0), Some(&7)));
+        let slices = chunk.slices();
+        s.spawn(move || assert_eq!(slices.flatten().count(), 1));
         assert_eq!(chunk.iter().copied().sum::<u8>(), 7);
     });
 }

@@ -1,0 +1,347 @@
+//! The MPSC receiving end. The ground rules are in `stamped/mod.rs`; the
+//! sole consumer's side in `stamped/by_head.rs`.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::queue::stamped::{self, PopSide, Ring, SoleConsumer};
+use crate::queue::wait::{self, WaitStrategy};
+use crate::queue::{Disconnected, PopError, PopTimeoutError};
+use crate::sync::Arc;
+
+/// The receiving end of an MPSC ring (there is only one: not `Clone`).
+///
+/// `Send` and `Sync` for `T: Send`: it moves items out, and from `&self` it
+/// hands out only lengths and flags.
+///
+/// # Examples
+///
+/// ```
+/// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u32>(4);
+/// tx.push(1).unwrap();
+/// let t = std::thread::spawn(move || rx.pop_blocking(Default::default()));
+/// assert_eq!(t.join().unwrap(), Ok(1));
+/// ```
+pub struct Consumer<T> {
+    pub(super) ring: Arc<Ring<T>>,
+    pub(super) side: SoleConsumer,
+}
+
+impl<T> Consumer<T> {
+    /// Takes the oldest item. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] if the next item is not ready: nothing was
+    /// pushed, or the producer that claimed the next slot has not finished
+    /// writing it (items claimed after it wait behind it; see the module
+    /// docs). [`PopError::Disconnected`] if the ring is empty and every
+    /// producer is gone. Never [`PopError::Busy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::PopError;
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u8>(2);
+    /// assert_eq!(rx.pop(), Err(PopError::Empty));
+    /// tx.push(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// assert_eq!(rx.pop(), Err(PopError::Disconnected));
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        self.side.pop(&self.ring)
+    }
+
+    /// Takes the oldest item, waiting per `strategy` while none is ready.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] once the ring is empty and every producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::wait::WaitStrategy;
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u8>(2);
+    /// std::thread::spawn(move || tx.push(9).unwrap());
+    /// assert_eq!(rx.pop_blocking(WaitStrategy::Park), Ok(9));
+    /// ```
+    pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, Disconnected> {
+        stamped::pop_blocking(&self.ring, &mut self.side, strategy)
+    }
+
+    /// Takes the oldest item, waiting per `strategy` at most `timeout` while
+    /// none is ready.
+    ///
+    /// # Errors
+    ///
+    /// [`PopTimeoutError::Timeout`] if nothing came in time;
+    /// [`PopTimeoutError::Disconnected`] once the ring is empty and every
+    /// producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{mpsc, wait::WaitStrategy, PopTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, mut rx) = mpsc::channel::<u8>(2);
+    /// let wait = Duration::from_millis(1);
+    /// assert_eq!(rx.pop_timeout(wait, WaitStrategy::Park), Err(PopTimeoutError::Timeout));
+    /// tx.push(4).unwrap();
+    /// assert_eq!(rx.pop_timeout(wait, WaitStrategy::Park), Ok(4));
+    /// ```
+    pub fn pop_timeout(
+        &mut self,
+        timeout: Duration,
+        strategy: WaitStrategy,
+    ) -> Result<T, PopTimeoutError> {
+        let deadline = wait::deadline_after(timeout);
+        stamped::pop_until(&self.ring, &mut self.side, deadline, strategy)
+    }
+
+    /// Takes the oldest item, waiting per `strategy` until `deadline` while
+    /// none is ready (a deadline in the past still tries once).
+    ///
+    /// # Errors
+    ///
+    /// As [`pop_timeout`](Self::pop_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::{mpsc, wait::WaitStrategy, PopTimeoutError};
+    /// use std::time::Instant;
+    ///
+    /// let (mut tx, mut rx) = mpsc::channel::<u8>(2);
+    /// let now = Instant::now();
+    /// assert_eq!(rx.pop_until(now, WaitStrategy::Park), Err(PopTimeoutError::Timeout));
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.pop_until(now, WaitStrategy::Park), Ok(1));
+    /// ```
+    pub fn pop_until(
+        &mut self,
+        deadline: Instant,
+        strategy: WaitStrategy,
+    ) -> Result<T, PopTimeoutError> {
+        stamped::pop_until(&self.ring, &mut self.side, Some(deadline), strategy)
+    }
+
+    /// Takes the oldest item, waiting asynchronously while none is ready.
+    /// Works under any executor (it registers the task's
+    /// [`Waker`](std::task::Waker)).
+    ///
+    /// Cancel safe: a `recv` dropped before it completes has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] once the ring is empty and every producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    pub async fn recv(&mut self) -> Result<T, Disconnected> {
+        std::future::poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    /// The poll form of [`recv`](Self::recv), for hand-written futures:
+    /// `Ready(Ok(item))`, `Ready(Err(Disconnected))` once the ring is
+    /// drained and every producer is gone, or `Pending` with the task's
+    /// waker registered to be woken by the next push.
+    ///
+    /// # Errors
+    ///
+    /// `Ready(Err(`[`Disconnected`]`))` once the ring is drained and
+    /// every producer is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u8>(2);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(rx.poll_pop(&mut cx).is_pending());
+    /// tx.push(2).unwrap();
+    /// assert_eq!(rx.poll_pop(&mut cx), Poll::Ready(Ok(2)));
+    /// ```
+    pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Disconnected>> {
+        stamped::poll_pop(&self.ring, &mut self.side, cx)
+    }
+
+    /// Moves up to `max` items, oldest first, into `out` (with one
+    /// [`Extend::extend`] call); returns how many. Stops early at the first
+    /// slot a producer has claimed but not finished writing (what
+    /// [`pop`](Self::pop) reports as `Empty`). The slots are released to
+    /// the producers with one store, after `extend` returns.
+    ///
+    /// Items `out.extend` does not take (it panics, or stops early) stay in
+    /// the ring, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] if nothing was moved because the ring is empty and
+    /// every producer is gone. (`max == 0` always returns `Ok(0)`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::queue::Disconnected;
+    ///
+    /// let (mut tx, mut rx) = corelane::queue::mpsc::channel::<u8>(8);
+    /// tx.push_slice(&[1, 2, 3]).unwrap();
+    /// let mut got = Vec::new();
+    /// assert_eq!(rx.pop_batch(&mut got, 2), Ok(2));
+    /// assert_eq!(rx.pop_batch(&mut got, 10), Ok(1));
+    /// assert_eq!(got, [1, 2, 3]);
+    /// drop(tx);
+    /// assert_eq!(rx.pop_batch(&mut got, 10), Err(Disconnected(())));
+    /// ```
+    pub fn pop_batch<E: Extend<T>>(
+        &mut self,
+        out: &mut E,
+        max: usize,
+    ) -> Result<usize, Disconnected> {
+        self.side.pop_batch(&self.ring, out, max)
+    }
+
+    /// Positions claimed by producers and not yet taken (a snapshot: other
+    /// threads may change it). It counts items still being written, so it
+    /// can be > 0 while [`pop`](Self::pop) says `Empty`. It only grows
+    /// concurrently (producers push; only this consumer takes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::mpsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// True if [`len`](Self::len) was 0 at the moment of the check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = corelane::queue::mpsc::channel::<u8>(4);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if every slot was claimed at the moment of the check (stays true
+    /// until this consumer pops).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::mpsc::channel::<u8>(2);
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// Slots a push could claim now: `capacity() - len()`. From this side it
+    /// is an upper bound: only producers change it concurrently, and only
+    /// downwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, rx) = corelane::queue::mpsc::channel::<u8>(4);
+    /// tx.push(1).unwrap();
+    /// assert_eq!(rx.free_len(), 3);
+    /// ```
+    pub fn free_len(&self) -> usize {
+        self.ring.free_len()
+    }
+
+    /// Number of slots (a power of two, at least 2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = corelane::queue::mpsc::channel::<u8>(5);
+    /// assert_eq!(rx.capacity(), 8);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// True once every producer handle is gone (items may still be waiting;
+    /// `pop` returns them before it reports `Disconnected`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corelane::queue::mpsc::channel::<u8>(4);
+    /// let tx2 = tx.clone();
+    /// drop(tx);
+    /// assert!(!rx.is_disconnected());
+    /// drop(tx2);
+    /// assert!(rx.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        self.ring.producers_gone()
+    }
+}
+
+/// Yields items until the ring is drained and every producer is gone.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use futures_util::StreamExt;
+///
+/// let (mut tx, rx) = corelane::queue::mpsc::channel::<u8>(4);
+/// let mut tx2 = tx.clone();
+/// tx.push(1).unwrap();
+/// tx2.push(2).unwrap();
+/// drop((tx, tx2));
+/// assert_eq!(rx.collect::<Vec<_>>().await, vec![1, 2]);
+/// # });
+/// ```
+impl<T> futures_core::Stream for Consumer<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_pop(cx).map(Result::ok)
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        self.ring.drop_consumer();
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::Consumer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
