@@ -437,9 +437,9 @@ pub(crate) fn poll_pop<T>(
 /// ```
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # rt.block_on(async {
-/// use corelane::queue::mpsc;
+/// use corelane::queue::spsc;
 ///
-/// let (mut tx, mut rx) = mpsc::channel::<u32>(1);
+/// let (mut tx, mut rx) = spsc::channel::<u32>(1);
 /// tx.push(1).unwrap();
 /// let mut send = tx.send(2);
 /// // Not completed (the ring is full): take the value back.
