@@ -5,3 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --no-run
 cargo run --release --example latency -- --quick
+# The user programs of issue 11 check their own results and exit non-zero
+# when an item is lost, duplicated or out of order.
+cargo run --release --example trading_pipeline -- --quick
+cargo run --release --example async_orders -- --quick
