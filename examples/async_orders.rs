@@ -56,21 +56,19 @@ fn main() {
     // The forwarder: a plain thread, blocking calls with `Park`.
     let forwarder = std::thread::spawn(move || {
         let mut forwarded = 0u64;
-        loop {
-            match fwd_in.pop_blocking(WaitStrategy::Park) {
-                Ok(order) => match fwd_out.push_blocking(order, WaitStrategy::Park) {
-                    Ok(()) => forwarded += 1,
-                    // The consumer is gone: `.0` is the order we could not pass on.
-                    Err(Disconnected(lost)) => {
-                        eprintln!(
-                            "async_orders: consumer gone, order {} not delivered",
-                            lost.id
-                        );
-                        break;
-                    }
-                },
-                // Every producer is gone and the ring is drained.
-                Err(Disconnected(())) => break,
+        // Ends when every producer is gone and the ring is drained
+        // (`Err(Disconnected(()))`, the only way `pop_blocking` fails).
+        while let Ok(order) = fwd_in.pop_blocking(WaitStrategy::Park) {
+            match fwd_out.push_blocking(order, WaitStrategy::Park) {
+                Ok(()) => forwarded += 1,
+                // The consumer is gone: `.0` is the order we could not pass on.
+                Err(Disconnected(lost)) => {
+                    eprintln!(
+                        "async_orders: consumer gone, order {} not delivered",
+                        lost.id
+                    );
+                    break;
+                }
             }
         }
         forwarded
