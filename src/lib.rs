@@ -7,7 +7,7 @@
 //!
 //! | module | what it is for |
 //! |---|---|
-//! | [`queue`] | bounded lock-free rings: [`queue::spsc`], [`queue::mpsc`], [`queue::spmc`], [`queue::mpmc`]; wait strategies and async endpoints ([`queue::wait`]) |
+//! | [`queue`] | bounded lock-free rings: [`queue::spsc`], [`queue::mpsc`], [`queue::spmc`], [`queue::mpmc`]; the Disruptor-style [`queue::multicast`] ring (a consumer graph, worker groups, lossy taps); one vocabulary of blocking, deadline, async and batch calls for all of them; wait strategies ([`queue::wait`]) |
 //! | [`timer`] | a hierarchical timer wheel: O(1) insert/cancel, never early, never lost, no allocation once warm |
 //! | [`topology`] | cores, SMT siblings, caches, NUMA, the process affinity mask; verified pinning; placement plans; core-to-core latency |
 //!
@@ -29,6 +29,22 @@
 //! }
 //! drop(tx); // the consumer sees Disconnected once the ring is drained
 //! assert_eq!(consumer.join().unwrap(), 499_500);
+//! ```
+//!
+//! The multicast ring: every cursor sees every item, in place; a cursor can
+//! run after others (here business logic after the journal).
+//!
+//! ```
+//! use corelane::queue::{multicast::Builder, wait::WaitStrategy};
+//!
+//! let mut b = Builder::new(64, || 0u64);
+//! let (journal, logic) = (b.cursor(), b.cursor());
+//! b.after(logic, &[journal]);
+//! let (mut tx, mut h) = b.build().unwrap();
+//! let (mut journal, mut logic) = (h.cursor(journal), h.cursor(logic));
+//! tx.push_blocking(7, WaitStrategy::Park).unwrap();
+//! assert_eq!(*journal.pop().unwrap(), 7); // released when the item drops
+//! assert_eq!(*logic.pop_blocking(WaitStrategy::Park).unwrap(), 7);
 //! ```
 //!
 //! ## timer
