@@ -204,7 +204,7 @@ fn spsc_park_wakes_on_disconnect() {
         let (tx, mut rx) = spsc::channel::<usize>(2);
         let c = thread::spawn(move || rx.pop_blocking(WaitStrategy::Park));
         drop(tx);
-        assert_eq!(c.join().unwrap(), Err(PopError::Disconnected));
+        assert_eq!(c.join().unwrap(), Err(corelane::queue::Disconnected(())));
     });
 }
 
