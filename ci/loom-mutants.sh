@@ -17,6 +17,7 @@ declare -A models=(
   [SwitchWithoutBarrier]="park_across_the_switch async_waits_across_the_switch"
   [PublisherSkipsFence]="park_across_the_switch async_waits_across_the_switch"
   [WaitersFenceEarly]="two_waiters_during_the_switch"
+  [WokenNotCleared]="two_waiters_during_the_switch"
 )
 
 status=0

@@ -51,7 +51,7 @@ fn warm(cell: &Cell) {
     cell.park_until(|| Some(()));
 }
 
-/// Rule 1 and rule 4: a thread parks on a fresh (asymmetric) cell; the
+/// Rules 1 and 4: a thread parks on a fresh (asymmetric) cell; the
 /// publisher's light barrier pairs with its heavy barrier, and the futex is
 /// woken because the state counts a parked thread.
 ///
@@ -97,9 +97,10 @@ fn park_across_the_switch() {
 
 /// Rule 3 with two waiters: one switches while the other announces. The
 /// second may skip the heavy barrier only once the switch's barrier has
-/// returned.
+/// returned. And rule 4's `WOKEN`: the wake of one waiter must not let a
+/// publisher skip the other, who parked after that wake.
 ///
-/// Fails against `WaitersFenceEarly`.
+/// Fails against `WaitersFenceEarly` and `WokenNotCleared`.
 #[test]
 fn two_waiters_during_the_switch() {
     model(|| {

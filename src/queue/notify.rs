@@ -13,20 +13,21 @@
 //!   waiter                                publisher (every push / pop)
 //!   key = epoch.load()                    store slot / cursor       (Release)
 //!   prev = state += unit    (SeqCst RMW)  light_barrier()
-//!   barrier(prev)           (rules 1-3)   s = state.load()
-//!   if ring op succeeds: state -= unit,   if s != 0:                  (cold)
-//!                        done               if s has PUBLISHERS_FENCE:
-//!   futex_wait(epoch, key)                    fence(SeqCst); s = state.load()
-//!     or return Pending                     if s counts a parked thread:
-//!   state -= unit                             epoch += 1; futex_wake(epoch)
+//!          (a park also clears WOKEN)     s = state.load()
+//!   barrier(prev)           (rules 1-3)   if s != 0:                  (cold)
+//!   if ring op succeeds: state -= unit,     if s has PUBLISHERS_FENCE:
+//!                        done                 fence(SeqCst); s = state.load()
+//!   futex_wait(epoch, key)                  if s counts a parked thread and
+//!     or return Pending                     state.fetch_or(WOKEN) found it
+//!   state -= unit                           clear: epoch += 1; futex_wake
 //!                                           if s counts an async waiter:
 //!                                             take and wake the wakers
 //! ```
 //!
 //! `state` holds two mode bits (`PUBLISHERS_FENCE`, `WAITERS_FENCE`), the
-//! number of registered async wakers and, in the upper half of the word,
-//! the number of parked threads. Mode bits are only ever set, never
-//! cleared.
+//! `WOKEN` flag, the number of registered async wakers and, in the upper
+//! half of the word, the number of parked threads. Mode bits are only ever
+//! set, never cleared.
 //!
 //! 1. **Asymmetric** (a new `Notify`): the waiter's barrier is
 //!    `heavy_barrier()` (`membarrier(2)`), which runs a full fence on every
@@ -66,7 +67,19 @@
 //!    publisher did not see is covered by the Dekker pair: its re-check
 //!    sees the store, and it does not sleep. The `epoch` it sleeps on was
 //!    read *before* announcing, so a wake that lands between the re-check
-//!    and `futex_wait` makes the wait return at once.
+//!    and `futex_wait` makes the wait return at once. **One wake per
+//!    sleep**: a woken thread may wait a while for a CPU before it retracts
+//!    its count, and every publish meanwhile would wake it again. So the
+//!    publisher that wakes sets `WOKEN` (`fetch_or`; only the one that
+//!    found it clear bumps and wakes), and a parker clears it in the same
+//!    RMW that announces it. A publisher that finds `WOKEN` set skips the
+//!    syscall: every parker its load counted announced before the
+//!    `fetch_or` that set the flag, so took its key before that setter's
+//!    bump (had it read the bumped epoch, the `fetch_or` would happen
+//!    before its announcement), and that bump wakes it or keeps it from
+//!    sleeping. Clearing `WOKEN` is always safe (it costs a redundant wake
+//!    at most), so the last parker to retract clears it, and so does a
+//!    publisher that finds it set with nobody parked.
 //! 5. **A waker already registered** (and not taken by a notify since)
 //!    needs no new barrier: its earlier announcement was followed by a
 //!    barrier, so every publisher since either saw the count (and will
@@ -94,13 +107,17 @@ const PUBLISHERS_FENCE: usize = 1;
 /// Mode bit: the switch is complete; waiters pair with a plain fence.
 const WAITERS_FENCE: usize = 1 << 1;
 const MODE_BITS: usize = PUBLISHERS_FENCE | WAITERS_FENCE;
+/// Every parked thread counted has been sent a wake-up since it took its
+/// key (rule 4): set by the publisher that wakes, cleared by the next
+/// thread that announces a park, and by the last one to retract.
+const WOKEN: usize = 1 << 2;
 /// One registered async waker.
-const ONE_ASYNC: usize = 1 << 2;
+const ONE_ASYNC: usize = 1 << 3;
 /// One parked thread: the upper half of the word (room for 2^32 parked
 /// threads and 2^30 registered wakers per cell; corelane is 64-bit only).
 const ONE_PARKED: usize = 1 << (usize::BITS / 2);
 const PARKED: usize = !(ONE_PARKED - 1);
-const ASYNC: usize = !PARKED & !MODE_BITS;
+const ASYNC: usize = !PARKED & !MODE_BITS & !WOKEN;
 
 /// Heavy barriers within [`SWITCH_WINDOW`] that make a cell switch to
 /// symmetric fences (rule 3). Under loom the second one does, so the
@@ -196,6 +213,9 @@ pub(crate) enum Mutant {
     /// Rule 4 with the parked count ignored: the futex is woken only when
     /// an async waker is counted (as if parked threads were not counted).
     ParkedNotCounted,
+    /// Rule 4 with a parker that does not clear `WOKEN` when it announces
+    /// (publishers still skip the wake while the flag is set).
+    WokenNotCleared,
 }
 
 /// True if this build is the loom mutant `m`.
@@ -217,6 +237,7 @@ fn mutant_name(m: Mutant) -> &'static str {
         Mutant::WaitersFenceEarly => "WaitersFenceEarly",
         Mutant::PublisherSkipsFence => "PublisherSkipsFence",
         Mutant::ParkedNotCounted => "ParkedNotCounted",
+        Mutant::WokenNotCleared => "WokenNotCleared",
     }
 }
 
@@ -263,10 +284,27 @@ impl Notify {
             state & PARKED != 0
         };
         if parked {
-            self.epoch.bump_and_wake();
+            self.wake_parked(state);
+        } else if state & WOKEN != 0 {
+            // Nobody parked: a stale flag would send every publish here.
+            // Relaxed: clearing the flag is always safe (rule 4).
+            self.state.fetch_and(!WOKEN, Ordering::Relaxed);
         }
         if state & ASYNC != 0 {
             self.wake_registered();
+        }
+    }
+
+    /// Wakes the parked threads `state` counts, unless they have all been
+    /// woken since they took their keys (rule 4).
+    fn wake_parked(&self, state: usize) {
+        if state & WOKEN != 0 {
+            return;
+        }
+        // SeqCst: in the one order of the state's RMWs rule 4 reasons
+        // about (the epoch's Release/Acquire orders the bump itself).
+        if self.state.fetch_or(WOKEN, Ordering::SeqCst) & WOKEN == 0 {
+            self.epoch.bump_and_wake();
         }
     }
 
@@ -299,19 +337,32 @@ impl Notify {
         }
     }
 
-    /// Announces a waiter (`unit`: [`ONE_PARKED`]) and runs the barrier its
-    /// mode asks for. Returns false if the barrier pair could not be
-    /// trusted (`sync::heavy_barrier`).
-    fn announce(&self, unit: usize) -> bool {
+    /// Announces a parked thread (clearing `WOKEN` in the same RMW, rule
+    /// 4) and runs the barrier its mode asks for. Returns false if the
+    /// barrier pair could not be trusted (`sync::heavy_barrier`).
+    fn announce_park(&self) -> bool {
+        let keep = if mutant(Mutant::WokenNotCleared) {
+            !0
+        } else {
+            !WOKEN
+        };
+        let announce = |s: usize| Some(s.wrapping_add(ONE_PARKED) & keep);
         // SeqCst: one RMW in the order of the state's changes; the barrier
         // after it is what pairs with the publisher.
-        let prev = self.state.fetch_add(unit, Ordering::SeqCst);
+        let prev = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, announce)
+            .unwrap_or_else(|s| s);
         self.barrier_after_announcing(prev)
     }
 
-    /// Takes back an announcement (`unit` as given to `announce`).
-    fn retract(&self, unit: usize) {
-        self.state.fetch_sub(unit, Ordering::SeqCst);
+    /// Takes back a park announcement; the last parker out clears `WOKEN`.
+    fn retract_park(&self) {
+        let prev = self.state.fetch_sub(ONE_PARKED, Ordering::SeqCst);
+        if prev & PARKED == ONE_PARKED && prev & WOKEN != 0 {
+            // Relaxed: clearing the flag is always safe (rule 4).
+            self.state.fetch_and(!WOKEN, Ordering::Relaxed);
+        }
     }
 
     /// The waiter's barrier, between announcing (the RMW that returned
@@ -360,13 +411,13 @@ impl Notify {
     pub(crate) fn park_until<R>(&self, op: &mut impl FnMut() -> Option<R>) -> R {
         loop {
             let key = self.epoch.load();
-            let trusted = self.announce(ONE_PARKED);
+            let trusted = self.announce_park();
             if let Some(r) = op() {
-                self.retract(ONE_PARKED);
+                self.retract_park();
                 return r;
             }
             self.sleep(key, trusted);
-            self.retract(ONE_PARKED);
+            self.retract_park();
             if let Some(r) = op() {
                 return r;
             }
@@ -383,14 +434,14 @@ impl Notify {
     ) -> Option<R> {
         loop {
             let key = self.epoch.load();
-            let trusted = self.announce(ONE_PARKED);
+            let trusted = self.announce_park();
             if let Some(r) = op() {
-                self.retract(ONE_PARKED);
+                self.retract_park();
                 return Some(r);
             }
             let now = std::time::Instant::now();
             if now >= deadline {
-                self.retract(ONE_PARKED);
+                self.retract_park();
                 return None;
             }
             let mut nap = deadline - now;
@@ -398,7 +449,7 @@ impl Notify {
                 nap = nap.min(DEGRADED_RECHECK);
             }
             self.epoch.wait_timeout(key, nap);
-            self.retract(ONE_PARKED);
+            self.retract_park();
             if let Some(r) = op() {
                 return Some(r);
             }
@@ -517,7 +568,8 @@ mod tests {
         assert_eq!(MODE_BITS & ASYNC, 0);
         assert_eq!(MODE_BITS & PARKED, 0);
         assert_eq!(ASYNC & PARKED, 0);
-        assert_eq!(MODE_BITS | ASYNC | PARKED, usize::MAX);
+        assert_eq!(WOKEN & (MODE_BITS | ASYNC | PARKED), 0);
+        assert_eq!(MODE_BITS | WOKEN | ASYNC | PARKED, usize::MAX);
         assert_eq!(ONE_ASYNC & ASYNC, ONE_ASYNC);
     }
 
