@@ -73,9 +73,9 @@
 //!    publisher that wakes sets `WOKEN` (`fetch_or`; only the one that
 //!    found it clear bumps and wakes), and a parker clears it in the same
 //!    RMW that announces it. A publisher that finds `WOKEN` set skips the
-//!    syscall: every parker its load counted announced before the
-//!    `fetch_or` that set the flag, so took its key before that setter's
-//!    bump (had it read the bumped epoch, the `fetch_or` would happen
+//!    syscall: every parker its load counted announced before the last
+//!    `fetch_or` that set the flag (a later announcement clears it), so
+//!    took its key before that setter's bump (had it read the bumped epoch, the `fetch_or` would happen
 //!    before its announcement), and that bump wakes it or keeps it from
 //!    sleeping. Clearing `WOKEN` is always safe (it costs a redundant wake
 //!    at most), so the last parker to retract clears it, and so does a
@@ -86,6 +86,10 @@
 //!    take the waker, under the same lock this check holds) or published
 //!    before that barrier (and the re-check sees it).
 //! 6. Waking on disconnection ([`Notify::notify_slow`]) is unconditional.
+//! 7. An async wait may re-poll itself (`wake_by_ref`, `Pending`) instead
+//!    of announcing, [`ASYNC_SPINS`] times per cell between two successful
+//!    polls: a hint, outside the handshake (a wait that never announces
+//!    relies on no notify).
 //!
 //! Every rule is a loom model in `loom-tests/tests/notify.rs`; the loom
 //! cfg models membarrier as in `sync::light_barrier`, and each model was
@@ -114,7 +118,7 @@ const WOKEN: usize = 1 << 2;
 /// One registered async waker.
 const ONE_ASYNC: usize = 1 << 3;
 /// One parked thread: the upper half of the word (room for 2^32 parked
-/// threads and 2^30 registered wakers per cell; corelane is 64-bit only).
+/// threads and 2^29 registered wakers per cell; corelane is 64-bit only).
 const ONE_PARKED: usize = 1 << (usize::BITS / 2);
 const PARKED: usize = !(ONE_PARKED - 1);
 const ASYNC: usize = !PARKED & !MODE_BITS & !WOKEN;

@@ -47,7 +47,9 @@ use crate::sync::{spin_hint, yield_now};
 /// | `Park` | a futex wake-up (µs) after a short spin | none while asleep |
 ///
 /// With `Park`, the publisher pays for the possibility of a sleeper only a
-/// compiler fence and one load of a read-mostly line (see the module docs).
+/// compiler fence and one load of a read-mostly line while waits are rare;
+/// once they are frequent (a stream that fills and drains), a full fence
+/// per publish instead of a `membarrier(2)` per wait (see the module docs).
 ///
 /// # Examples
 ///
