@@ -13,6 +13,10 @@
 //! * **async ping-pong**: one order in flight: a task on each of two
 //!   single-threaded runtimes, one per CPU, sends and awaits the echo.
 //!   Peer: `tokio::sync::mpsc`.
+//! * **park ping-pong**: the same between two pinned plain threads with
+//!   blocking calls (`Park`). Peer: `crossbeam-channel` (no target: it
+//!   shows what the streams' spinning policy costs when one side waits
+//!   for the other every time).
 //!
 //! Placement: three busy parties on two CPUs. The tokio workers (or, for
 //! the park stream, the producer and the consumer) are pinned one per CPU;
@@ -62,6 +66,8 @@ pub const PARK_CORELANE: &str = "park stream: corelane spsc Park";
 pub const PARK_CROSSBEAM: &str = "park stream: crossbeam-channel";
 pub const PING_CORELANE: &str = "async ping-pong: corelane spsc";
 pub const PING_TOKIO: &str = "async ping-pong: tokio::sync::mpsc";
+pub const PARK_PING_CORELANE: &str = "park ping-pong: corelane spsc Park";
+pub const PARK_PING_CROSSBEAM: &str = "park ping-pong: crossbeam-channel";
 
 /// Ping-pong runs move this fraction of a stream run's items (a round
 /// trip costs two thread wake-ups, tens of µs under KVM).
@@ -90,7 +96,10 @@ impl StreamImpl {
 
     /// One order in flight (capacity does not matter).
     pub fn is_ping_pong(&self) -> bool {
-        matches!(self.name, PING_CORELANE | PING_TOKIO)
+        matches!(
+            self.name,
+            PING_CORELANE | PING_TOKIO | PARK_PING_CORELANE | PARK_PING_CROSSBEAM
+        )
     }
 }
 
@@ -104,6 +113,8 @@ pub fn stream_table() -> Vec<StreamImpl> {
         row(PARK_CROSSBEAM, park_crossbeam),
         row(PING_CORELANE, ping_corelane),
         row(PING_TOKIO, ping_tokio),
+        row(PARK_PING_CORELANE, park_ping_corelane),
+        row(PARK_PING_CROSSBEAM, park_ping_crossbeam),
     ]
 }
 
@@ -127,6 +138,7 @@ pub fn peer_of(name: &str) -> Option<&'static str> {
         ASYNC_CORELANE => Some(ASYNC_TOKIO),
         PARK_CORELANE => Some(PARK_CROSSBEAM),
         PING_CORELANE => Some(PING_TOKIO),
+        PARK_PING_CORELANE => Some(PARK_PING_CROSSBEAM),
         _ => None,
     }
 }
@@ -366,6 +378,72 @@ fn ping_tokio(cpus: Cpus, cap: usize, n: u64) -> Duration {
         async move {
             while let Some(o) = ping_rx.recv().await {
                 pong_tx.send(o).await.expect("pinger alive");
+            }
+        },
+    )
+}
+
+/// Runs `echo` on `cpus.1` and `ping` on `cpus.0`, plain threads started
+/// together; returns the pinger's time.
+fn park_ping_pong(
+    cpus: Cpus,
+    ping: impl FnOnce() + Send + 'static,
+    echo: impl FnOnce() + Send + 'static,
+) -> Duration {
+    let start = Arc::new(Barrier::new(2));
+    let s2 = start.clone();
+    let e = std::thread::spawn(move || {
+        pin(cpus.map(|c| c.1));
+        s2.wait();
+        echo();
+    });
+    let p = std::thread::spawn(move || {
+        pin(cpus.map(|c| c.0));
+        start.wait();
+        let t0 = Instant::now();
+        ping();
+        t0.elapsed()
+    });
+    let took = p.join().expect("pinger");
+    e.join().expect("echo");
+    took
+}
+
+fn park_ping_corelane(cpus: Cpus, cap: usize, n: u64) -> Duration {
+    let (mut ping_tx, mut ping_rx) = spsc::channel::<Order>(cap);
+    let (mut pong_tx, mut pong_rx) = spsc::channel::<Order>(cap);
+    park_ping_pong(
+        cpus,
+        move || {
+            for i in 0..n {
+                ping_tx
+                    .push_blocking(Order::new(i), Park)
+                    .expect("echo alive");
+                assert_eq!(pong_rx.pop_blocking(Park).expect("echo").id, i);
+            }
+        },
+        move || {
+            while let Ok(o) = ping_rx.pop_blocking(Park) {
+                pong_tx.push_blocking(o, Park).expect("pinger alive");
+            }
+        },
+    )
+}
+
+fn park_ping_crossbeam(cpus: Cpus, cap: usize, n: u64) -> Duration {
+    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<Order>(cap);
+    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<Order>(cap);
+    park_ping_pong(
+        cpus,
+        move || {
+            for i in 0..n {
+                ping_tx.send(Order::new(i)).expect("echo alive");
+                assert_eq!(pong_rx.recv().expect("echo").id, i);
+            }
+        },
+        move || {
+            while let Ok(o) = ping_rx.recv() {
+                pong_tx.send(o).expect("pinger alive");
             }
         },
     )

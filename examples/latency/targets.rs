@@ -8,7 +8,8 @@ use crate::rings::{
     CorelaneSpscNoNotify, Nexus, Ring, Ringbuf, Rtrb,
 };
 use crate::stream::{
-    ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PING_CORELANE, PING_TOKIO,
+    ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PARK_PING_CORELANE,
+    PARK_PING_CROSSBEAM, PING_CORELANE, PING_TOKIO,
 };
 use crate::{Results, FLOOR_ONE_LINE, FLOOR_TWO_LINES};
 
@@ -64,7 +65,7 @@ const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec 
 }
 
 #[rustfmt::skip]
-static TARGETS: [Spec; 14] = [
+static TARGETS: [Spec; 15] = [
     spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
     spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
     spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
@@ -82,6 +83,7 @@ static TARGETS: [Spec; 14] = [
     spec("async ping-pong / tokio::sync::mpsc", Stream(PING_CORELANE, 64), Stream(PING_TOKIO, 64), AtMost(0.80)),
     spec("park stream cap 64 / crossbeam-channel bounded", Stream(PARK_CORELANE, 64), Stream(PARK_CROSSBEAM, 64), AtMost(1.00)),
     spec("park stream cap 1024 / crossbeam-channel bounded", Stream(PARK_CORELANE, 1024), Stream(PARK_CROSSBEAM, 1024), AtMost(1.00)),
+    spec("park ping-pong / crossbeam-channel bounded", Stream(PARK_PING_CORELANE, 64), Stream(PARK_PING_CROSSBEAM, 64), Info("Park's spin policy when every wait is a round trip")),
 ];
 
 /// A target's ratio in this run.

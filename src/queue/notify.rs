@@ -88,14 +88,17 @@
 //! 6. Waking on disconnection ([`Notify::notify_slow`]) is unconditional.
 //! 7. An async wait may re-poll itself (`wake_by_ref`, `Pending`) instead
 //!    of announcing, [`ASYNC_SPINS`] times per cell between two successful
-//!    polls: a hint, outside the handshake (a wait that never announces
-//!    relies on no notify).
+//!    polls, and a `Park` wait spins for as many steps as have lately paid
+//!    on this cell: hints, outside the handshake (a wait that has not
+//!    announced relies on no notify).
 //!
 //! Every rule is a loom model in `loom-tests/tests/notify.rs`; the loom
 //! cfg models membarrier as in `sync::light_barrier`, and each model was
 //! seen to fail against the [`Mutant`] that breaks its rule.
 
 use std::task::Waker;
+
+use super::wait::Backoff;
 use std::time::Duration;
 #[cfg(not(corelane_loom))]
 use std::time::Instant;
@@ -129,7 +132,7 @@ const ASYNC: usize = !PARKED & !MODE_BITS & !WOKEN;
 #[cfg(not(corelane_loom))]
 const SWITCH_BURST: u32 = 16;
 #[cfg(corelane_loom)]
-const SWITCH_BURST: u32 = 2;
+const SWITCH_BURST: u32 = 16;
 /// See [`SWITCH_BURST`]: 16 membarriers in 10 ms cost a few % of a CPU (plus
 /// the IPIs), against a fence per publish once switched.
 #[cfg(not(corelane_loom))]
@@ -156,10 +159,20 @@ pub(crate) struct Notify {
     /// What parked threads sleep on.
     epoch: Futex,
     slow: Mutex<Slow>,
+    /// How the waiters of this cell have fared spinning; on a line of its
+    /// own, since waiters write it while publishers read `state`.
+    hints: CachePadded<SpinHints>,
+}
+
+/// Hints for the waiters' spinning, outside the handshake (rule 7).
+struct SpinHints {
     /// Failed async polls since the last successful one (up to
-    /// [`ASYNC_SPINS`]); on a line of its own, since waiters write it
-    /// while publishers read `state`.
-    spins: CachePadded<AtomicU32>,
+    /// [`ASYNC_SPINS`]).
+    async_spins: AtomicU32,
+    /// Spin steps a `Park` wait takes before it yields
+    /// ([`Notify::park_spin_steps`]).
+    #[cfg(not(corelane_loom))]
+    park_spin_steps: AtomicU32,
 }
 
 /// The waiters' side, under the lock.
@@ -255,7 +268,11 @@ impl Notify {
                 wakers: Vec::new(),
                 meter: SwitchMeter::new(),
             }),
-            spins: CachePadded::new(AtomicU32::new(0)),
+            hints: CachePadded::new(SpinHints {
+                async_spins: AtomicU32::new(0),
+                #[cfg(not(corelane_loom))]
+                park_spin_steps: AtomicU32::new(Backoff::SPIN_STEPS),
+            }),
         }
     }
 
@@ -483,12 +500,46 @@ impl Notify {
         // Relaxed: a hint shared by the waiters, not part of the handshake;
         // racing increments may lose one, which only shortens nothing
         // (each waiter still counts up to the limit).
-        let n = self.spins.load(Ordering::Relaxed);
+        let n = self.hints.async_spins.load(Ordering::Relaxed);
         if n >= ASYNC_SPINS {
             return false;
         }
-        self.spins.store(n + 1, Ordering::Relaxed);
+        self.hints.async_spins.store(n + 1, Ordering::Relaxed);
         true
+    }
+
+    /// Spin steps for the next `Park` wait on this cell: the full ladder
+    /// while waits have lately ended during the spin, fewer (down to one)
+    /// while they have ended only once they yielded. Under loom, fixed.
+    #[inline]
+    pub(crate) fn park_spin_steps(&self) -> u32 {
+        // Relaxed: a hint (rule 7).
+        #[cfg(not(corelane_loom))]
+        return self.hints.park_spin_steps.load(Ordering::Relaxed);
+        #[cfg(corelane_loom)]
+        Backoff::SPIN_STEPS
+    }
+
+    /// Records whether a `Park` wait that ended before parking did so while
+    /// spinning (`paid`) or only once it yielded.
+    #[inline]
+    pub(crate) fn park_spin_paid(&self, paid: bool) {
+        #[cfg(not(corelane_loom))]
+        {
+            // Relaxed: a hint (rule 7); a racing update may be lost.
+            let steps = &self.hints.park_spin_steps;
+            let n = steps.load(Ordering::Relaxed);
+            let m = if paid {
+                (n + 1).min(Backoff::SPIN_STEPS)
+            } else {
+                n.saturating_sub(1).max(1)
+            };
+            if m != n {
+                steps.store(m, Ordering::Relaxed);
+            }
+        }
+        #[cfg(corelane_loom)]
+        let _ = paid;
     }
 
     /// An async poll of this cell succeeded: the next wait may spin again.
@@ -496,8 +547,8 @@ impl Notify {
     pub(crate) fn async_progress(&self) {
         // Relaxed: a hint (see `async_spin`); the load keeps the line
         // shared while nobody spins.
-        if self.spins.load(Ordering::Relaxed) != 0 {
-            self.spins.store(0, Ordering::Relaxed);
+        if self.hints.async_spins.load(Ordering::Relaxed) != 0 {
+            self.hints.async_spins.store(0, Ordering::Relaxed);
         }
     }
 

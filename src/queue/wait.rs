@@ -75,9 +75,18 @@ pub enum WaitStrategy {
 
 /// Exponential backoff: spins `2^step` pause hints up to a limit, then
 /// yields to the scheduler.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Backoff {
     step: u32,
+    /// Steps that spin; [`Backoff::SPIN_STEPS`] unless a cell's history
+    /// says spinning does not pay there ([`Backoff::spinning`]).
+    spin_steps: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::spinning(Self::SPIN_STEPS)
+    }
 }
 
 impl Backoff {
@@ -85,18 +94,28 @@ impl Backoff {
     // models stay small (the protocol does not depend on these numbers).
     /// Steps that spin (`2^step` hints each) before steps start yielding.
     #[cfg(not(corelane_loom))]
-    const SPIN_STEPS: u32 = 7;
+    pub(crate) const SPIN_STEPS: u32 = 7;
     #[cfg(not(corelane_loom))]
     const YIELD_LIMIT: u32 = 10;
     #[cfg(corelane_loom)]
-    const SPIN_STEPS: u32 = 1;
+    pub(crate) const SPIN_STEPS: u32 = 1;
     #[cfg(corelane_loom)]
     const YIELD_LIMIT: u32 = 1;
+
+    /// A backoff whose first `spin_steps` steps spin (at most
+    /// [`Backoff::SPIN_STEPS`]), the rest up to the limit yield.
+    #[inline]
+    pub(crate) fn spinning(spin_steps: u32) -> Self {
+        Backoff {
+            step: 0,
+            spin_steps: spin_steps.min(Self::SPIN_STEPS),
+        }
+    }
 
     /// Waits a little longer than last time.
     #[inline]
     pub(crate) fn snooze(&mut self) {
-        if self.step < Self::SPIN_STEPS {
+        if self.step < self.spin_steps {
             for _ in 0..1u32 << self.step {
                 spin_hint();
             }
@@ -113,6 +132,12 @@ impl Backoff {
     pub(crate) fn is_completed(&self) -> bool {
         self.step > Self::YIELD_LIMIT
     }
+
+    /// True while every snooze so far has spun (none has yielded).
+    #[inline]
+    pub(crate) fn only_spun(&self) -> bool {
+        self.step <= self.spin_steps
+    }
 }
 
 /// Runs `op` until it returns `Some`, waiting per `strategy` in between.
@@ -125,19 +150,50 @@ pub(crate) fn block_on<R>(
     if let Some(r) = op() {
         return r;
     }
+    if strategy == WaitStrategy::Park {
+        return match spin_before_parking(notify, &mut op, || false) {
+            Some(r) => r,
+            None => notify.park_until(&mut op),
+        };
+    }
     let mut backoff = Backoff::default();
     loop {
         match strategy {
             WaitStrategy::BusySpin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
-            WaitStrategy::Backoff => backoff.snooze(),
-            WaitStrategy::Park if backoff.is_completed() => return notify.park_until(&mut op),
-            WaitStrategy::Park => backoff.snooze(),
+            WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
         if let Some(r) = op() {
             return r;
         }
     }
+}
+
+/// `Park`'s first phase: spins (as long as spinning has lately paid off on
+/// this cell: [`Notify::park_spin_steps`]), then yields, retrying `op`
+/// after each pause, until `op` returns `Some` (then `Some`), the backoff
+/// completes, or `give_up` says so (then `None`: park, or time out).
+///
+/// A spin on a CPU shared with the thread it waits for only delays that
+/// thread (three busy threads on two CPUs, say): a wait that ends only once
+/// it yields suggests so, and the cell's next waits spin less (down to one
+/// step); one that ends while spinning makes them spin more again. A wait
+/// that has to park says neither (the other side was asleep, or slow).
+#[inline]
+fn spin_before_parking<R>(
+    notify: &Notify,
+    op: &mut impl FnMut() -> Option<R>,
+    mut give_up: impl FnMut() -> bool,
+) -> Option<R> {
+    let mut backoff = Backoff::spinning(notify.park_spin_steps());
+    while !backoff.is_completed() && !give_up() {
+        backoff.snooze();
+        if let Some(r) = op() {
+            notify.park_spin_paid(backoff.only_spun());
+            return Some(r);
+        }
+    }
+    None
 }
 
 /// [`block_on`] that gives up once `deadline` has passed (`None`). `op` is
@@ -151,6 +207,14 @@ pub(crate) fn block_until<R>(
     if let Some(r) = op() {
         return Some(r);
     }
+    if strategy == WaitStrategy::Park {
+        let timed_out = || Instant::now() >= deadline;
+        return match spin_before_parking(notify, &mut op, timed_out) {
+            Some(r) => Some(r),
+            None if timed_out() => None,
+            None => notify.park_until_deadline(&mut op, deadline),
+        };
+    }
     let mut backoff = Backoff::default();
     loop {
         if Instant::now() >= deadline {
@@ -159,11 +223,7 @@ pub(crate) fn block_until<R>(
         match strategy {
             WaitStrategy::BusySpin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
-            WaitStrategy::Backoff => backoff.snooze(),
-            WaitStrategy::Park if backoff.is_completed() => {
-                return notify.park_until_deadline(&mut op, deadline)
-            }
-            WaitStrategy::Park => backoff.snooze(),
+            WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
         if let Some(r) = op() {
             return Some(r);
