@@ -132,7 +132,7 @@ const ASYNC: usize = !PARKED & !MODE_BITS & !WOKEN;
 #[cfg(not(corelane_loom))]
 const SWITCH_BURST: u32 = 16;
 #[cfg(corelane_loom)]
-const SWITCH_BURST: u32 = 16;
+const SWITCH_BURST: u32 = 2;
 /// See [`SWITCH_BURST`]: 16 membarriers in 10 ms cost a few % of a CPU (plus
 /// the IPIs), against a fence per publish once switched.
 #[cfg(not(corelane_loom))]
