@@ -12,6 +12,9 @@
 //! implementation runs once per round, rounds interleaved (A B C A B C ...);
 //! figures are medians over rounds; round trips are reported as ratios to a
 //! raw one-cache-line ping-pong measured in the same rounds, and to rtrb.
+//! The streaming rows (issue 11: tokio tasks and a forwarding thread, or
+//! three parking threads, on two CPUs) run in the same rounds and report
+//! ns per order as ratios to tokio::sync::mpsc and crossbeam-channel.
 //!
 //! Every figure is looked up by its row's name (the rings' `Ring::NAME`, the
 //! floors' and multicast rows' constants), never by position. With `--json`
@@ -28,6 +31,8 @@ mod multicast_row;
 mod report;
 #[path = "../benches/common/rings.rs"]
 mod rings;
+#[path = "../benches/common/stream.rs"]
+mod stream;
 #[path = "latency/targets.rs"]
 mod targets;
 #[path = "common/timer_row.rs"]
@@ -92,6 +97,8 @@ struct Sizes {
     samples: usize,
     /// Items per throughput run.
     items: u64,
+    /// Orders per streaming run (ping-pong: 1/PING_ITEMS_DIVISOR of them).
+    stream_items: u64,
 }
 
 impl Sizes {
@@ -102,6 +109,7 @@ impl Sizes {
                 rounds: 2,
                 samples: 2_000,
                 items: 200_000,
+                stream_items: 20_000,
             }
         } else {
             Sizes {
@@ -109,6 +117,7 @@ impl Sizes {
                 rounds: 7,
                 samples: 20_000,
                 items: 5_000_000,
+                stream_items: 200_000,
             }
         }
     }
@@ -217,10 +226,27 @@ impl McRow {
     }
 }
 
+/// One streaming row: an implementation at one capacity, across rounds.
+struct StreamRow {
+    name: &'static str,
+    cap: usize,
+    /// Per-round ns per order (per round trip for ping-pong).
+    ns: Vec<f64>,
+}
+
+impl StreamRow {
+    fn p50(&self) -> f64 {
+        median(&self.ns)
+    }
+}
+
 /// Everything one run measured, looked up by row name.
 struct Results {
     rounds: usize,
     rings: Vec<Row>,
+    /// The streaming shapes (`benches/common/stream.rs`), by name and
+    /// capacity.
+    streams: Vec<StreamRow>,
     multicast: Vec<McRow>,
     timer: Vec<(&'static str, f64)>,
     /// Where the timer row ran.
@@ -231,6 +257,11 @@ impl Results {
     fn ring(&self, name: &str) -> &Row {
         let row = self.rings.iter().find(|r| r.name == name);
         row.unwrap_or_else(|| panic!("no ring row named {name:?}"))
+    }
+
+    fn stream(&self, name: &str, cap: usize) -> &StreamRow {
+        let row = self.streams.iter().find(|r| r.name == name && r.cap == cap);
+        row.unwrap_or_else(|| panic!("no streaming row named {name:?} at capacity {cap}"))
     }
 
     fn multicast(&self, name: &str) -> &McRow {
@@ -318,6 +349,19 @@ fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
     let table = benches();
     let mut rings: Vec<Row> = table.iter().map(|b| Row::new(b.name)).collect();
     let mut multicast = Vec::new();
+    let stream_runs = stream::stream_runs(&stream::STREAM_CAPS);
+    let mut streams: Vec<StreamRow> = stream_runs
+        .iter()
+        .map(|(s, cap)| StreamRow {
+            name: s.name,
+            cap: *cap,
+            ns: Vec::new(),
+        })
+        .collect();
+    // The streams start runtimes and threads: warm each up once, untimed.
+    for (s, cap) in &stream_runs {
+        (s.run)(cpus, *cap, s.items(sizes.stream_items / 10).max(1));
+    }
     for _round in 0..sizes.rounds {
         for (b, row) in table.iter().zip(&mut rings) {
             if let Some(rtt) = b.rtt {
@@ -330,11 +374,17 @@ fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
                 row.add_tput(sizes.items, tput(cpus, THROUGHPUT_CAP, sizes.items));
             }
         }
+        for ((s, cap), row) in stream_runs.iter().zip(&mut streams) {
+            let items = s.items(sizes.stream_items);
+            let took = (s.run)(cpus, *cap, items);
+            row.ns.push(took.as_nanos() as f64 / items as f64);
+        }
     }
     let (timer, timer_place) = run_timer(cpus.map(|c| c.0), quick);
     Results {
         rounds: sizes.rounds,
         rings,
+        streams,
         multicast,
         timer,
         timer_place,

@@ -96,5 +96,9 @@ compile_error!(
 
 pub mod queue;
 pub(crate) mod sync;
+/// The wake-up cell's protocol for the loom models (loom builds only).
+#[cfg(corelane_loom)]
+#[doc(hidden)]
+pub use queue::notify::loom_hooks as __loom;
 pub mod timer;
 pub mod topology;

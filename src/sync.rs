@@ -17,8 +17,9 @@
 //!   compiler fence only, and the sleeper's side (a slow path) asks the kernel
 //!   (`membarrier(2)`, private expedited) to run a full barrier on every CPU
 //!   running this process. Where membarrier is unavailable both sides fall back
-//!   to `fence(SeqCst)`. Under loom both are `fence(SeqCst)`, which is what loom
-//!   can model.
+//!   to `fence(SeqCst)`. Under loom they are modelled as membarrier behaves
+//!   (see [`light_barrier`]): a light barrier alone is no fence, so a
+//!   protocol that pairs it with anything but a heavy barrier fails its model.
 //! * [`Futex`]: a 32-bit word threads can sleep on (futex on Linux; a
 //!   mutex/condvar pair under loom, so a lost wake-up shows up as a deadlock).
 //!
@@ -241,6 +242,12 @@ mod membarrier {
         }
     }
 
+    /// False once the barrier has failed (`heavy` returns false from then on).
+    #[inline]
+    pub(crate) fn trusted() -> bool {
+        STATE.load(Ordering::Relaxed) != FAILED
+    }
+
     /// Gives up on membarrier for the rest of the process.
     #[cold]
     fn fail() {
@@ -265,8 +272,19 @@ pub(crate) fn barrier_init() {
 
 /// The fast side of the StoreLoad handshake: orders this thread's earlier
 /// stores before its later loads *with respect to a concurrent
-/// [`heavy_barrier`]*. A compiler fence when membarrier is registered, else
-/// `fence(SeqCst)`.
+/// [`heavy_barrier`]*, and with respect to nothing else. A compiler fence
+/// when membarrier is registered, else `fence(SeqCst)`.
+///
+/// Under loom, membarrier is modelled as the full fence it runs on this
+/// thread landing exactly here: the light barrier is an AcqRel RMW of one
+/// global word, and so is every heavy barrier. The RMWs are totally
+/// ordered; a light barrier before a heavy one releases this thread's
+/// earlier stores to the heavy side's later loads, one after it acquires the
+/// heavy side's earlier stores for this thread's later loads, which is what
+/// membarrier promises. A light barrier is no `fence(SeqCst)`, so a protocol
+/// that pairs it with a plain fence, or with nothing, fails its model. (The
+/// model is stronger than the real thing in one way: two light barriers also
+/// synchronize with each other. No protocol here relies on that.)
 #[inline(always)]
 pub(crate) fn light_barrier() {
     #[cfg(all(not(corelane_loom), target_os = "linux"))]
@@ -277,8 +295,28 @@ pub(crate) fn light_barrier() {
             fence(Ordering::SeqCst);
         }
     }
-    #[cfg(any(corelane_loom, not(target_os = "linux")))]
+    #[cfg(all(not(corelane_loom), not(target_os = "linux")))]
     fence(Ordering::SeqCst);
+    #[cfg(corelane_loom)]
+    loom_membarrier::point();
+}
+
+/// The loom model of membarrier (see [`light_barrier`]).
+#[cfg(corelane_loom)]
+mod loom_membarrier {
+    use super::{AtomicUsize, Ordering};
+
+    loom::lazy_static! {
+        /// The word every light and heavy barrier RMWs; its value means
+        /// nothing, only the order of the RMWs does.
+        static ref WORD: AtomicUsize = AtomicUsize::new(0);
+    }
+
+    /// A light barrier's place in the order of barriers, or a heavy
+    /// barrier's (AcqRel: the model's whole point, see `light_barrier`).
+    pub(super) fn point() {
+        WORD.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// The slow side of the StoreLoad handshake: after it returns `true`, every
@@ -294,12 +332,25 @@ pub(crate) fn light_barrier() {
 #[must_use = "a false return means the handshake may miss a concurrent light barrier"]
 pub(crate) fn heavy_barrier() -> bool {
     fence(Ordering::SeqCst);
+    // When membarrier is not available the light side used a full fence,
+    // so the fence above completes the pair.
     #[cfg(all(not(corelane_loom), target_os = "linux"))]
+    return membarrier::heavy();
+    #[cfg(all(not(corelane_loom), not(target_os = "linux")))]
+    return true;
+    #[cfg(corelane_loom)]
     {
-        // When membarrier is not available the light side used a full fence,
-        // so the fence above completes the pair.
-        membarrier::heavy()
+        loom_membarrier::point();
+        true
     }
+}
+
+/// False once a heavy barrier has failed in this process (the state every
+/// later [`heavy_barrier`] reports), without running one.
+#[inline]
+pub(crate) fn barrier_trusted() -> bool {
+    #[cfg(all(not(corelane_loom), target_os = "linux"))]
+    return membarrier::trusted();
     #[cfg(any(corelane_loom, not(target_os = "linux")))]
     true
 }

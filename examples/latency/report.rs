@@ -4,8 +4,11 @@
 use serde_json::{json, Value};
 
 use crate::rings::{percentile, Ring, Rtrb, ROUND_TRIP_CAP};
+use crate::stream::{peer_of, PING_ITEMS_DIVISOR};
 use crate::targets::{Goal, Target};
-use crate::{McRow, Results, Row, BATCH, DISTURBED_FLOOR_NS, FLOOR_ONE_LINE, THROUGHPUT_CAP};
+use crate::{
+    McRow, Results, Row, StreamRow, BATCH, DISTURBED_FLOOR_NS, FLOOR_ONE_LINE, THROUGHPUT_CAP,
+};
 
 /// Warns on stderr when the one-line floor says the host is disturbed.
 pub fn warn_if_disturbed(r: &Results) {
@@ -22,6 +25,7 @@ pub fn warn_if_disturbed(r: &Results) {
 
 pub fn print_text(r: &Results, targets: &[Target]) {
     print_rings(r);
+    print_streams(r);
     print_multicast(r);
     print_timer(r);
     print_targets(targets);
@@ -68,6 +72,34 @@ fn tput_cells(r: &Results, row: &Row) -> String {
     match row.tput_p50() {
         Some(t) => format!("{t:>9.1} {:>7.2}x", t / r.tput(Rtrb::NAME)),
         None => format!("{:>9} {:>8}", "-", "-"),
+    }
+}
+
+/// The streaming rows: ns per order, and as a ratio to the peer of the
+/// same shape and capacity.
+fn print_streams(r: &Results) {
+    println!(
+        "\nstreaming (3 parties on 2 CPUs: tokio workers or producer/consumer pinned, the \
+         forwarder on either), ns per order;\nping-pong: ns per round trip (1/{PING_ITEMS_DIVISOR} \
+         as many); p50 = median of per-round figures"
+    );
+    println!(
+        "{:<36} {:>5} {:>9} {:>9} {:>9} {:>7}",
+        "shape: implementation", "cap", "p50 ns", "min", "max", "/peer"
+    );
+    for row in &r.streams {
+        let ratio = match peer_of(row.name) {
+            Some(peer) => format!("{:>6.2}x", row.p50() / r.stream(peer, row.cap).p50()),
+            None => String::new(),
+        };
+        println!(
+            "{:<36} {:>5} {:>9.1} {:>9.1} {:>9.1} {ratio:>7}",
+            row.name,
+            row.cap,
+            row.p50(),
+            percentile(&row.ns, 0.0),
+            percentile(&row.ns, 100.0)
+        );
     }
 }
 
@@ -143,6 +175,7 @@ pub fn to_json(r: &Results, targets: &[Target], placement: Option<&str>) -> Valu
         "placement": placement,
         "host_disturbed": r.disturbed(),
         "rows": r.rings.iter().map(ring_json).collect::<Vec<_>>(),
+        "streams": r.streams.iter().map(stream_json).collect::<Vec<_>>(),
         "multicast": r.multicast.iter().map(multicast_json).collect::<Vec<_>>(),
         "timer": timer,
         "timer_place": r.timer_place,
@@ -159,6 +192,16 @@ fn ring_json(row: &Row) -> Value {
         "rtt_p99_ns": pct(99.0),
         "rtt_p999_ns": pct(99.9),
         "mitems_per_s": row.tput_p50().map(round1),
+    })
+}
+
+fn stream_json(row: &StreamRow) -> Value {
+    json!({
+        "name": row.name,
+        "capacity": row.cap,
+        "ns_p50": round1(row.p50()),
+        "ns_min": round1(percentile(&row.ns, 0.0)),
+        "ns_max": round1(percentile(&row.ns, 100.0)),
     })
 }
 

@@ -7,9 +7,13 @@ use crate::rings::{
     ArrayQueue, CbChannel, CorelaneMpmc, CorelaneMpsc, CorelaneSpsc, CorelaneSpscBatch,
     CorelaneSpscNoNotify, Nexus, Ring, Ringbuf, Rtrb,
 };
+use crate::stream::{
+    ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PARK_PING_CORELANE,
+    PARK_PING_CROSSBEAM, PING_CORELANE, PING_TOKIO,
+};
 use crate::{Results, FLOOR_ONE_LINE, FLOOR_TWO_LINES};
 
-use Figure::{Multicast, PeerRtt, PeerTput, Rtt, Tput};
+use Figure::{Multicast, PeerRtt, PeerTput, Rtt, Stream, Tput};
 use Goal::{AtLeast, AtMost, Info};
 
 /// The single-item SPSC peers the SPSC targets compare against.
@@ -29,6 +33,9 @@ enum Figure {
     PeerTput,
     /// A multicast row's median round trip.
     Multicast(&'static str),
+    /// A streaming row's median ns per order (or per round trip), at a
+    /// capacity.
+    Stream(&'static str, usize),
 }
 
 /// Which way a ratio must fall.
@@ -58,7 +65,7 @@ const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec 
 }
 
 #[rustfmt::skip]
-static TARGETS: [Spec; 9] = [
+static TARGETS: [Spec; 15] = [
     spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
     spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
     spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
@@ -70,6 +77,13 @@ static TARGETS: [Spec; 9] = [
     // throughput without / throughput with.
     spec("spsc push cost with park check / without (per item)", Tput(CorelaneSpscNoNotify::NAME), Tput(SPSC), AtMost(1.05)),
     spec("multicast round trip / disruptor EventPoller", Multicast(CORELANE), Multicast(DISRUPTOR), AtMost(0.80)),
+    // Streams: time per order, so lower is better.
+    spec("async stream cap 64 / tokio::sync::mpsc", Stream(ASYNC_CORELANE, 64), Stream(ASYNC_TOKIO, 64), AtMost(1.00)),
+    spec("async stream cap 1024 / tokio::sync::mpsc", Stream(ASYNC_CORELANE, 1024), Stream(ASYNC_TOKIO, 1024), AtMost(1.00)),
+    spec("async ping-pong / tokio::sync::mpsc", Stream(PING_CORELANE, 64), Stream(PING_TOKIO, 64), AtMost(0.80)),
+    spec("park stream cap 64 / crossbeam-channel bounded", Stream(PARK_CORELANE, 64), Stream(PARK_CROSSBEAM, 64), AtMost(1.00)),
+    spec("park stream cap 1024 / crossbeam-channel bounded", Stream(PARK_CORELANE, 1024), Stream(PARK_CROSSBEAM, 1024), AtMost(1.00)),
+    spec("park ping-pong / crossbeam-channel bounded", Stream(PARK_PING_CORELANE, 64), Stream(PARK_PING_CROSSBEAM, 64), Info("Park's spin policy when every wait is a round trip")),
 ];
 
 /// A target's ratio in this run.
@@ -122,5 +136,6 @@ fn figure(r: &Results, f: Figure) -> f64 {
             .into_iter()
             .fold(0.0, f64::max),
         Multicast(name) => r.multicast(name).p50(),
+        Stream(name, cap) => r.stream(name, cap).p50(),
     }
 }

@@ -87,6 +87,7 @@ use std::fmt;
 pub mod mpmc;
 pub mod mpsc;
 pub mod multicast;
+pub(crate) mod notify;
 mod position;
 pub mod spmc;
 pub mod spsc;

@@ -5,30 +5,17 @@
 //!
 //! Every ring has two `Notify` cells: `items` (consumers wait here for
 //! data) and `space` (producers wait here for room). A waiter never sleeps
-//! unless it has *announced* itself and then *re-checked* the ring:
+//! unless it has *announced* itself and then *re-checked* the ring; a
+//! publisher checks for announced waiters after every push or pop. The
+//! barrier pair between the two is asymmetric while waits are rare (the
+//! publisher's half a compiler fence, the waiter's `membarrier(2)`: the
+//! technique of liburcu and folly's `asymmetricLightBarrier`) and switches
+//! to a symmetric pair of fences once waits are frequent. The protocol, the
+//! switch and why no wake-up is lost are the ground rules of `notify.rs`,
+//! each proved by a loom model in `loom-tests/`.
 //!
-//! ```text
-//!   waiter                                  publisher (every push / pop)
-//!   key = epoch.load()                      store slot / cursor   (Release)
-//!   waiters += 1            (SeqCst RMW)    light_barrier()
-//!   heavy_barrier()                         if waiters.load() != 0 {
-//!   if ring op succeeds: waiters -= 1,          epoch += 1; futex_wake(epoch)
-//!                        done                   wake registered wakers
-//!   futex_wait(epoch, key); waiters -= 1     }
-//! ```
-//!
-//! The two barriers form a StoreLoad pair (Dekker): either the publisher's
-//! load sees `waiters != 0` and wakes, or the waiter's re-check sees the
-//! publisher's store. `futex_wait` with the key taken *before* announcing
-//! returns at once if a wake came in between, so no wake-up is lost (proved
-//! by the loom models in `loom-tests/`).
-//!
-//! The publisher's half is the hot path: with nobody waiting it costs one
-//! load of a read-mostly cache line and a *compiler* fence, because
-//! the waiter's `heavy_barrier` uses `membarrier(2)` to run the full fence
-//! on the publisher's CPU on the waiter's behalf (the technique of
-//! liburcu and folly's `asymmetricLightBarrier`). Where membarrier is missing
-//! both sides fall back to `fence(SeqCst)`.
+//! The publisher's half is the hot path: with nobody waiting (and no switch)
+//! it costs one load of a read-mostly cache line and a compiler fence.
 //!
 //! # Examples
 //!
@@ -43,13 +30,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub(crate) use super::notify::Notify;
 use super::{Disconnected, PopError, PopTimeoutError, PushError, PushTimeoutError};
-use crate::sync::{
-    heavy_barrier, light_barrier, spin_hint, yield_now, AtomicUsize, Futex, Mutex, Ordering,
-};
+use crate::sync::{spin_hint, yield_now};
 
 /// How a blocking call waits for its ring.
 ///
@@ -61,7 +47,9 @@ use crate::sync::{
 /// | `Park` | a futex wake-up (µs) after a short spin | none while asleep |
 ///
 /// With `Park`, the publisher pays for the possibility of a sleeper only a
-/// compiler fence and one load of a read-mostly line (see the module docs).
+/// compiler fence and one load of a read-mostly line while waits are rare;
+/// once they are frequent (a stream that fills and drains), a full fence
+/// per publish instead of a `membarrier(2)` per wait (see the module docs).
 ///
 /// # Examples
 ///
@@ -87,9 +75,18 @@ pub enum WaitStrategy {
 
 /// Exponential backoff: spins `2^step` pause hints up to a limit, then
 /// yields to the scheduler.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Backoff {
     step: u32,
+    /// Steps that spin; [`Backoff::SPIN_STEPS`] unless a cell's history
+    /// says spinning does not pay there ([`Backoff::spinning`]).
+    spin_steps: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::spinning(Self::SPIN_STEPS)
+    }
 }
 
 impl Backoff {
@@ -97,18 +94,28 @@ impl Backoff {
     // models stay small (the protocol does not depend on these numbers).
     /// Steps that spin (`2^step` hints each) before steps start yielding.
     #[cfg(not(corelane_loom))]
-    const SPIN_STEPS: u32 = 7;
+    pub(crate) const SPIN_STEPS: u32 = 7;
     #[cfg(not(corelane_loom))]
     const YIELD_LIMIT: u32 = 10;
     #[cfg(corelane_loom)]
-    const SPIN_STEPS: u32 = 1;
+    pub(crate) const SPIN_STEPS: u32 = 1;
     #[cfg(corelane_loom)]
     const YIELD_LIMIT: u32 = 1;
+
+    /// A backoff whose first `spin_steps` steps spin (at most
+    /// [`Backoff::SPIN_STEPS`]), the rest up to the limit yield.
+    #[inline]
+    pub(crate) fn spinning(spin_steps: u32) -> Self {
+        Backoff {
+            step: 0,
+            spin_steps: spin_steps.min(Self::SPIN_STEPS),
+        }
+    }
 
     /// Waits a little longer than last time.
     #[inline]
     pub(crate) fn snooze(&mut self) {
-        if self.step < Self::SPIN_STEPS {
+        if self.step < self.spin_steps {
             for _ in 0..1u32 << self.step {
                 spin_hint();
             }
@@ -125,137 +132,13 @@ impl Backoff {
     pub(crate) fn is_completed(&self) -> bool {
         self.step > Self::YIELD_LIMIT
     }
-}
 
-/// One side's wake-up cell: a waiter count, a futex epoch and the wakers of
-/// async waiters. See the module docs for the protocol.
-pub(crate) struct Notify {
-    /// Threads parked plus async wakers registered.
-    waiters: AtomicUsize,
-    epoch: Futex,
-    wakers: Mutex<Vec<Waker>>,
-}
-
-impl Notify {
-    pub(crate) fn new() -> Self {
-        crate::sync::barrier_init();
-        Notify {
-            waiters: AtomicUsize::new(0),
-            epoch: Futex::new(),
-            wakers: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The publisher's half: call after making progress visible.
+    /// True while every snooze so far has spun (none has yielded).
     #[inline]
-    pub(crate) fn notify(&self) {
-        light_barrier();
-        // Relaxed: ordered after our publication by the light barrier, which
-        // pairs with the waiter's heavy barrier (module docs).
-        if self.waiters.load(Ordering::Relaxed) != 0 {
-            self.notify_slow();
-        }
-    }
-
-    /// Wakes everyone unconditionally (disconnection, or a waiter seen).
-    #[cold]
-    pub(crate) fn notify_slow(&self) {
-        self.epoch.bump_and_wake();
-        let wakers = std::mem::take(&mut *self.wakers.lock());
-        if !wakers.is_empty() {
-            // The count of async registrations leaves with their wakers.
-            self.waiters.fetch_sub(wakers.len(), Ordering::SeqCst);
-        }
-        for w in wakers {
-            w.wake();
-        }
-    }
-
-    /// Parks the calling thread until `op` returns `Some` (re-checked after
-    /// announcing, so no wake-up is lost).
-    #[cold]
-    fn park_until<R>(&self, op: &mut impl FnMut() -> Option<R>) -> R {
-        loop {
-            let key = self.epoch.load();
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            let trusted = heavy_barrier();
-            if let Some(r) = op() {
-                self.waiters.fetch_sub(1, Ordering::SeqCst);
-                return r;
-            }
-            self.sleep(key, trusted);
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            if let Some(r) = op() {
-                return r;
-            }
-        }
-    }
-
-    /// [`park_until`](Self::park_until) that gives up at `deadline`
-    /// (`None`).
-    #[cold]
-    fn park_until_deadline<R>(
-        &self,
-        op: &mut impl FnMut() -> Option<R>,
-        deadline: Instant,
-    ) -> Option<R> {
-        loop {
-            let key = self.epoch.load();
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            let trusted = heavy_barrier();
-            if let Some(r) = op() {
-                self.waiters.fetch_sub(1, Ordering::SeqCst);
-                return Some(r);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                self.waiters.fetch_sub(1, Ordering::SeqCst);
-                return None;
-            }
-            let mut nap = deadline - now;
-            if !trusted {
-                nap = nap.min(DEGRADED_RECHECK);
-            }
-            self.epoch.wait_timeout(key, nap);
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            if let Some(r) = op() {
-                return Some(r);
-            }
-        }
-    }
-
-    /// Sleeps until the epoch moves from `key`; only for a while if the
-    /// barrier pair could not be trusted (`sync::heavy_barrier`), since the
-    /// wake-up that the handshake promises may then be missed.
-    #[cold]
-    fn sleep(&self, key: u32, trusted: bool) {
-        #[cfg(not(corelane_loom))]
-        if !trusted {
-            self.epoch.wait_timeout(key, DEGRADED_RECHECK);
-            return;
-        }
-        let _ = trusted;
-        self.epoch.wait(key);
-    }
-
-    /// Registers `waker` to be woken at the next notify, then re-checks.
-    /// Returns false if the barrier pair could not be trusted: the caller
-    /// must then arrange its own re-poll rather than rely on a notify.
-    #[cold]
-    fn register(&self, waker: &Waker) -> bool {
-        let mut wakers = self.wakers.lock();
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-        }
-        drop(wakers);
-        heavy_barrier()
+    pub(crate) fn only_spun(&self) -> bool {
+        self.step <= self.spin_steps
     }
 }
-
-/// How often a sleeper re-checks on its own once the asymmetric barrier has
-/// failed (a degraded mode that costs wake-ups, never correctness).
-const DEGRADED_RECHECK: Duration = Duration::from_millis(1);
 
 /// Runs `op` until it returns `Some`, waiting per `strategy` in between.
 #[inline]
@@ -267,19 +150,50 @@ pub(crate) fn block_on<R>(
     if let Some(r) = op() {
         return r;
     }
+    if strategy == WaitStrategy::Park {
+        return match spin_before_parking(notify, &mut op, || false) {
+            Some(r) => r,
+            None => notify.park_until(&mut op),
+        };
+    }
     let mut backoff = Backoff::default();
     loop {
         match strategy {
             WaitStrategy::BusySpin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
-            WaitStrategy::Backoff => backoff.snooze(),
-            WaitStrategy::Park if backoff.is_completed() => return notify.park_until(&mut op),
-            WaitStrategy::Park => backoff.snooze(),
+            WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
         if let Some(r) = op() {
             return r;
         }
     }
+}
+
+/// `Park`'s first phase: spins (as long as spinning has lately paid off on
+/// this cell: [`Notify::park_spin_steps`]), then yields, retrying `op`
+/// after each pause, until `op` returns `Some` (then `Some`), the backoff
+/// completes, or `give_up` says so (then `None`: park, or time out).
+///
+/// A spin on a CPU shared with the thread it waits for only delays that
+/// thread (three busy threads on two CPUs, say): a wait that ends only once
+/// it yields suggests so, and the cell's next waits spin less (down to one
+/// step); one that ends while spinning makes them spin more again. A wait
+/// that has to park says neither (the other side was asleep, or slow).
+#[inline]
+fn spin_before_parking<R>(
+    notify: &Notify,
+    op: &mut impl FnMut() -> Option<R>,
+    mut give_up: impl FnMut() -> bool,
+) -> Option<R> {
+    let mut backoff = Backoff::spinning(notify.park_spin_steps());
+    while !backoff.is_completed() && !give_up() {
+        backoff.snooze();
+        if let Some(r) = op() {
+            notify.park_spin_paid(backoff.only_spun());
+            return Some(r);
+        }
+    }
+    None
 }
 
 /// [`block_on`] that gives up once `deadline` has passed (`None`). `op` is
@@ -293,6 +207,14 @@ pub(crate) fn block_until<R>(
     if let Some(r) = op() {
         return Some(r);
     }
+    if strategy == WaitStrategy::Park {
+        let timed_out = || Instant::now() >= deadline;
+        return match spin_before_parking(notify, &mut op, timed_out) {
+            Some(r) => Some(r),
+            None if timed_out() => None,
+            None => notify.park_until_deadline(&mut op, deadline),
+        };
+    }
     let mut backoff = Backoff::default();
     loop {
         if Instant::now() >= deadline {
@@ -301,11 +223,7 @@ pub(crate) fn block_until<R>(
         match strategy {
             WaitStrategy::BusySpin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
-            WaitStrategy::Backoff => backoff.snooze(),
-            WaitStrategy::Park if backoff.is_completed() => {
-                return notify.park_until_deadline(&mut op, deadline)
-            }
-            WaitStrategy::Park => backoff.snooze(),
+            WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
         if let Some(r) = op() {
             return Some(r);
@@ -394,7 +312,15 @@ pub(crate) fn poll_retry<R>(
     mut op: impl FnMut() -> Option<R>,
 ) -> Poll<R> {
     if let Some(r) = op() {
+        notify.async_progress();
         return Poll::Ready(r);
+    }
+    if notify.async_spin() {
+        // The other side is likely about to move (a wait just ended here
+        // a moment ago): re-poll at the back of the executor's queue
+        // instead of announcing (a barrier) and sleeping.
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
     }
     let trusted = notify.register(cx.waker());
     match op() {
@@ -650,7 +576,7 @@ mod tests {
     #[test]
     fn park_survives_a_failed_barrier() {
         crate::sync::simulate_membarrier_failure();
-        assert!(!heavy_barrier());
+        assert!(!crate::sync::heavy_barrier());
         let n = std::sync::Arc::new(Notify::new());
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (n2, f2) = (n.clone(), flag.clone());
