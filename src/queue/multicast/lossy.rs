@@ -296,7 +296,7 @@ impl<T: Copy> LossyCursor<T, Cloned> {
 impl<T, R: ReadMode<T>> LossyCursor<T, R> {
     /// The ring and the position, borrowed apart for a read.
     #[inline]
-    fn tap(&mut self) -> (&Ring<T>, &mut usize) {
+    fn parts(&mut self) -> (&Ring<T>, &mut usize) {
         (&self.sub.ring, &mut self.pos)
     }
 
@@ -327,7 +327,7 @@ impl<T, R: ReadMode<T>> LossyCursor<T, R> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Result<T, ReadError> {
-        let (ring, pos) = self.tap();
+        let (ring, pos) = self.parts();
         R::read(Tap { ring, pos })
     }
 
@@ -350,14 +350,28 @@ impl<T, R: ReadMode<T>> LossyCursor<T, R> {
     /// assert_eq!(l.pop_blocking(WaitStrategy::Park), Ok(2));
     /// ```
     pub fn pop_blocking(&mut self, strategy: WaitStrategy) -> Result<T, RecvError> {
-        let (ring, pos) = self.tap();
-        block_on(strategy, &ring.items, || {
-            attempt(R::read(Tap {
-                ring,
-                pos: &mut *pos,
-            }))
-        })
-        .map_err(RecvError::from_final)
+        loop {
+            let (ring, pos) = self.parts();
+            block_on(strategy, &ring.items, || attempt(read::ready(ring, pos)))
+                .map_err(RecvError::from_final)?;
+            if let Some(r) = self.take_ready() {
+                return r.map_err(RecvError::from_final);
+            }
+        }
+    }
+
+    /// The read after a wait saw the next item published: `None` if it was
+    /// overwritten meanwhile and the slot is still being written (wait
+    /// again: the publish that ends the write wakes us, and the next read
+    /// reports the lag). The waits look at the stamp only ([`read::ready`])
+    /// and take the item here, outside them, so a `clone()` that panics
+    /// never unwinds through the wait machinery.
+    #[inline]
+    fn take_ready(&mut self) -> Option<Result<T, ReadError>> {
+        match self.pop() {
+            Err(ReadError::Empty) => None,
+            r => Some(r),
+        }
     }
 
     /// Takes out the next item, waiting per `strategy` at most `timeout`
@@ -425,21 +439,21 @@ impl<T, R: ReadMode<T>> LossyCursor<T, R> {
         deadline: Option<Instant>,
         strategy: WaitStrategy,
     ) -> Result<T, ReadTimeoutError> {
-        let (ring, pos) = self.tap();
-        let op = || {
-            attempt(R::read(Tap {
-                ring,
-                pos: &mut *pos,
-            }))
-        };
-        let outcome = match deadline {
-            Some(deadline) => block_until(strategy, &ring.items, deadline, op),
-            None => Some(block_on(strategy, &ring.items, op)),
-        };
-        match outcome {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(RecvError::from_final(e).into()),
-            None => Err(ReadTimeoutError::Timeout),
+        loop {
+            let (ring, pos) = self.parts();
+            let op = || attempt(read::ready(ring, pos));
+            let waited = match deadline {
+                Some(deadline) => block_until(strategy, &ring.items, deadline, op),
+                None => Some(block_on(strategy, &ring.items, op)),
+            };
+            match waited {
+                None => return Err(ReadTimeoutError::Timeout),
+                Some(Err(e)) => return Err(RecvError::from_final(e).into()),
+                Some(Ok(())) => {}
+            }
+            if let Some(r) = self.take_ready() {
+                return r.map_err(|e| RecvError::from_final(e).into());
+            }
         }
     }
 
@@ -489,14 +503,17 @@ impl<T, R: ReadMode<T>> LossyCursor<T, R> {
     /// assert_eq!(l.poll_pop(&mut cx), Poll::Ready(Ok(1)));
     /// ```
     pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        let (ring, pos) = self.tap();
-        wait::poll_retry(&ring.items, cx, || {
-            attempt(R::read(Tap {
-                ring,
-                pos: &mut *pos,
-            }))
-        })
-        .map(|r| r.map_err(RecvError::from_final))
+        loop {
+            let (ring, pos) = self.parts();
+            match wait::poll_retry(&ring.items, cx, || attempt(read::ready(ring, pos))) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(RecvError::from_final(e))),
+                Poll::Ready(Ok(())) => {}
+            }
+            if let Some(r) = self.take_ready() {
+                return Poll::Ready(r.map_err(RecvError::from_final));
+            }
+        }
     }
 }
 

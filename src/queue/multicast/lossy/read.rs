@@ -66,7 +66,7 @@ pub(super) fn clone_out<T: Clone>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     let slot = ring.slot(*pos);
     let first = slot.stamp.load();
     if first != pos.wrapping_add(1) {
-        return not_ready(ring, pos, first);
+        return Err(not_ready(ring, pos, first));
     }
     let announced = Announced::enter(ring.clones(*pos));
     // After the fence: either this sees the publisher's mark (or a later
@@ -74,7 +74,7 @@ pub(super) fn clone_out<T: Clone>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     let second = slot.stamp.load();
     if second != first {
         drop(announced);
-        return not_ready(ring, pos, second);
+        return Err(not_ready(ring, pos, second));
     }
     let value = slot
         .value
@@ -91,6 +91,23 @@ pub(super) fn clone_out<T: Clone>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     Ok(value)
 }
 
+/// Whether the next read has an item to take (`Ok`), without taking it:
+/// the waiting loops wait on this, and take the item outside them, so a
+/// `clone()` (user code that may panic) never runs inside the wait
+/// machinery (a parked waiter's registration would leak on unwind). A lag
+/// or the end is reported (and a lag skipped) as by a read.
+#[inline]
+pub(super) fn ready<T>(ring: &Ring<T>, pos: &mut usize) -> Result<(), ReadError> {
+    // Acquire (in `load`): pairs with the publish's Release; the read that
+    // follows loads the stamp again anyway.
+    let stamp = ring.slot(*pos).stamp.load();
+    if stamp == pos.wrapping_add(1) {
+        Ok(())
+    } else {
+        Err(not_ready(ring, pos, stamp))
+    }
+}
+
 /// The seqlock read of the ground rules ([`Copied`](super::Copied)).
 #[inline]
 pub(super) fn copy_out<T: Copy>(tap: Tap<'_, T>) -> Result<T, ReadError> {
@@ -98,7 +115,7 @@ pub(super) fn copy_out<T: Copy>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     let slot = ring.slot(*pos);
     let first = slot.stamp.load();
     if first != pos.wrapping_add(1) {
-        return not_ready(ring, pos, first);
+        return Err(not_ready(ring, pos, first));
     }
     let copy = slot
         .value
@@ -110,7 +127,7 @@ pub(super) fn copy_out<T: Copy>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     let copied = slot.probe();
     let second = slot.stamp.recheck();
     if second != first {
-        return not_ready(ring, pos, second);
+        return Err(not_ready(ring, pos, second));
     }
     #[cfg(corelane_loom)]
     assert_eq!(
@@ -124,10 +141,10 @@ pub(super) fn copy_out<T: Copy>(tap: Tap<'_, T>) -> Result<T, ReadError> {
     Ok(unsafe { copy.assume_init() })
 }
 
-/// The slot does not hold `pos` (its stamp is `stamp`): lapped, not yet
-/// published, or the end of the stream.
+/// The slot does not hold `pos` (its stamp is `stamp`): lapped (then `pos`
+/// skips the lap), not yet published, or the end of the stream.
 #[cold]
-fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, ReadError> {
+fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> ReadError {
     let cap = ring.capacity();
     // The producer cursor (Acquire: it covers every stamp stored before it)
     // may lag single-item publishes by up to a ring.
@@ -150,12 +167,12 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> Result<T, Read
     if ahead(oldest, *pos) > 0 {
         let missed = oldest.wrapping_sub(*pos);
         *pos = oldest;
-        return Err(ReadError::Lagged(missed as u64));
+        return ReadError::Lagged(missed as u64);
     }
     if ring.closed_at() == *pos {
-        return Err(ReadError::Disconnected);
+        return ReadError::Disconnected;
     }
-    Err(ReadError::Empty)
+    ReadError::Empty
 }
 
 /// A publisher's step before it overwrites the claimed run `[p, p + n)`
