@@ -47,7 +47,7 @@ fn bytes_fan_out_with_a_slow_cloning_tap() {
     let (journal, logic, tap) = (b.cursor(), b.cursor(), b.lossy_cursor());
     b.after(logic, &[journal]);
     let (mut tx, mut h) = b.build().unwrap();
-    let (mut journal, mut logic, mut tap) = (h.cursor(journal), h.cursor(logic), h.lossy(tap));
+    let (journal, logic, mut tap) = (h.cursor(journal), h.cursor(logic), h.lossy(tap));
 
     let gating = |mut c: corelane::queue::multicast::Cursor<Bytes>| {
         thread::spawn(move || {

@@ -47,6 +47,7 @@ fn read_one(c: &mut Cursor<usize>, mut check: impl FnMut(usize, u64)) -> Option<
             Ok(_) => return Some(()),
             Err(PopError::Empty | PopError::Busy) => thread::yield_now(),
             Err(PopError::Disconnected) => return None,
+            Err(e) => panic!("{e}"),
         }
     }
 }

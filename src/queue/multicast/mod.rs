@@ -8,7 +8,8 @@
 //! other nodes, and never reads an item before they have released it. A
 //! [`Worker`] group hands each item to exactly one member. A
 //! [`LossyCursor`] (a tap) never holds the producer back beyond the instant
-//! of one read, and reports how many items it missed. Cursors join and leave while the ring runs ([`Joiner`]).
+//! of one read, and reports how many items it missed. Cursors join and
+//! leave while the ring runs ([`Joiner`]).
 //!
 //! ```text
 //!                        +-----------+

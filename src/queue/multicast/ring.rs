@@ -84,9 +84,10 @@ pub(crate) struct Ring<T> {
     mask: usize,
     slots: Box<[Slot<T>]>,
     /// Per slot: lossy cursors cloning out of it right now (the
-    /// announcements of `lossy.rs`). A separate array, so a slot is no
-    /// larger for rings without a cloning tap; publishers look at it only
-    /// while one is subscribed.
+    /// announcements of `lossy.rs`; at most one per lossy cursor, and
+    /// there are fewer than `2^32` nodes). A separate array, so a slot is
+    /// no larger for rings without a cloning tap; publishers look at it
+    /// only while one is subscribed.
     clones: Box<[AtomicU32]>,
 }
 
@@ -131,6 +132,7 @@ impl<T> Ring<T> {
     /// Lossy cursors that read by seqlock copy instead of cloning. Call
     /// with the registry lock held (see the field).
     pub(crate) fn copied_taps(&self) -> usize {
+        // Relaxed: under the registry lock (see the field).
         self.ctl.copied_taps.load(Ordering::Relaxed)
     }
 
