@@ -5,7 +5,7 @@ use std::thread;
 use std::time::Duration;
 
 use corelane::queue::multicast::{
-    self, Builder, GraphError, NodeId, ReadError, RecvError, TryRecvError,
+    self, Builder, GraphError, LossyRecvError, LossyTryRecvError, NodeId, RecvError, TryRecvError,
 };
 use corelane::queue::wait::WaitStrategy;
 use corelane::queue::{Disconnected, PushError};
@@ -166,13 +166,13 @@ fn lossy_cursor_lags_beside_a_gating_cursor() {
         drop(c.pop_batch(8).unwrap());
         if round % 4 == 0 {
             loop {
-                match l.try_read() {
+                match l.pop() {
                     Ok(v) => {
                         assert_eq!(v, l.sequence() - 1);
                         read += 1;
                     }
-                    Err(ReadError::Lagged(n)) => lagged += n,
-                    Err(ReadError::Empty) => break,
+                    Err(LossyTryRecvError::Lagged(n)) => lagged += n,
+                    Err(LossyTryRecvError::Empty) => break,
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -182,10 +182,10 @@ fn lossy_cursor_lags_beside_a_gating_cursor() {
     assert!(lagged > 0);
     drop(tx);
     loop {
-        match l.try_read() {
+        match l.pop() {
             Ok(_) => read += 1,
-            Err(ReadError::Lagged(n)) => lagged += n,
-            Err(ReadError::Disconnected) => break,
+            Err(LossyTryRecvError::Lagged(n)) => lagged += n,
+            Err(LossyTryRecvError::Disconnected) => break,
             Err(e) => panic!("{e}"),
         }
     }
@@ -210,21 +210,30 @@ const WIDE_N: u64 = if cfg!(debug_assertions) {
     500_000
 };
 
-#[test]
-fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
+/// Races a fast producer with one lossy cursor, reading by seqlock copy
+/// (`copied`) or by announced clone.
+fn race_a_fast_producer(copied: bool) {
     let (mut tx, _cs) = multicast::broadcast(4, || Wide([0; 8]), 0);
-    let mut l = tx.joiner().subscribe_lossy();
+    let l = tx.joiner().subscribe_lossy();
+    let mut read: Box<dyn FnMut() -> Result<Wide, LossyTryRecvError> + Send> = if copied {
+        let mut l = l.copied();
+        Box::new(move || l.pop())
+    } else {
+        let mut l = l;
+        Box::new(move || l.pop())
+    };
     let t = thread::spawn(move || {
         let (mut ok, mut lagged) = (0u64, 0u64);
         loop {
-            match l.try_read() {
+            match read() {
                 Ok(w) => {
                     w.check();
                     ok += 1;
                 }
-                Err(ReadError::Lagged(n)) => lagged += n,
-                Err(ReadError::Empty) => thread::yield_now(),
-                Err(ReadError::Disconnected) => return (ok, lagged),
+                Err(LossyTryRecvError::Lagged(n)) => lagged += n,
+                Err(LossyTryRecvError::Empty) => thread::yield_now(),
+                Err(LossyTryRecvError::Disconnected) => return (ok, lagged),
+                Err(e) => panic!("{e}"),
             }
         }
     });
@@ -234,6 +243,16 @@ fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
     drop(tx);
     let (ok, lagged) = t.join().unwrap();
     assert_eq!(ok + lagged, WIDE_N);
+}
+
+#[test]
+fn lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
+    race_a_fast_producer(true);
+}
+
+#[test]
+fn cloning_lossy_reader_racing_a_fast_producer_never_sees_a_torn_value() {
+    race_a_fast_producer(false);
 }
 
 /// A lossy cursor that joins while the producer publishes flat out (the
@@ -255,16 +274,25 @@ fn lossy_reader_joining_a_fast_producer_never_sees_a_torn_value() {
     let joiner = tx.joiner();
     let t = thread::spawn(move || {
         let mut ok = 0u64;
-        for _ in 0..50 {
-            let mut l = joiner.subscribe_lossy();
+        for round in 0..50 {
+            // Alternately a cloning and a copying cursor: publishers switch
+            // between checking announcements, marking only, and neither.
+            let l = joiner.subscribe_lossy();
+            let mut read: Box<dyn FnMut() -> Result<Wide, LossyTryRecvError>> = if round % 2 == 0 {
+                let mut l = l;
+                Box::new(move || l.pop())
+            } else {
+                let mut l = l.copied();
+                Box::new(move || l.pop())
+            };
             for _ in 0..200 {
-                match l.try_read() {
+                match read() {
                     Ok(w) => {
                         w.check();
                         ok += 1;
                     }
-                    Err(ReadError::Lagged(_) | ReadError::Empty) => {}
-                    Err(ReadError::Disconnected) => return ok,
+                    Err(LossyTryRecvError::Disconnected) => return ok,
+                    Err(_) => {}
                 }
             }
         }
@@ -311,18 +339,18 @@ fn a_panicking_fill_does_not_strand_a_lossy_cursor() {
     drop(tx);
     let mut seen = Vec::new();
     for _ in 0..16 {
-        match lossy.try_read() {
+        match lossy.pop() {
             Ok(v) => seen.push(v),
-            Err(ReadError::Lagged(_)) => {}
-            Err(ReadError::Disconnected) => break,
+            Err(LossyTryRecvError::Lagged(_)) => {}
+            Err(LossyTryRecvError::Disconnected) => break,
             Err(e) => panic!("stuck: {e:?}"),
         }
     }
     assert_eq!(seen.last(), Some(&7));
-    assert_eq!(lossy.try_read(), Err(ReadError::Disconnected));
+    assert_eq!(lossy.pop(), Err(LossyTryRecvError::Disconnected));
     assert_eq!(
-        lossy.read_blocking(WaitStrategy::Park),
-        Err(ReadError::Disconnected)
+        lossy.pop_blocking(WaitStrategy::Park),
+        Err(LossyRecvError::Disconnected)
     );
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use corelane::queue::multicast::{Builder, ReadError};
+use corelane::queue::multicast::{Builder, LossyTryRecvError};
 use corelane::queue::wait::WaitStrategy;
 use corelane::queue::PushError;
 
@@ -29,10 +29,10 @@ fn lossy_only_second_publisher_waits_for_the_slot_being_written() {
         *v = (1, 1);
     })
     .unwrap();
-    assert_eq!(lossy.try_read(), Ok((1, 1)));
+    assert_eq!(lossy.pop(), Ok((1, 1)));
     assert_eq!(p2.push((2, 2)), Ok(1));
-    assert_eq!(lossy.try_read(), Ok((2, 2)));
-    assert_eq!(lossy.try_read(), Err(ReadError::Empty));
+    assert_eq!(lossy.pop(), Ok((2, 2)));
+    assert_eq!(lossy.pop(), Err(LossyTryRecvError::Empty));
 }
 
 /// The last gating cursor leaves while a claim is being written and a new
@@ -110,9 +110,9 @@ fn blocked_publisher_wakes_when_the_earlier_claim_is_published() {
     assert_eq!(t2.join().unwrap(), 1);
     let mut seen = Vec::new();
     loop {
-        match lossy.try_read() {
+        match lossy.pop() {
             Ok(v) => seen.push(v),
-            Err(ReadError::Lagged(_)) => {}
+            Err(LossyTryRecvError::Lagged(_)) => {}
             Err(_) => break,
         }
     }

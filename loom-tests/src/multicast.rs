@@ -5,7 +5,7 @@
 //! loom deadlock.
 
 use corelane::queue::multicast::{
-    Cursor, LossyCursor, Mode, Publisher, ReadError, RecvError, Worker,
+    Cursor, LossyCursor, LossyRecvError, Mode, Publisher, ReadMode, RecvError, Worker,
 };
 use corelane::queue::wait::WaitStrategy;
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -43,28 +43,38 @@ pub fn work_one(w: &mut Worker<usize>, mut check: impl FnMut(usize, u64)) -> Opt
     }
 }
 
-/// Reads a lossy cursor to the end of the stream, parking while it is
-/// empty; returns `(read, missed)`. Checks the bookkeeping only: a read
-/// moves the cursor by one, a lag by the count it reports. (Under loom the
-/// copied values are not evidence: the seqlock's copy is untracked and sees
-/// loom's serialized memory. The slot probe inside the read is the check
-/// that no accepted copy overlapped an overwrite.)
-pub fn drain_lossy(l: &mut LossyCursor<usize>) -> (u64, u64) {
+/// Reads a lossy cursor (either mode) to the end of the stream, parking
+/// while it is empty; returns `(read, missed)`. Checks the bookkeeping
+/// only: a read moves the cursor by one, a lag by the count it reports.
+/// (Under loom a seqlock copy's value is not evidence: the copy is
+/// untracked and sees loom's serialized memory. The slot probe inside the
+/// read is the check that no accepted copy overlapped an overwrite; a
+/// clone is a tracked access of the slot.)
+pub fn drain_lossy<T, R: ReadMode<T>>(l: &mut LossyCursor<T, R>) -> (u64, u64) {
+    drain_lossy_with(l, |_, _| {})
+}
+
+/// [`drain_lossy`], handing `check` each item read with its sequence number.
+pub fn drain_lossy_with<T, R: ReadMode<T>>(
+    l: &mut LossyCursor<T, R>,
+    mut check: impl FnMut(T, u64),
+) -> (u64, u64) {
     let (mut read, mut missed) = (0, 0);
     loop {
         let before = l.sequence();
-        match l.read_blocking(WaitStrategy::Park) {
-            Ok(_) => {
+        match l.pop_blocking(WaitStrategy::Park) {
+            Ok(v) => {
                 assert_eq!(l.sequence(), before + 1);
+                check(v, before);
                 read += 1;
             }
-            Err(ReadError::Lagged(n)) => {
+            Err(LossyRecvError::Lagged(n)) => {
                 assert!(n > 0);
                 assert_eq!(l.sequence(), before + n);
                 missed += n;
             }
-            Err(ReadError::Disconnected) => return (read, missed),
-            Err(ReadError::Empty) => unreachable!("read_blocking waits out Empty"),
+            Err(LossyRecvError::Disconnected) => return (read, missed),
+            Err(e) => panic!("{e}"),
         }
     }
 }
@@ -108,4 +118,82 @@ pub fn count_work<const N: usize>(
         })
         .collect();
     (counts, ts)
+}
+
+/// A payload whose every read, clone and drop goes through a loom cell of
+/// its own, so a clone that races the publisher's overwrite (which drops
+/// the old value in place) is a loom causality violation on the payload
+/// itself, as a clone of a `Bytes` racing its drop would be a use after
+/// free. Live witnesses are counted (outside the model: a plain counter),
+/// to check that none is dropped twice or leaked.
+pub struct Witness {
+    cell: loom::cell::UnsafeCell<usize>,
+    live: std::sync::Arc<std::sync::atomic::AtomicIsize>,
+    /// Clones panic while this is set (see [`Live::panic_once`]).
+    panic: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The value a dropped witness leaves in its cell.
+const DEAD: usize = usize::MAX;
+
+impl Witness {
+    /// The value (a tracked read of the cell).
+    pub fn value(&self) -> usize {
+        // SAFETY: a loom-tracked read; the model fails on a racing write.
+        let v = self.cell.with(|p| unsafe { *p });
+        assert_ne!(v, DEAD, "read a dropped witness");
+        v
+    }
+}
+
+impl Clone for Witness {
+    fn clone(&self) -> Self {
+        let v = self.value();
+        if self.panic.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            panic!("witness: clone refused (as asked)");
+        }
+        self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Witness {
+            cell: loom::cell::UnsafeCell::new(v),
+            live: self.live.clone(),
+            panic: self.panic.clone(),
+        }
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        // SAFETY: a loom-tracked write; the model fails on a racing clone.
+        self.cell.with_mut(|p| unsafe { *p = DEAD });
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Makes [`Witness`]es and counts the live ones.
+#[derive(Clone, Default)]
+pub struct Live {
+    live: std::sync::Arc<std::sync::atomic::AtomicIsize>,
+    panic: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Live {
+    /// A new witness holding `v`.
+    pub fn witness(&self, v: usize) -> Witness {
+        self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Witness {
+            cell: loom::cell::UnsafeCell::new(v),
+            live: self.live.clone(),
+            panic: self.panic.clone(),
+        }
+    }
+
+    /// The next clone of any witness made here panics.
+    pub fn panic_once(&self) {
+        self.panic.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Witnesses not dropped yet.
+    pub fn count(&self) -> isize {
+        self.live.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

@@ -442,22 +442,7 @@ where
     }
 }
 
-/// A future that retries `op` whenever `notify` fires.
-pub(crate) struct Retry<'a, F> {
-    pub(crate) notify: &'a Notify,
-    pub(crate) op: F,
-}
-
-impl<R, F: FnMut() -> Option<R> + Unpin> Future for Retry<'_, F> {
-    type Output = R;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        let this = self.get_mut();
-        poll_retry(this.notify, cx, &mut this.op)
-    }
-}
-
-/// What a wait loop ([`block_on`], [`Retry`]) needs from an operation's
+/// What a wait loop ([`block_on`], [`poll_retry`]) needs from an operation's
 /// error: whether a later attempt can succeed (the ring was full or empty,
 /// or a slot was mid-way through another thread's claim) or the failure is
 /// final (the other side is gone), and what the failed attempt hands back

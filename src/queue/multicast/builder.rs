@@ -362,20 +362,21 @@ impl<T> Builder<T> {
     }
 }
 
-impl<T: Copy> Builder<T> {
+impl<T: Clone> Builder<T> {
     /// Declares a lossy cursor: it never gates the producer and reports
-    /// `Lagged(n)` when overrun (see [`LossyCursor`]). Only for `T: Copy`,
-    /// because it reads copies that a concurrent overwrite may invalidate.
+    /// `Lagged(n)` when overrun (see [`LossyCursor`]). It reads clones of
+    /// the items (`T: Clone`); for `T: Copy`,
+    /// [`copied`](LossyCursor::copied) switches it to seqlock copies.
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut b = corelane::queue::multicast::Builder::new(2, || 0u8);
+    /// let mut b = corelane::queue::multicast::Builder::new(2, String::new);
     /// let l = b.lossy_cursor();
     /// let (mut tx, mut h) = b.build().unwrap();
     /// let mut l = h.lossy(l);
-    /// tx.push(1).unwrap();
-    /// assert_eq!(l.try_read(), Ok(1));
+    /// tx.push("a".into()).unwrap();
+    /// assert_eq!(l.pop().as_deref(), Ok("a"));
     /// ```
     pub fn lossy_cursor(&mut self) -> LossyId {
         LossyId(self.add(Kind::Lossy, 1))

@@ -75,8 +75,14 @@
 //!   without `recheck_mark`; but with many producers that argument rests
 //!   on loads on both sides of the barrier pair, which the C++ model does
 //!   not order, while the claim's CAS is a store it does.)
+//! * While a lossy cursor that *clones* is subscribed (the cached
+//!   `cloning`, decided at the same points as `mark` and by the same
+//!   handshake), a publisher also waits, after marking, for the clones in
+//!   progress out of the slots it is about to overwrite: the announcement
+//!   protocol of `lossy.rs` (`begin_overwrite`).
 
 use super::graph::Gate;
+use super::lossy::begin_overwrite;
 use super::publisher::Mode;
 use super::ring::Ring;
 use super::sequence::write_fence;
@@ -99,6 +105,11 @@ struct Gating {
     /// cursor is subscribed (gating readers never look at a slot being
     /// overwritten). See the ground rules.
     mark: bool,
+    /// Also wait for clones in progress before overwriting (implies
+    /// `mark`): while a lossy cursor that clones (not a seqlock
+    /// [`copied`](super::LossyCursor::copied) one) is subscribed. See
+    /// `lossy.rs`.
+    cloning: bool,
     /// Positions below `limit` may be written.
     limit: usize,
 }
@@ -124,6 +135,7 @@ impl Gating {
             version: ring.version().wrapping_sub(1),
             live: 0,
             mark: true,
+            cloning: true,
             limit: own,
         };
         g.resync(ring);
@@ -138,6 +150,7 @@ impl Gating {
         self.gates = reg.gating();
         self.live = reg.live();
         self.mark = reg.has_lossy();
+        self.cloning = reg.lossy_count() > ring.copied_taps();
     }
 
     /// Refreshes `limit` so that `[own, own + n)` may be written, or says why
@@ -185,18 +198,20 @@ impl Gating {
 
     /// The publisher's half of the lossy join handshake, after a claim and
     /// before deciding whether to mark (ground rules): if the registry moved
-    /// since the copy was made, a lossy cursor may have joined, so mark.
+    /// since the copy was made, a lossy cursor may have joined, so mark,
+    /// and wait for its clones (a joiner clones until it asks to copy).
     /// The copy itself is refreshed by the next claim's `stale` check.
-    /// (Already marking: nothing to learn.)
+    /// (Already marking and checking clones: nothing to learn.)
     #[inline]
     fn recheck_mark<T>(&mut self, ring: &Ring<T>) {
-        if self.mark {
+        if self.cloning {
             return;
         }
         // Pairs with the joiner's `join_barrier` in `subscribe_lossy`.
         light_barrier();
         if ring.version() != self.version {
             self.mark = true;
+            self.cloning = true;
         }
     }
 }
@@ -361,8 +376,7 @@ impl ClaimState {
         );
         let slot = ring.slot(p);
         if self.gating.mark {
-            slot.stamp.begin_write();
-            write_fence();
+            begin_overwrite(ring, p, 1, self.gating.cloning);
         }
         if M::MULTI {
             let _publish = PublishOnDrop {
@@ -426,10 +440,7 @@ impl ClaimState {
         };
         self.gating.recheck_mark(ring);
         if self.gating.mark {
-            for i in 0..n {
-                ring.slot(p.wrapping_add(i)).stamp.begin_write();
-            }
-            write_fence();
+            begin_overwrite(ring, p, n, self.gating.cloning);
         }
         if M::MULTI {
             let publish = PublishOnDrop { ring, start: p, n };

@@ -374,6 +374,11 @@ impl Registry {
     pub(crate) fn has_lossy(&self) -> bool {
         self.lossy > 0
     }
+
+    /// Live lossy cursors, of either read mode.
+    pub(crate) fn lossy_count(&self) -> usize {
+        self.lossy
+    }
 }
 
 /// Checks a declared graph: `deps[i]` lists the nodes node `i` runs after.

@@ -221,9 +221,10 @@ impl<T> Joiner<T> {
     }
 }
 
-impl<T: Copy> Joiner<T> {
+impl<T: Clone> Joiner<T> {
     /// A new lossy cursor (see [`LossyCursor`]), starting at the published
-    /// position.
+    /// position. It reads clones; for `T: Copy`,
+    /// [`copied`](LossyCursor::copied) switches it to seqlock copies.
     ///
     /// # Examples
     ///
@@ -231,7 +232,7 @@ impl<T: Copy> Joiner<T> {
     /// let (mut tx, _cs) = corelane::queue::multicast::broadcast(4, || 0u8, 1);
     /// let mut l = tx.joiner().subscribe_lossy();
     /// tx.push(1).unwrap();
-    /// assert_eq!(l.try_read(), Ok(1));
+    /// assert_eq!(l.pop(), Ok(1));
     /// ```
     pub fn subscribe_lossy(&self) -> LossyCursor<T> {
         let ring = &self.ring;
@@ -240,7 +241,8 @@ impl<T: Copy> Joiner<T> {
         ring.bump_version();
         drop(reg);
         // The joiner's half of the lossy join handshake (claim.rs ground
-        // rules): every claim past our start sees the version and marks.
+        // rules): every claim past our start sees the version, marks, and
+        // waits for clones.
         join_barrier();
         LossyCursor::new(ring.clone(), id, frontier(ring, ring.producer.get()))
     }

@@ -8,9 +8,9 @@
 //! other nodes, and never reads an item before they have released it; what
 //! it does when one of them fails is declared per dependency
 //! ([`OnFailure`]). A [`Worker`] group hands each item to exactly one
-//! member. A [`LossyCursor`] never holds the producer back and reports how
-//! many items it missed. Cursors join and leave while the ring runs
-//! ([`Joiner`]).
+//! member. A [`LossyCursor`] (a tap) never holds the producer back beyond
+//! the instant of one read, and reports how many items it missed. Cursors
+//! join and leave while the ring runs ([`Joiner`]).
 //!
 //! ```text
 //!                        +-----------+
@@ -40,7 +40,7 @@
 //! | [`Publisher`] / [`MultiPublisher`] | [`Builder::build`] / [`Builder::build_multi`] | — |
 //! | [`Cursor`] | [`Builder::cursor`] ([`CursorId`]), [`Joiner::subscribe`], [`Joiner::subscribe_after`] | every item, in order |
 //! | [`Worker`] | [`Builder::group`] ([`GroupId`]), [`Joiner::subscribe_group`], [`Joiner::subscribe_group_after`] | each item once across the group |
-//! | [`LossyCursor`] (`T: Copy`) | [`Builder::lossy_cursor`] ([`LossyId`]), [`Joiner::subscribe_lossy`] | every item it is not lapped on |
+//! | [`LossyCursor`] (`T: Clone`; [`copied`](LossyCursor::copied) for `T: Copy`) | [`Builder::lossy_cursor`] ([`LossyId`]), [`Joiner::subscribe_lossy`] | its own clone of every item it is not lapped on |
 //!
 //! Node ids are typed per kind, so [`Handles`] hands out only the kind of
 //! handle an id names (taking a group's id as a cursor does not compile),
@@ -94,7 +94,14 @@
 //!   holds). Join and leave change the set under a registry lock and a
 //!   version counter;
 //!   the join handshake is in `claim.rs`, worker groups' claim protocol
-//!   in `group.rs`, lossy seqlock reads in `lossy.rs`.
+//!   in `group.rs`.
+//! * **Lossy reads.** A publisher marks a slot `WRITING` before
+//!   overwriting it while a lossy cursor is subscribed. A cloning tap
+//!   announces the slot it clones from (a per-slot count) and re-checks the
+//!   stamp; a publisher about to overwrite that slot waits for the
+//!   announced clone, and for nothing else (a Dekker pair of SeqCst
+//!   fences). A `Copy` tap may read by seqlock instead, and costs the
+//!   publisher nothing more than the mark. Both in `lossy.rs`.
 //! * **Failure.** Every gating node has a failure mark (a position, or
 //!   none), written under the registry lock, earliest wins: when its last
 //!   handle leaves before the end of the stream (at its final position),
@@ -182,7 +189,10 @@ pub use cursor::Cursor;
 pub use error::{RecvError, RecvTimeoutError, TryRecvError, UpstreamFailed};
 pub use id::{CursorId, Dep, GatingId, GroupId, IntoDep, LossyId, NodeId, OnFailure};
 pub use joiner::Joiner;
-pub use lossy::LossyCursor;
+pub use lossy::{
+    Cloned, Copied, Lagged, LossyCursor, LossyRecvError, LossyRecvTimeoutError, LossyTryRecvError,
+    ReadMode,
+};
 pub use publisher::{Mode, Multi, MultiPublisher, Publisher, Single};
 pub use worker::Worker;
 
@@ -261,38 +271,6 @@ impl fmt::Display for GraphError {
 }
 
 impl std::error::Error for GraphError {}
-
-/// Why a [`LossyCursor`] read returned no item.
-///
-/// # Examples
-///
-/// ```
-/// use corelane::queue::multicast::ReadError;
-///
-/// assert_eq!(ReadError::Lagged(3).to_string(), "lagged behind the producer: 3 items missed");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadError {
-    /// The next item is not published yet.
-    Empty,
-    /// The producer overwrote items before this cursor read them; this many
-    /// were skipped, and the next read continues after them.
-    Lagged(u64),
-    /// Every publisher is gone and everything was read.
-    Disconnected,
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Empty => f.write_str("no item published yet"),
-            ReadError::Lagged(n) => write!(f, "lagged behind the producer: {n} items missed"),
-            ReadError::Disconnected => f.write_str("every publisher is gone"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
 
 #[cfg(all(test, not(corelane_loom)))]
 mod tests;

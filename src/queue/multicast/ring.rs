@@ -5,7 +5,7 @@
 use super::graph::Registry;
 use super::sequence::{Sequence, Stamp};
 use crate::queue::wait::Notify;
-use crate::sync::{AtomicUsize, CachePadded, Mutex, Ordering, UnsafeCell};
+use crate::sync::{AtomicU32, AtomicUsize, CachePadded, Mutex, Ordering, UnsafeCell};
 
 /// `closed_at` while at least one publisher is alive.
 pub(crate) const OPEN: usize = usize::MAX;
@@ -59,6 +59,12 @@ struct Control {
     closed_at: AtomicUsize,
     /// Live publisher handles.
     publishers: AtomicUsize,
+    /// Lossy cursors switched to the seqlock read
+    /// ([`LossyCursor::copied`](super::LossyCursor::copied)); the others
+    /// clone under an announcement, which publishers must check (see
+    /// `lossy.rs`). Changed and read only under the registry lock, which
+    /// orders every access: Relaxed.
+    copied_taps: AtomicUsize,
 }
 
 pub(crate) struct Ring<T> {
@@ -77,6 +83,12 @@ pub(crate) struct Ring<T> {
     pub(crate) multi: bool,
     mask: usize,
     slots: Box<[Slot<T>]>,
+    /// Per slot: lossy cursors cloning out of it right now (the
+    /// announcements of `lossy.rs`; at most one per lossy cursor, and
+    /// there are fewer than `2^32` nodes). A separate array, so a slot is
+    /// no larger for rings without a cloning tap; publishers look at it
+    /// only while one is subscribed.
+    clones: Box<[AtomicU32]>,
 }
 
 // The producer writes values of `T` in place from its thread and
@@ -91,12 +103,14 @@ unsafe impl<T: Send + Sync> Sync for Ring<T> {}
 impl<T> Ring<T> {
     pub(crate) fn new(slots: Box<[Slot<T>]>, multi: bool, registry: Registry) -> Self {
         debug_assert!(slots.len().is_power_of_two());
+        let clones = (0..slots.len()).map(|_| AtomicU32::new(0)).collect();
         Ring {
             producer: Sequence::new(0),
             ctl: CachePadded::new(Control {
                 version: AtomicUsize::new(0),
                 closed_at: AtomicUsize::new(OPEN),
                 publishers: AtomicUsize::new(1),
+                copied_taps: AtomicUsize::new(0),
             }),
             items: CachePadded::new(Notify::new()),
             released: CachePadded::new(Notify::new()),
@@ -104,6 +118,32 @@ impl<T> Ring<T> {
             multi,
             mask: slots.len() - 1,
             slots,
+            clones,
+        }
+    }
+
+    /// The count of lossy cursors cloning out of `pos`'s slot (see
+    /// `lossy.rs` for the protocol around it).
+    #[inline]
+    pub(crate) fn clones(&self, pos: usize) -> &AtomicU32 {
+        &self.clones[pos & self.mask]
+    }
+
+    /// Lossy cursors that read by seqlock copy instead of cloning. Call
+    /// with the registry lock held (see the field).
+    pub(crate) fn copied_taps(&self) -> usize {
+        // Relaxed: under the registry lock (see the field).
+        self.ctl.copied_taps.load(Ordering::Relaxed)
+    }
+
+    /// One more (`true`) or one fewer seqlock tap. Call with the registry
+    /// lock held, before the version bump that tells publishers.
+    pub(crate) fn count_copied_tap(&self, more: bool) {
+        // Relaxed: under the registry lock (see the field).
+        if more {
+            self.ctl.copied_taps.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.ctl.copied_taps.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

@@ -288,7 +288,7 @@ fn lossy_reports_lag_and_recovers() {
     for i in 0..4 {
         tx.push(i).unwrap();
     }
-    assert_eq!(l.try_read(), Ok(0));
+    assert_eq!(l.pop(), Ok(0));
     assert!(
         tx.push(4).is_err(),
         "the gating cursor still holds the ring"
@@ -297,13 +297,13 @@ fn lossy_reports_lag_and_recovers() {
     for i in 4..8 {
         tx.push(i).unwrap();
     }
-    assert_eq!(l.try_read(), Err(ReadError::Lagged(3)));
-    assert_eq!(l.try_read(), Ok(4));
+    assert_eq!(l.pop(), Err(LossyTryRecvError::Lagged(3)));
+    assert_eq!(l.pop(), Ok(4));
     drop(tx);
     for i in 5..8 {
-        assert_eq!(l.try_read(), Ok(i));
+        assert_eq!(l.pop(), Ok(i));
     }
-    assert_eq!(l.try_read(), Err(ReadError::Disconnected));
+    assert_eq!(l.pop(), Err(LossyTryRecvError::Disconnected));
 }
 
 #[test]
