@@ -9,3 +9,5 @@ cargo run --release --example latency -- --quick
 # when an item is lost, duplicated or out of order.
 cargo run --release --example trading_pipeline -- --quick
 cargo run --release --example async_orders -- --quick
+cargo run --release --example bytes_fanout -- --quick
+cargo run --release --example bytes_fanout -- --quick --crash-journal
