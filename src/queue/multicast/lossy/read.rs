@@ -180,15 +180,26 @@ fn not_ready<T>(ring: &Ring<T>, pos: &mut usize, stamp: usize) -> LossyTryRecvEr
 /// orders the marks before the value writes. With a cloning tap
 /// (`cloning`) that order is the publisher's SeqCst fence of the Dekker
 /// pair, after which it waits for every clone announced out of the run's
-/// slots; otherwise a Release fence (the seqlock's, free on x86).
+/// slots ([`begin_cloned_overwrite`], out of line); otherwise a Release
+/// fence (the seqlock's, free on x86).
 #[inline(always)]
 pub(crate) fn begin_overwrite<T>(ring: &Ring<T>, p: usize, n: usize, cloning: bool) {
+    if cloning {
+        return begin_cloned_overwrite(ring, p, n);
+    }
     for i in 0..n {
         ring.slot(p.wrapping_add(i)).stamp.begin_write();
     }
-    if !cloning {
-        write_fence();
-        return;
+    write_fence();
+}
+
+/// [`begin_overwrite`] with a cloning tap subscribed: kept out of line, so
+/// the publish paths stay small for rings without one.
+#[cold]
+#[inline(never)]
+fn begin_cloned_overwrite<T>(ring: &Ring<T>, p: usize, n: usize) {
+    for i in 0..n {
+        ring.slot(p.wrapping_add(i)).stamp.begin_write();
     }
     // Pairs with the reader's fence in `Announced::enter` (ground rules);
     // as a Release fence it also orders the marks before the writes.
