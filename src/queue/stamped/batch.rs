@@ -307,3 +307,28 @@ impl<T> Drop for ClaimedRun<'_, T> {
         self.ring.space.notify();
     }
 }
+
+/// Counts the items a multi-producer `push_iter` wrote, one claim each,
+/// and wakes the consumers once when dropped if there were any: after the
+/// last item, or on the way out of a panicking iterator (whose items
+/// written before the panic are published, so a consumer parked on the
+/// ring must hear of them).
+pub(super) struct WakeOnceWritten<'a, T> {
+    ring: &'a Ring<T>,
+    /// Items written and stamped so far.
+    pub(super) count: usize,
+}
+
+impl<'a, T> WakeOnceWritten<'a, T> {
+    pub(super) fn new(ring: &'a Ring<T>) -> Self {
+        WakeOnceWritten { ring, count: 0 }
+    }
+}
+
+impl<T> Drop for WakeOnceWritten<'_, T> {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            self.ring.items.notify();
+        }
+    }
+}
