@@ -1,16 +1,19 @@
 //! What a panic in the caller's code inside a batch call leaves behind,
 //! beyond `queue_stress`'s `batch_panics_leave_a_working_ring`: a
 //! `push_iter` whose iterator panics after some items went in still wakes
-//! a consumer parked on the ring.
+//! a consumer parked on the ring, and a `pop_batch` whose unread items
+//! panic when dropped still frees every slot it claimed.
 
 use std::iter::Peekable;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use corelane::queue::wait::WaitStrategy::Park;
-use corelane::queue::{mpmc, mpsc, spmc, spsc, Disconnected};
+use corelane::queue::{mpmc, mpsc, spmc, spsc, Disconnected, PushError};
 
 /// Yields `0..n`, then panics.
 struct PanicsAfter(u32, u32);
@@ -105,5 +108,83 @@ fn sole_producer_push_iter_panic_wakes_a_parked_consumer() {
         |tx, it| {
             let _ = tx.push_iter(it);
         },
+    );
+}
+
+/// An item whose drop panics if it is armed, counting every drop.
+struct Armed(bool, Arc<AtomicUsize>);
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        if self.0 && !thread::panicking() {
+            panic!("drop of an armed item");
+        }
+    }
+}
+
+/// Takes nothing from the run it is handed.
+struct TakesNothing;
+
+impl Extend<Armed> for TakesNothing {
+    fn extend<I: IntoIterator<Item = Armed>>(&mut self, _: I) {}
+}
+
+/// A claimed run whose first untaken item panics when dropped: the items
+/// after it are still read and dropped, and their slots freed, so the ring
+/// takes a full capacity of pushes again.
+fn claimed_run_survives_a_panicking_drop<P, C>(
+    mut tx: P,
+    mut rx: C,
+    push: impl Fn(&mut P, Armed) -> Result<(), PushError<Armed>>,
+    pop_batch: impl Fn(&mut C, &mut TakesNothing, usize) -> Result<usize, Disconnected>,
+    cap: usize,
+) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    for armed in [true, false, false] {
+        assert!(push(&mut tx, Armed(armed, drops.clone())).is_ok());
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        pop_batch(&mut rx, &mut TakesNothing, 3)
+    }));
+    assert!(r.is_err(), "the armed item's drop panicked");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "every claimed item dropped"
+    );
+    for i in 0..cap {
+        assert!(
+            push(&mut tx, Armed(false, drops.clone())).is_ok(),
+            "push {i} of {cap}: a slot of the claimed run was never freed"
+        );
+    }
+    drop((tx, rx));
+    assert_eq!(drops.load(Ordering::SeqCst), 3 + cap);
+}
+
+#[test]
+fn mpmc_pop_batch_survives_a_panicking_drop() {
+    let (tx, rx) = mpmc::channel::<Armed>(4);
+    let cap = rx.capacity();
+    claimed_run_survives_a_panicking_drop(
+        tx,
+        rx,
+        |tx, v| tx.push(v),
+        |rx, out, n| rx.pop_batch(out, n),
+        cap,
+    );
+}
+
+#[test]
+fn spmc_pop_batch_survives_a_panicking_drop() {
+    let (tx, rx) = spmc::channel::<Armed>(4);
+    let cap = rx.capacity();
+    claimed_run_survives_a_panicking_drop(
+        tx,
+        rx,
+        |tx, v| tx.push(v),
+        |rx, out, n| rx.pop_batch(out, n),
+        cap,
     );
 }

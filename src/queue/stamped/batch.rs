@@ -23,7 +23,8 @@
 //! * **A claimed run of items is always read.** A consumer that claimed a
 //!   run hands its items to the caller one by one ([`ClaimedRun`]); the ones
 //!   the caller did not take (a panic, an `Extend` that stops early) are
-//!   read and dropped when the run goes, so every slot is freed.
+//!   read and dropped when the run goes, so every slot is freed, even if
+//!   one of those drops panics.
 
 use std::mem::MaybeUninit;
 
@@ -301,10 +302,18 @@ impl<T> ExactSizeIterator for ClaimedRun<'_, T> {}
 
 impl<T> Drop for ClaimedRun<'_, T> {
     fn drop(&mut self) {
-        for item in self.by_ref() {
-            drop(item);
+        /// Finishes the run if dropping one of its items panics: the items
+        /// after it are still read (a second panic aborts, as in a slice's
+        /// drop), so every claimed slot is freed and the producers woken.
+        struct Rest<'r, 'a, T>(&'r mut ClaimedRun<'a, T>);
+        impl<T> Drop for Rest<'_, '_, T> {
+            fn drop(&mut self) {
+                self.0.by_ref().for_each(drop);
+                self.0.ring.space.notify();
+            }
         }
-        self.ring.space.notify();
+        let rest = Rest(self);
+        rest.0.by_ref().for_each(drop);
     }
 }
 
