@@ -18,20 +18,25 @@ declare -A models=(
   [PublisherSkipsFence]="park_across_the_switch async_waits_across_the_switch"
   [WaitersFenceEarly]="two_waiters_during_the_switch"
   [WokenNotCleared]="two_waiters_during_the_switch"
+  [TimedParkKeepsCount]="timed_park_leaves_the_counts_balanced"
 )
+
+# A log of our own: two runs at once (by hand and in CI) must not share one.
+log="$(mktemp -t loom-mutant.XXXXXX)"
+trap 'rm -f "$log"' EXIT
 
 status=0
 for mutant in "${!models[@]}"; do
   for model in ${models[$mutant]}; do
     if CORELANE_LOOM_MUTANT="$mutant" cargo test --release -p corelane-loom-tests \
-        --target-dir "$target" --test notify -- --exact "$model" >/tmp/loom-mutant.log 2>&1; then
+        --target-dir "$target" --test notify -- --exact "$model" >"$log" 2>&1; then
       echo "MUTANT SURVIVED: $mutant passes $model"
       status=1
-    elif grep -q "deadlock\|panicked" /tmp/loom-mutant.log; then
-      echo "ok: $mutant fails $model ($(grep -o 'deadlock[^]]*' /tmp/loom-mutant.log | head -1 | cut -c1-60))"
+    elif grep -q "deadlock\|panicked" "$log"; then
+      echo "ok: $mutant fails $model ($(grep -oE 'deadlock[^]]*|assertion .*failed.*' "$log" | head -1 | cut -c1-60))"
     else
       echo "ERROR: $mutant / $model failed without a model failure (build error?)"
-      tail -20 /tmp/loom-mutant.log
+      tail -20 "$log"
       status=1
     fi
   done

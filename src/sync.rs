@@ -276,15 +276,16 @@ pub(crate) fn barrier_init() {
 /// when membarrier is registered, else `fence(SeqCst)`.
 ///
 /// Under loom, membarrier is modelled as the full fence it runs on this
-/// thread landing exactly here: the light barrier is an AcqRel RMW of one
-/// global word, and so is every heavy barrier. The RMWs are totally
-/// ordered; a light barrier before a heavy one releases this thread's
-/// earlier stores to the heavy side's later loads, one after it acquires the
-/// heavy side's earlier stores for this thread's later loads, which is what
-/// membarrier promises. A light barrier is no `fence(SeqCst)`, so a protocol
-/// that pairs it with a plain fence, or with nothing, fails its model. (The
-/// model is stronger than the real thing in one way: two light barriers also
-/// synchronize with each other. No protocol here relies on that.)
+/// thread landing exactly here: the light barrier is an AcqRel RMW of a
+/// word of this thread's own, and a heavy barrier RMWs every such word in
+/// turn. A light barrier before the heavy one's visit releases this
+/// thread's earlier stores to the heavy side's later loads; one after it
+/// acquires the heavy side's earlier stores for this thread's later loads,
+/// which is what membarrier promises. A light barrier is no
+/// `fence(SeqCst)`, so a protocol that pairs it with a plain fence, or with
+/// nothing, fails its model; and light barriers of two threads never
+/// synchronize with each other (an earlier model, one word for everyone,
+/// let them, which real compiler fences do not).
 #[inline(always)]
 pub(crate) fn light_barrier() {
     #[cfg(all(not(corelane_loom), target_os = "linux"))]
@@ -298,24 +299,52 @@ pub(crate) fn light_barrier() {
     #[cfg(all(not(corelane_loom), not(target_os = "linux")))]
     fence(Ordering::SeqCst);
     #[cfg(corelane_loom)]
-    loom_membarrier::point();
+    loom_membarrier::light();
 }
 
 /// The loom model of membarrier (see [`light_barrier`]).
+///
+/// One word per thread: a thread's light barriers are AcqRel RMWs of its
+/// own word, and a heavy barrier RMWs the word of every thread that has
+/// passed a light barrier, one after another. So for each thread, the heavy
+/// barrier lands either after its light barrier (its earlier stores are
+/// released to the heavy side) or before it (the heavy side's earlier
+/// stores are released to its later loads), which is what membarrier
+/// promises, thread by thread. Two light barriers of different threads
+/// never synchronize (compiler fences do not), so a protocol that needs
+/// them to fails its model.
 #[cfg(corelane_loom)]
 mod loom_membarrier {
     use super::{AtomicUsize, Ordering};
 
     loom::lazy_static! {
-        /// The word every light and heavy barrier RMWs; its value means
-        /// nothing, only the order of the RMWs does.
-        static ref WORD: AtomicUsize = AtomicUsize::new(0);
+        /// One word per thread; only the order of the RMWs of each matters.
+        static ref WORDS: [AtomicUsize; loom::MAX_THREADS] =
+            std::array::from_fn(|_| AtomicUsize::new(0));
+        /// How many words are taken: threads that passed a light barrier.
+        static ref TAKEN: AtomicUsize = AtomicUsize::new(0);
     }
 
-    /// A light barrier's place in the order of barriers, or a heavy
-    /// barrier's (AcqRel: the model's whole point, see `light_barrier`).
-    pub(super) fn point() {
-        WORD.fetch_add(1, Ordering::AcqRel);
+    loom::thread_local! {
+        /// This thread's word. Acquire (no Release): a thread that takes
+        /// its word after a heavy barrier counted the words (that RMW heads
+        /// the release sequence) sees that barrier's earlier stores, and
+        /// threads taking words do not synchronize with one another.
+        static WORD: usize = TAKEN.fetch_add(1, Ordering::Acquire);
+    }
+
+    /// A light barrier: this thread's place in the order of the heavy
+    /// barriers' visits to its word.
+    pub(super) fn light() {
+        WORD.with(|&i| WORDS[i].fetch_add(1, Ordering::AcqRel));
+    }
+
+    /// A heavy barrier: a visit to every taken word.
+    pub(super) fn heavy() {
+        let taken = TAKEN.fetch_add(0, Ordering::AcqRel);
+        for word in &WORDS[..taken] {
+            word.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -340,7 +369,7 @@ pub(crate) fn heavy_barrier() -> bool {
     return true;
     #[cfg(corelane_loom)]
     {
-        loom_membarrier::point();
+        loom_membarrier::heavy();
         true
     }
 }

@@ -66,6 +66,7 @@ fn asymmetric_park_is_woken() {
         flag.set();
         cell.notify();
         waiter.join().unwrap();
+        assert_eq!(cell.parked(), 0, "every announcement taken back");
     });
 }
 
@@ -92,6 +93,7 @@ fn park_across_the_switch() {
             cell.notify();
         }
         waiter.join().unwrap();
+        assert_eq!(cell.parked(), 0, "every announcement taken back");
     });
 }
 
@@ -120,6 +122,32 @@ fn two_waiters_during_the_switch() {
         for w in waiters {
             w.join().unwrap();
         }
+        assert_eq!(cell.parked(), 0, "every announcement taken back");
+    });
+}
+
+/// Rule 4 on the deadline path (`pop_until` / `push_until` with `Park`):
+/// a timed sleep ends on its own (under loom at once: a yield), and each
+/// time the waiter takes its announcement back before it re-checks, so
+/// once the wait is over the cell counts no parked thread. (A count left
+/// behind would send every later publish down the slow path and, with
+/// `WOKEN` set, let publishers skip the wake of a later sleeper.) A wait
+/// that spins through several announcements against a publisher that may
+/// see any of them.
+///
+/// Fails against `TimedParkKeepsCount`.
+#[test]
+fn timed_park_leaves_the_counts_balanced() {
+    model(|| {
+        let cell = Arc::new(Cell::new());
+        let flag = Arc::new(Flag::default());
+        let (c, f) = (cell.clone(), flag.clone());
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let waiter = thread::spawn(move || c.park_until_deadline(|| f.get(), far));
+        flag.set();
+        cell.notify();
+        assert_eq!(waiter.join().unwrap(), Some(()));
+        assert_eq!(cell.parked(), 0, "every announcement taken back");
     });
 }
 
@@ -154,6 +182,7 @@ fn async_waits_across_the_switch() {
             cell.notify();
         }
         waiter.join().unwrap();
+        assert_eq!(cell.parked(), 0, "every announcement taken back");
     });
 }
 

@@ -233,6 +233,9 @@ pub(crate) enum Mutant {
     /// Rule 4 with a parker that does not clear `WOKEN` when it announces
     /// (publishers still skip the wake while the flag is set).
     WokenNotCleared,
+    /// Rule 4 with a timed sleep that does not take its announcement back
+    /// when it ends (the count of parked threads leaks).
+    TimedParkKeepsCount,
 }
 
 /// True if this build is the loom mutant `m`.
@@ -255,6 +258,7 @@ fn mutant_name(m: Mutant) -> &'static str {
         Mutant::PublisherSkipsFence => "PublisherSkipsFence",
         Mutant::ParkedNotCounted => "ParkedNotCounted",
         Mutant::WokenNotCleared => "WokenNotCleared",
+        Mutant::TimedParkKeepsCount => "TimedParkKeepsCount",
     }
 }
 
@@ -470,7 +474,9 @@ impl Notify {
                 nap = nap.min(DEGRADED_RECHECK);
             }
             self.epoch.wait_timeout(key, nap);
-            self.retract_park();
+            if !mutant(Mutant::TimedParkKeepsCount) {
+                self.retract_park();
+            }
             if let Some(r) = op() {
                 return Some(r);
             }
@@ -609,6 +615,24 @@ pub mod loom_hooks {
         /// One poll of an async wait on `op`, as `recv` and `send` do.
         pub fn poll<R>(&self, cx: &mut Context<'_>, op: impl FnMut() -> Option<R>) -> Poll<R> {
             crate::queue::wait::poll_retry(&self.0, cx, op)
+        }
+
+        /// Parks until `op` returns `Some` or `deadline` passes, as the
+        /// `*_until` calls with `WaitStrategy::Park` do once they stop
+        /// spinning (under loom each timed sleep is a yield).
+        pub fn park_until_deadline<R>(
+            &self,
+            mut op: impl FnMut() -> Option<R>,
+            deadline: std::time::Instant,
+        ) -> Option<R> {
+            self.0.park_until_deadline(&mut op, deadline)
+        }
+
+        /// The parked threads the cell counts: 0 once every wait has ended
+        /// (each announcement taken back).
+        pub fn parked(&self) -> usize {
+            // Relaxed: read once the waiters have been joined.
+            (self.0.state.load(super::Ordering::Relaxed) & super::PARKED) / super::ONE_PARKED
         }
     }
 }

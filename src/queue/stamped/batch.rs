@@ -23,7 +23,8 @@
 //! * **A claimed run of items is always read.** A consumer that claimed a
 //!   run hands its items to the caller one by one ([`ClaimedRun`]); the ones
 //!   the caller did not take (a panic, an `Extend` that stops early) are
-//!   read and dropped when the run goes, so every slot is freed.
+//!   read and dropped when the run goes, so every slot is freed, even if
+//!   one of those drops panics.
 
 use std::mem::MaybeUninit;
 
@@ -301,9 +302,42 @@ impl<T> ExactSizeIterator for ClaimedRun<'_, T> {}
 
 impl<T> Drop for ClaimedRun<'_, T> {
     fn drop(&mut self) {
-        for item in self.by_ref() {
-            drop(item);
+        /// Finishes the run if dropping one of its items panics: the items
+        /// after it are still read (a second panic aborts, as in a slice's
+        /// drop), so every claimed slot is freed and the producers woken.
+        struct Rest<'r, 'a, T>(&'r mut ClaimedRun<'a, T>);
+        impl<T> Drop for Rest<'_, '_, T> {
+            fn drop(&mut self) {
+                self.0.by_ref().for_each(drop);
+                self.0.ring.space.notify();
+            }
         }
-        self.ring.space.notify();
+        let rest = Rest(self);
+        rest.0.by_ref().for_each(drop);
+    }
+}
+
+/// Counts the items a multi-producer `push_iter` wrote, one claim each,
+/// and wakes the consumers once when dropped if there were any: after the
+/// last item, or on the way out of a panicking iterator (whose items
+/// written before the panic are published, so a consumer parked on the
+/// ring must hear of them).
+pub(super) struct WakeOnceWritten<'a, T> {
+    ring: &'a Ring<T>,
+    /// Items written and stamped so far.
+    pub(super) count: usize,
+}
+
+impl<'a, T> WakeOnceWritten<'a, T> {
+    pub(super) fn new(ring: &'a Ring<T>) -> Self {
+        WakeOnceWritten { ring, count: 0 }
+    }
+}
+
+impl<T> Drop for WakeOnceWritten<'_, T> {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            self.ring.items.notify();
+        }
     }
 }

@@ -18,7 +18,9 @@
 
 use std::iter::Peekable;
 
-use super::batch::{push_staged, RunClaim, RunWriter, TailUpdate, STAGE_ITEMS, STAGE_ITEM_BYTES};
+use super::batch::{
+    push_staged, RunClaim, RunWriter, TailUpdate, WakeOnceWritten, STAGE_ITEMS, STAGE_ITEM_BYTES,
+};
 use super::{PopSide, PushSide, Ring};
 use crate::queue::position::ahead;
 use crate::queue::{Disconnected, PopError, PushError};
@@ -231,7 +233,8 @@ impl HeadGatedProducer {
             let want = iter.size_hint().0.max(1);
             return Ok(self.write_ahead(ring, iter, want));
         }
-        let mut pushed = 0;
+        // Wakes the consumers once, at the end or if `iter` panics.
+        let mut pushed = WakeOnceWritten::new(ring);
         while iter.peek().is_some() {
             let (pos, got) = self.claim(ring, 1);
             if got == 0 {
@@ -242,12 +245,9 @@ impl HeadGatedProducer {
             let v = iter.next().expect("corelane: Peekable lost a peeked item");
             debug_assert_slot_free(ring, pos);
             ring.write_and_stamp(pos, v);
-            pushed += 1;
+            pushed.count += 1;
         }
-        if pushed > 0 {
-            ring.items.notify();
-        }
-        Ok(pushed)
+        Ok(pushed.count)
     }
 
     /// The only producer handle's batch: writes values from `values` into

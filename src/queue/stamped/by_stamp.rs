@@ -19,7 +19,8 @@
 use std::iter::Peekable;
 
 use super::batch::{
-    push_staged, ClaimedRun, RunClaim, RunWriter, TailUpdate, STAGE_ITEMS, STAGE_ITEM_BYTES,
+    push_staged, ClaimedRun, RunClaim, RunWriter, TailUpdate, WakeOnceWritten, STAGE_ITEMS,
+    STAGE_ITEM_BYTES,
 };
 use super::{PopSide, PushSide, Ring};
 use crate::queue::position::ahead;
@@ -205,7 +206,8 @@ impl SharedProducer {
         if ring.consumers_gone_hint() {
             return Err(Disconnected(()));
         }
-        let mut pushed = 0;
+        // Wakes the consumers once, at the end or if `iter` panics.
+        let mut pushed = WakeOnceWritten::new(ring);
         while iter.peek().is_some() {
             let (pos, got) = claim_free_run(ring, 1);
             if got == 0 {
@@ -215,12 +217,9 @@ impl SharedProducer {
             // code, so the claimed position is always written.
             let v = iter.next().expect("corelane: Peekable lost a peeked item");
             ring.write_and_stamp(pos, v);
-            pushed += 1;
+            pushed.count += 1;
         }
-        if pushed > 0 {
-            ring.items.notify();
-        }
-        Ok(pushed)
+        Ok(pushed.count)
     }
 }
 
