@@ -28,7 +28,10 @@
 //! and only then taken, so an item another producer's race leaves without a
 //! slot stays in `iter`), `pop_batch(&mut out, max)` extends `out`. A
 //! [`spsc`] chunk is exactly `n` slots or items, in place, or an error that
-//! says how many there are.
+//! says how many there are. A batch wakes the other side once, when it
+//! ends (or unwinds): an iterator or `Extend` that itself waits for the
+//! other side of the same ring would wait for a wake-up that comes only
+//! after it returns, so do not block inside one.
 //!
 //! Inspectors are the same on every handle: `len`, `is_empty`, `is_full`,
 //! `capacity`, `free_len` (what a push could place now), `is_disconnected`.
