@@ -89,3 +89,28 @@ fn a_worker_drained_in_a_destructor_during_unwinding_does_not_fail_its_group() {
     }
     assert_eq!(read, [0, 1, 2, 3]);
 }
+
+/// A worker that leaked a batch and reads on: the leaked items are lost to
+/// the group (nobody processed them), so a `Fail` dependent must stop
+/// before them rather than read them.
+#[test]
+fn a_worker_that_leaked_a_batch_and_reads_on_fails_its_group() {
+    let mut b = Builder::new(8, || 0u64);
+    let g = b.group(1);
+    let audit = b.cursor();
+    b.after(audit, &[g]);
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut ws = h.workers(g);
+    let mut audit = h.cursor(audit);
+    for i in 0..4 {
+        tx.push(i).unwrap();
+    }
+    std::mem::forget(ws[0].pop_batch(2).unwrap()); // items 0 and 1: lost
+    let rest: Vec<u64> = ws[0].pop_batch(2).unwrap().iter().copied().collect();
+    assert_eq!(rest, [2, 3]);
+    match audit.pop() {
+        Err(TryRecvError::UpstreamFailed(f)) => assert_eq!(f.at, 0),
+        Ok(i) => panic!("the dependent read item {} nobody processed", *i),
+        Err(e) => panic!("{e}"),
+    };
+}
