@@ -309,3 +309,28 @@ fn a_group_that_leaves_early_fails_at_its_claim() {
         Err(RecvError::UpstreamFailed(f)) if f.at == 2
     ));
 }
+
+/// A group keeps one failure mark for good: a `Fail` cursor that joins
+/// after the group lost an item (its other member running on) starts past
+/// the mark and fails on its first read; a `Rewire` one reads on.
+#[test]
+fn a_fail_cursor_joining_after_a_group_lost_items_fails_at_once() {
+    let mut b = Builder::new(8, || 0u64);
+    let g = b.group(2);
+    let (mut tx, mut h) = b.build().unwrap();
+    let mut ws = h.workers(g);
+    tx.push_batch(4, |i, v| *v = i as u64).unwrap();
+    std::mem::forget(ws[0].pop().unwrap());
+    drop(ws.remove(0)); // item 0 lost: the group failed at 0
+    drop(ws[0].pop_batch(8).unwrap());
+    let mut strict = tx.joiner().subscribe_after(&[g]).unwrap();
+    let mut lenient = tx.joiner().subscribe_after(&[Dep::rewire(g)]).unwrap();
+    assert_eq!((strict.sequence(), lenient.sequence()), (4, 4));
+    tx.push(4).unwrap();
+    drop(ws[0].pop().unwrap());
+    assert!(matches!(
+        strict.pop(),
+        Err(TryRecvError::UpstreamFailed(f)) if f.at == 0
+    ));
+    assert_eq!(*lenient.pop().unwrap(), 4);
+}

@@ -256,3 +256,36 @@ fn multi_publishers_and_a_cloning_tap() {
         assert_eq!(live.count(), 0);
     });
 }
+
+/// A cloning tap joins a many-producer ring that had none while a
+/// `MultiPublisher` laps it (one slot, three items, the publisher thread
+/// also driving a gating cursor): the claim's CAS is the store before the
+/// publisher's `recheck_mark` barrier, so every overwrite of a position at
+/// or past the joiner's start marks and waits for its clone.
+#[test]
+fn cloning_tap_joins_many_producers_while_publishing() {
+    loom::model(|| {
+        let live = Live::default();
+        let mut b = Builder::new(1, || live.witness(usize::MAX - 1));
+        let c = b.cursor();
+        let (mut tx, mut h) = b.build_multi().unwrap();
+        let mut c = h.cursor(c);
+        let joiner = tx.joiner();
+        let j = thread::spawn(move || {
+            let mut l = joiner.subscribe_lossy();
+            let start = l.sequence();
+            let (read, missed) = drain_checked(&mut l);
+            assert_eq!(start + read + missed, 3);
+        });
+        for i in 0..3 {
+            tx.push_blocking(live.witness(i), WaitStrategy::Park)
+                .unwrap();
+            let item = c.pop_blocking(WaitStrategy::Park).unwrap();
+            assert_eq!(item.value(), i);
+        }
+        drop(tx);
+        j.join().unwrap();
+        drop((c, h));
+        assert_eq!(live.count(), 0);
+    });
+}

@@ -499,3 +499,44 @@ fn a_journal_leaving_mid_stream_stops_logic() {
         drop(tx);
     });
 }
+
+/// A worker leaks its batch of item 0 and takes again (item 1) while the
+/// other member idles; a cursor after the group with `OnFailure::Fail`
+/// parks meanwhile. The new claim must not carry the group's position
+/// past item 0 unmarked: the dependent never reads item 0 and wakes with
+/// `UpstreamFailed` at 0.
+///
+/// Weakened: without `WorkerState::leaked_run` (the take overwrites `held`
+/// with its new claim) fails with "a Fail dependent read an item the group
+/// lost"; `leaked_run` storing `held = IDLE` before the mark fails the same
+/// way.
+#[test]
+fn a_worker_that_leaked_a_run_and_takes_again_stops_its_fail_dependents() {
+    loom::model(|| {
+        let mut graph = Builder::new(2, || usize::MAX);
+        let g = graph.group(2);
+        let d = graph.cursor();
+        graph.after(d, &[g]);
+        let (mut tx, mut h) = graph.build().unwrap();
+        let mut ws = h.workers(g);
+        let _idle = ws.pop().unwrap();
+        let mut w0 = ws.pop().unwrap();
+        let mut d = h.cursor(d);
+        for i in 0..2 {
+            publish_park(&mut tx, i);
+        }
+        let leaks = thread::spawn(move || {
+            let item = w0.pop().unwrap();
+            assert_eq!(*item, 0);
+            std::mem::forget(item);
+            assert_eq!(*w0.pop().unwrap(), 1);
+            w0
+        });
+        match d.pop_blocking(WaitStrategy::Park) {
+            Err(RecvError::UpstreamFailed(f)) => assert_eq!(f.at, 0),
+            Ok(item) => panic!("a Fail dependent read an item the group lost: {}", *item),
+            Err(e) => panic!("{e}"),
+        }
+        drop(leaks.join().unwrap());
+    });
+}

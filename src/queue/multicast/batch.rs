@@ -30,12 +30,15 @@ pub(crate) enum Release<'a> {
 /// The run is released (the producer may reuse its slots, cursors after
 /// this one may read it) when the batch drops.
 ///
-/// A batch dropped while its thread panics releases nothing (but what
+/// A batch that a panic cuts short releases nothing (but what
 /// [`process`](super::Cursor::process) finished): a cursor stays before the
 /// run, and a worker's group counts as failed at its first unfinished item,
 /// so that nodes running after it with
 /// [`OnFailure::Fail`](super::OnFailure) never read an item that was not
-/// processed.
+/// processed. Cut short means: `process`'s handler panicked, or the batch
+/// was taken before its thread began to unwind and drops during the
+/// unwinding. A batch taken *while* the thread unwinds (by a destructor
+/// that drains a cursor, say) is an ordinary read and is released in full.
 ///
 /// # Examples
 ///
@@ -54,6 +57,16 @@ pub struct Batch<'a, T> {
     /// Items [`process`](Self::process) finished: what is released if the
     /// batch drops while its thread panics.
     handled: usize,
+    /// Consumed by [`process`](Self::process): `handled` is exact (it
+    /// reaches `len` unless the handler panicked), whatever the thread's
+    /// panic state.
+    processing: bool,
+    /// The thread was already unwinding when the batch was made (a read in
+    /// a destructor that runs because of some other panic): such a batch
+    /// is an ordinary read, released in full when it drops (the rule of
+    /// `std`'s mutex poisoning, which also looks at the panic state when a
+    /// guard is made and when it drops).
+    made_unwinding: bool,
     release: Release<'a>,
 }
 
@@ -73,6 +86,8 @@ impl<'a, T> Batch<'a, T> {
             start,
             len,
             handled: 0,
+            processing: false,
+            made_unwinding: std::thread::panicking(),
             release,
         }
     }
@@ -170,6 +185,7 @@ impl<'a, T> Batch<'a, T> {
     /// If `handler` panics, the items it finished are released on the way
     /// out, the rest not (see [`Drop`]).
     pub(crate) fn process<F: FnMut(&T, u64, bool)>(mut self, mut handler: F) -> usize {
+        self.processing = true;
         for i in 0..self.len {
             let pos = self.start.wrapping_add(i);
             let last = i + 1 == self.len;
@@ -219,7 +235,17 @@ impl<T> Drop for Batch<'_, T> {
         if self.len == 0 {
             return;
         }
-        if std::thread::panicking() {
+        // Cut short by a panic: `process` stopped at its handler's panic
+        // (exact, even inside a destructor that catches a nested panic);
+        // a guard made before its thread started to unwind was cut short
+        // by the unwinding. Anything else (a batch both made and dropped
+        // during an unwinding, say by a draining destructor) ran its course.
+        let cut_short = if self.processing {
+            self.handled < self.len
+        } else {
+            !self.made_unwinding && std::thread::panicking()
+        };
+        if cut_short {
             self.release(self.handled);
         } else {
             self.release(self.len);

@@ -42,8 +42,8 @@ impl CursorShared {
 /// A cursor holds back the producer until it releases what it read (it
 /// *gates* the producer, directly or through the cursors that run after
 /// it). Items are released when the [`Batch`] or [`Item`] they came in
-/// drops (not when it drops while its thread panics: see
-/// [`process`](Self::process)). Dropping the cursor leaves the graph: it
+/// drops (not when a panic cuts it short: see [`process`](Self::process)
+/// and [`Batch`]). Dropping the cursor leaves the graph: it
 /// stops gating, and the nodes that ran after it stop there or are
 /// rewired, per their [`OnFailure`](super::OnFailure), unless it had read
 /// the stream to its end.

@@ -21,9 +21,11 @@ use crate::queue::Disconnected;
 /// A node this reader runs after with [`OnFailure::Fail`](super::OnFailure)
 /// failed: it left the graph before the end of the stream (its thread
 /// panicked, say), or stopped for good, at sequence `at`. Every item before
-/// `at` was released by it (and read by this reader); the item at `at` was
-/// not, and the reader stops there: every later read returns this error
-/// again.
+/// `at` was released by it (and read by this reader, from where it
+/// started); the item at `at` was not, and the reader stops there: every
+/// later read returns this error again. A reader that joined after the
+/// failure may have started past `at` (a worker group's members run on
+/// after one of them lost items); it fails on its first read.
 ///
 /// # Examples
 ///

@@ -19,10 +19,11 @@
 //!   it, the claim read is `<= c` anyway. Either way no position a member is
 //!   still reading is reported as released.
 //! * A member that drops its run unfinished (its thread unwinds, or a
-//!   batch was leaked and the worker dropped) has lost the rest of it: no
-//!   other member will claim those items. It first marks the group failed
-//!   at the first lost position (`failed_at`, under the registry lock,
-//!   Release), and only then stores [`IDLE`] (Release). A dependent that
+//!   batch was leaked and the worker then dropped or took again) has lost
+//!   the rest of it: no other member will claim those items. It first
+//!   marks the group failed at the first lost position (`failed_at`, under
+//!   the registry lock, Release), and only then stores [`IDLE`] (Release).
+//!   A dependent that
 //!   loads `held` (Acquire) and sees `IDLE` then sees the mark when it loads
 //!   `failed_at` after it, so an [`OnFailure::Fail`](super::OnFailure)
 //!   dependent never reads a lost item (`Gate::failed_at`).
@@ -130,6 +131,11 @@ impl WorkerState {
         max: usize,
     ) -> Result<Run, TryRecvError> {
         let held = &group.held[self.member];
+        // Only this member stores `held`: its own last store.
+        let left = held.get_relaxed();
+        if left != IDLE {
+            Self::leaked_run(ring, group, held, left);
+        }
         // No run is longer than the ring (and `max` must fit an `isize`).
         let max = max.clamp(1, ring.capacity());
         let mut c = group.claim.get_relaxed();
@@ -163,6 +169,20 @@ impl WorkerState {
 
     /// Nothing to claim: rewire after a leave upstream (then `Ok`, retry),
     /// or report `Empty` / `Disconnected` / `UpstreamFailed`.
+    /// A take finds this member still holding the run from `start`: its
+    /// batch was leaked (`mem::forget`), as nothing else leaves `held` set
+    /// between two takes. Its items are lost to the group, as when a
+    /// worker drops with a leaked batch (`Worker::drop`): mark the group
+    /// failed at the run's first item, *then* withdraw `held` (Release
+    /// both; ground rules), before a new claim moves it past the run.
+    #[cold]
+    #[inline(never)]
+    fn leaked_run<T>(ring: &Ring<T>, group: &GroupShared, held: &Sequence, start: usize) {
+        ring.registry.lock().mark_failed(&group.failed_at, start);
+        held.set(IDLE);
+        ring.released.notify();
+    }
+
     #[cold]
     fn nothing_ready<T>(
         &mut self,

@@ -74,6 +74,12 @@ impl<T> Joiner<T> {
     /// group, its claim position: items its members hold at that moment are
     /// not seen).
     ///
+    /// A node keeps one failure mark for good, so a cursor joining with
+    /// [`OnFailure::Fail`](super::OnFailure) after a node that has already
+    /// failed reads only up to that mark; after a worker group that once
+    /// lost items (and runs on), it reads nothing: every read returns
+    /// [`UpstreamFailed`](super::UpstreamFailed) at once.
+    ///
     /// # Errors
     ///
     /// [`GraphError::UnknownNode`] if a node of `deps` has left (or belongs to

@@ -45,7 +45,10 @@
 //!   A reader that announced on another lap of the slot fails its re-check
 //!   and withdraws at once. The wait spins, then yields (never parks); a
 //!   `clone()` that blocks holds back the publisher's overwrite of that one
-//!   slot, and nothing else.
+//!   slot, and nothing else. A `clone()` that waits for a publisher of the
+//!   same ring (publishes into it, or takes a lock a publisher holds while
+//!   pushing) deadlocks once that publisher comes round to its slot:
+//!   documented on [`LossyCursor`], not detected.
 //! * The announcement is withdrawn by a guard, so a `clone()` that panics
 //!   leaves the count as it found it; the cursor stays at `p`.
 //! * Positions never repeat in a stamp (64-bit, see the multicast ground
@@ -186,6 +189,14 @@ impl<T: Copy> ReadMode<T> for Copied {
 /// publish into every other slot meanwhile). A `clone()` that blocks
 /// therefore blocks that overwrite. The [`Copied`] mode never makes the
 /// publisher wait.
+///
+/// So a `clone()` must never wait for a publisher of the same ring: it
+/// must not publish into that ring itself (a `Clone` impl that pushes
+/// through a publisher in a thread-local, say), nor take a lock that a
+/// publishing thread holds while it pushes. The publish that comes round
+/// to the slot being cloned waits for the clone, which waits for the
+/// publish: a deadlock, with the publisher spinning and yielding for ever.
+/// Nothing detects it.
 ///
 /// Made by [`Builder::lossy_cursor`](super::Builder::lossy_cursor) or
 /// [`Joiner::subscribe_lossy`](super::Joiner::subscribe_lossy). A lossy

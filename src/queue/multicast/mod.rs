@@ -84,9 +84,9 @@
 //! * **Release.** A reader publishes its position (Release) after it is done
 //!   with the slots below it. A node that runs after others reads their
 //!   positions (Acquire) and never passes the earliest; so each node's
-//!   position is at most that of every node before it. A guard dropped
-//!   while its thread unwinds releases only what
-//!   [`process`](Cursor::process) finished.
+//!   position is at most that of every node before it. A guard that a
+//!   panic cuts short (taken before its thread began to unwind) releases
+//!   only what [`process`](Cursor::process) finished.
 //! * **Gating.** A publisher writes `q` only if `q < floor + cap`, `floor`
 //!   being the earliest position of every gating node (all but lossy
 //!   cursors; the leaves would do for a graph built at once, but a node

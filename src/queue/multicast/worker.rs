@@ -28,10 +28,11 @@ use crate::sync::Arc;
 /// that they claim: an item one worker took is not offered to another.
 ///
 /// A worker that drops a run unfinished (its thread panics in
-/// [`process`](Self::process) or while holding the [`Batch`]) loses the
-/// rest of the run for the whole group: no other member sees those items,
-/// and the group counts as failed at the first of them, so nodes that run
-/// after it with [`OnFailure::Fail`](super::OnFailure) stop there.
+/// [`process`](Self::process) or while holding the [`Batch`], or the batch
+/// is leaked with `mem::forget`) loses the rest of the run for the whole
+/// group: no other member sees those items, and the group counts as failed
+/// at the first of them, so nodes that run after it with
+/// [`OnFailure::Fail`](super::OnFailure) stop there.
 ///
 /// # Errors
 ///
