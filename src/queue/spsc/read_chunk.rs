@@ -378,10 +378,11 @@ impl<'a, T> Iterator for ChunkSlices<'a, T> {
         if self.left == 0 {
             return None;
         }
-        // SAFETY: the chunk's items are published (stamp seen with Acquire
-        // when it opened) and stay in place, untouched by the producer,
-        // until the chunk releases them; the chunk is borrowed for `'a`,
-        // so it neither moves them out nor releases them meanwhile.
+        // The chunk's items are published (stamp seen with Acquire when it
+        // opened) and stay in place, untouched by the producer, until the
+        // chunk releases them; the chunk is borrowed for `'a`, so it
+        // neither moves them out nor releases them meanwhile.
+        // SAFETY: as just argued, `left` published items from `addr` on.
         let run = unsafe { self.blocks.values_from(&self.addr, self.left) };
         debug_assert!(!run.is_empty() && run.len() <= self.left);
         self.addr.advance_in_block(run.len(), self.blocks);

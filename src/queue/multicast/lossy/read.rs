@@ -76,16 +76,14 @@ pub(super) fn clone_out<T: Clone>(tap: Tap<'_, T>) -> Result<T, LossyTryRecvErro
         drop(announced);
         return Err(not_ready(ring, pos, second));
     }
-    let value = slot
-        .value
-        // SAFETY: the slot holds the published value of `pos` (the
-        // Acquire load of its stamp saw `pos + 1`, pairing with the
-        // publish's Release), and no publisher touches it until our
-        // announcement is withdrawn: one that marked the slot before our
-        // fence made us see `WRITING` above instead; one that marks it
-        // after waits for the count to drop (ground rules). Only shared
-        // references to it exist meanwhile (gating readers, other taps).
-        .with(|v| unsafe { (*v).clone() });
+    // The slot holds the published value of `pos` (the Acquire load of its
+    // stamp saw `pos + 1`, pairing with the publish's Release), and no
+    // publisher touches it until our announcement is withdrawn: one that
+    // marked the slot before our fence made us see `WRITING` above instead;
+    // one that marks it after waits for the count to drop (ground rules).
+    // Only shared references to it exist meanwhile (gating readers, taps).
+    // SAFETY: as just argued, a shared borrow of a published, untouched value.
+    let value = slot.value.with(|v| unsafe { (*v).clone() });
     drop(announced);
     *pos = pos.wrapping_add(1);
     Ok(value)
