@@ -131,13 +131,13 @@ fn shutdown_drops_pending_once() {
     }
     for i in 0..20 {
         let d = D(drops.clone());
-        let _ = rt.spawn_on(i % rt.cores(), Priority::Normal, async move {
+        drop(rt.spawn_on(i % rt.cores(), Priority::Normal, async move {
             let _d = d;
             if i % 2 == 0 {
                 sleep(Duration::from_secs(60)).await;
             }
             std::future::pending::<()>().await
-        });
+        }));
     }
     std::thread::sleep(Duration::from_millis(20));
     rt.shutdown(Duration::from_secs(5)).unwrap();
