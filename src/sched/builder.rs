@@ -432,11 +432,11 @@ pub(crate) fn spawn_threads(
     parts: Vec<Parts>,
     cpus: &[CpuId],
     pin: bool,
-    exit: &Arc<Exit>,
+    exit: &std::sync::Arc<Exit>,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, Error> {
     let n = parts.len();
-    let barrier = Arc::new(std::sync::Barrier::new(n));
-    let gate = Arc::new(Gate::default());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let gate = std::sync::Arc::new(Gate::default());
     let (report_tx, report_rx) = std::sync::mpsc::channel::<(usize, Result<(), topology::Error>)>();
     let mut threads = Vec::with_capacity(n);
     for p in parts {

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 pub struct Runtime {
     handle: Handle,
     threads: Vec<std::thread::JoinHandle<()>>,
-    exit: Arc<Exit>,
+    exit: std::sync::Arc<Exit>,
     cpus: Vec<CpuId>,
     pinned: bool,
 }
@@ -47,10 +47,10 @@ pub(crate) struct Exit {
     cv: Condvar,
 }
 
-pub(crate) struct ExitGuard(Arc<Exit>);
+pub(crate) struct ExitGuard(std::sync::Arc<Exit>);
 
 impl Exit {
-    pub(crate) fn guard(self: &Arc<Self>) -> ExitGuard {
+    pub(crate) fn guard(self: &std::sync::Arc<Self>) -> ExitGuard {
         *self.alive.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         ExitGuard(self.clone())
     }
@@ -79,7 +79,7 @@ impl Runtime {
         cpus: Vec<CpuId>,
         pin: bool,
     ) -> Result<Runtime, Error> {
-        let exit = Arc::new(Exit {
+        let exit = std::sync::Arc::new(Exit {
             alive: Mutex::new(0),
             cv: Condvar::new(),
         });
