@@ -1,0 +1,356 @@
+//! A counting global allocator checks the allocation targets for
+//! `sched` after warm-up: one allocation per spawn (the task cell) and none
+//! per wake.
+//!
+//! * Spawns: 256 tasks at a time by `spawn_local`, `spawn`, `spawn_on` this
+//!   core, `spawn_on` the other core (from a task), and `Runtime::spawn_on`
+//!   (from a plain thread): exactly one allocation each; joining them
+//!   (the `JoinHandle` wake-ups included) none.
+//! * Wakes: 10k `yield_now`s; 10k items through an SPSC ring of capacity 1
+//!   from core 0 to a task on core 1 (a remote wake per item, and one back
+//!   per freed slot); 10k wakes of a task by a plain thread through a stored
+//!   waker; 200 short sleeps (wheel entries in a warm wheel): none.
+//!
+//! Counting is global (every thread: the cores do the work), so this file
+//! holds a single test and nothing else runs beside its windows. All figures
+//! are printed before anything is asserted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use corelane::queue::spsc;
+use corelane::sched::{self, Idle, JoinHandle, Priority, Runtime};
+use corelane::topology::{self, CpuId};
+
+struct Counting;
+
+/// Allocations by every thread since the start.
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so
+// `System`'s guarantees carry over; the counting touches one atomic and
+// never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, SeqCst);
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, SeqCst);
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, SeqCst);
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.load(SeqCst)
+}
+
+const BATCH: usize = 256;
+const WAKES: u64 = 10_000;
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+fn two_cpus() -> [CpuId; 2] {
+    let cpus: Vec<CpuId> = topology::allowed_cpus()
+        .expect("read the process mask")
+        .iter()
+        .take(2)
+        .collect();
+    assert_eq!(
+        cpus.len(),
+        2,
+        "the sched tests need two CPUs in the process mask"
+    );
+    [cpus[0], cpus[1]]
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    SpawnLocal,
+    Spawn,
+    SpawnOnSelf,
+    SpawnOnOther,
+}
+
+fn spawn(kind: Kind, i: u64) -> JoinHandle<u64> {
+    let body = async move { i };
+    match kind {
+        Kind::SpawnLocal => sched::spawn_local(Priority::Normal, body),
+        Kind::Spawn => sched::spawn(Priority::Normal, body),
+        Kind::SpawnOnSelf => sched::spawn_on(sched::current_core(), Priority::Normal, body),
+        Kind::SpawnOnOther => sched::spawn_on(1 - sched::current_core(), Priority::Normal, body),
+    }
+}
+
+/// One batch spawned then joined: (allocations while spawning, while
+/// joining). `handles` is reused, so its buffer is not counted.
+async fn spawn_batch(kind: Kind, handles: &mut Vec<JoinHandle<u64>>) -> (u64, u64) {
+    let a0 = allocs();
+    for i in 0..BATCH as u64 {
+        handles.push(spawn(kind, i));
+    }
+    let a1 = allocs();
+    let mut sum = 0;
+    for h in handles.drain(..) {
+        sum += h.await.expect("task");
+    }
+    let a2 = allocs();
+    assert_eq!(sum, (BATCH as u64) * (BATCH as u64 - 1) / 2);
+    (a1 - a0, a2 - a1)
+}
+
+/// Ready when `released` reaches `round`; stores its waker on every poll.
+struct Round<'a> {
+    slot: &'a Slot,
+    round: u64,
+}
+
+#[derive(Default)]
+struct Slot {
+    waker: Mutex<Option<Waker>>,
+    registered: AtomicU64,
+    released: AtomicU64,
+}
+
+impl Future for Round<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut w = self.slot.waker.lock().unwrap();
+            // `clone_from` keeps the stored waker when it is the same one.
+            match &mut *w {
+                Some(stored) => stored.clone_from(cx.waker()),
+                None => *w = Some(cx.waker().clone()),
+            }
+        }
+        self.slot.registered.store(self.round, SeqCst);
+        if self.slot.released.load(SeqCst) >= self.round {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The figures, printed together before any is checked.
+#[derive(Debug, Default)]
+struct Figures {
+    /// Per kind: (spawn allocations, join allocations) for one batch.
+    spawns: Vec<(String, u64, u64)>,
+    yields: u64,
+    ring: u64,
+    foreign: u64,
+    sleeps: u64,
+}
+
+#[test]
+fn one_allocation_per_spawn_and_none_per_wake() {
+    let (done_tx, done_rx) = std_mpsc::channel();
+    let body = thread::spawn(move || {
+        let r = measure();
+        let _ = done_tx.send(());
+        r
+    });
+    match done_rx.recv_timeout(WATCHDOG) {
+        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {}
+        Err(std_mpsc::RecvTimeoutError::Timeout) => {
+            panic!("still running after {WATCHDOG:?}: hang")
+        }
+    }
+    let f = match body.join() {
+        Ok(f) => f,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    eprintln!("allocation figures (batch {BATCH}, {WAKES} wakes): {f:#?}");
+    for (kind, spawning, joining) in &f.spawns {
+        assert_eq!(
+            *spawning, BATCH as u64,
+            "{kind}: one allocation per spawn ({spawning} for {BATCH})"
+        );
+        assert_eq!(
+            *joining, 0,
+            "{kind}: joining {BATCH} tasks allocates nothing"
+        );
+    }
+    assert_eq!(f.yields, 0, "{WAKES} yield_now wakes allocate nothing");
+    assert_eq!(
+        f.ring, 0,
+        "{WAKES} items through a ring across cores allocate nothing"
+    );
+    assert_eq!(
+        f.foreign, 0,
+        "{WAKES} wakes from a plain thread allocate nothing"
+    );
+    assert_eq!(
+        f.sleeps, 0,
+        "200 short sleeps in a warm wheel allocate nothing"
+    );
+}
+
+fn measure() -> Figures {
+    let rt = Runtime::builder()
+        .cores(two_cpus())
+        .pin(false)
+        .idle(Idle::Park)
+        .build()
+        .expect("runtime");
+    let mut figures = rt.block_on(async {
+        let mut figures = Figures::default();
+        let mut handles = Vec::with_capacity(BATCH);
+        for kind in [
+            Kind::SpawnLocal,
+            Kind::Spawn,
+            Kind::SpawnOnSelf,
+            Kind::SpawnOnOther,
+        ] {
+            // Warm-up: queues grown, thread-locals and lazies initialised.
+            for _ in 0..3 {
+                spawn_batch(kind, &mut handles).await;
+            }
+            let (spawning, joining) = spawn_batch(kind, &mut handles).await;
+            figures
+                .spawns
+                .push((format!("{kind:?}"), spawning, joining));
+        }
+        figures
+    });
+
+    // From a plain thread.
+    let mut handles = Vec::with_capacity(BATCH);
+    let mut outside = (0, 0);
+    for _ in 0..4 {
+        let a0 = allocs();
+        for i in 0..BATCH as u64 {
+            handles.push(rt.spawn_on(i as usize % 2, Priority::Normal, async move { i }));
+        }
+        let a1 = allocs();
+        let (drained, back) = rt.block_on(async move {
+            let mut sum = 0;
+            for h in handles.drain(..) {
+                sum += h.await.expect("task");
+            }
+            (sum, handles)
+        });
+        handles = back;
+        assert_eq!(drained, (BATCH as u64) * (BATCH as u64 - 1) / 2);
+        outside = (a1 - a0, 0);
+    }
+    figures.spawns.push((
+        "Runtime::spawn_on from a plain thread".to_owned(),
+        outside.0,
+        outside.1,
+    ));
+
+    // Wakes by yield_now, on core 1.
+    figures.yields = rt
+        .block_on(rt.spawn_on(1, Priority::Normal, async {
+            for _ in 0..1_000 {
+                sched::yield_now().await;
+            }
+            let a0 = allocs();
+            for _ in 0..WAKES {
+                sched::yield_now().await;
+            }
+            allocs() - a0
+        }))
+        .expect("yielding task");
+
+    // Wakes through a ring, core 0 → core 1.
+    let (mut tx, mut rx) = spsc::channel::<u64>(1);
+    let consumer = rt.spawn_on(1, Priority::High, async move {
+        for i in 0..1_000 {
+            assert_eq!(rx.recv().await, Ok(i));
+        }
+        let a0 = allocs();
+        for i in 1_000..1_000 + WAKES {
+            assert_eq!(rx.recv().await, Ok(i));
+        }
+        allocs() - a0
+    });
+    let producer = rt.spawn_on(0, Priority::High, async move {
+        for i in 0..1_000 + WAKES {
+            tx.send(i).await.expect("consumer alive");
+        }
+    });
+    rt.block_on(producer).expect("producer");
+    figures.ring = rt.block_on(consumer).expect("consumer");
+
+    // Wakes from a plain thread, through a stored waker.
+    let slot = Arc::new(Slot::default());
+    let s = slot.clone();
+    let waiter = rt.spawn_on(1, Priority::Normal, async move {
+        let mut a0 = 0;
+        for round in 1..=1_000 + WAKES {
+            if round == 1_001 {
+                a0 = allocs();
+            }
+            Round { slot: &s, round }.await;
+        }
+        allocs() - a0
+    });
+    let waking = thread::spawn(move || {
+        for round in 1..=1_000 + WAKES {
+            let t = Instant::now();
+            loop {
+                if slot.registered.load(SeqCst) >= round {
+                    slot.released.store(round, SeqCst);
+                    let w = slot.waker.lock().unwrap().take();
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    break;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(10),
+                    "round {round}: lost wake-up"
+                );
+                thread::yield_now();
+            }
+        }
+    });
+    waking.join().expect("waking thread");
+    figures.foreign = rt.block_on(waiter).expect("waiter");
+
+    // Short sleeps in a warm wheel.
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    figures.sleeps = rt
+        .block_on(rt.spawn_on(1, Priority::Normal, async move {
+            for _ in 0..200 {
+                sched::sleep(Duration::from_micros(50)).await;
+            }
+            let a0 = allocs();
+            for _ in 0..200 {
+                sched::sleep(Duration::from_micros(50)).await;
+                f.fetch_add(1, SeqCst);
+            }
+            allocs() - a0
+        }))
+        .expect("sleeping task");
+    assert_eq!(fired.load(SeqCst), 200);
+
+    rt.shutdown(Duration::from_secs(5)).expect("shutdown");
+    figures
+}
