@@ -217,8 +217,6 @@ impl<F: Future> Drop for TaskCell<F> {
 /// The schedule function of every task: a wake lands here, on whatever
 /// thread woke the task.
 pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-    let meta = runnable.metadata();
-    meta.mark_ready(super::clock::now());
     let _ = info.woken_while_running; // a self-wake goes to the back of its queue like any other
     worker::route(runnable);
 }

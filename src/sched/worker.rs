@@ -240,6 +240,8 @@ pub(crate) struct Worker {
     park: RefCell<Box<dyn Park + Send>>,
     /// The class and start of the poll in progress.
     running: Cell<Option<(Priority, Ticks)>>,
+    /// The clock at the start of this loop pass.
+    pass_now: Cell<Ticks>,
     next_check: Cell<Ticks>,
     check_every: Ticks,
     next_publish: Cell<Ticks>,
@@ -303,13 +305,20 @@ pub(crate) fn route(runnable: Runnable) {
     let home = runnable.metadata().home();
     with_worker(|w| match same(w, &runnable.metadata().shared) {
         Some(w) if w.index == home => {
+            // The pass clock: no TSC read per wake (the delay histogram
+            // has loop-pass resolution for local wakes).
+            runnable.metadata().mark_ready(w.pass_now.get());
             w.counters.bump(&w.counters.local_wakes);
             w.push_ready(runnable);
         }
         // The worker's own `Arc` keeps the runtime alive across the push
         // (after it the task may run, finish and free its metadata).
-        Some(w) => w.send(home, Msg::Run(runnable)),
+        Some(w) => {
+            runnable.metadata().mark_ready(w.pass_now.get());
+            w.send(home, Msg::Run(runnable))
+        }
         None => {
+            runnable.metadata().mark_ready(clock::now());
             // A thread outside this runtime: hold the runtime for the push.
             let shared = runnable.metadata().shared.clone();
             send(&shared, home, Msg::Run(runnable));
@@ -362,6 +371,7 @@ impl Worker {
             registry: RefCell::new(Registry::default()),
             park: RefCell::new(park),
             running: Cell::new(None),
+            pass_now: Cell::new(now),
             next_check: Cell::new(now),
             check_every,
             next_publish: Cell::new(now),
@@ -442,7 +452,7 @@ impl Worker {
             drop(runnable); // cancelled: the handle says so
             return handle;
         }
-        runnable.metadata().mark_ready(clock::now());
+        runnable.metadata().mark_ready(self.pass_now.get());
         self.counters.bump(&self.counters.spawns);
         self.push_ready(runnable);
         handle
@@ -533,6 +543,7 @@ impl Worker {
             }
             self.drain_inbox();
             let now = clock::now();
+            self.pass_now.set(now);
             if now >= self.next_check.get() {
                 self.periodic(now);
             }
@@ -691,6 +702,7 @@ impl Worker {
             return false;
         };
         let now = clock::now();
+        self.pass_now.set(now);
         if now.saturating_sub(start) > self.shared.config.quantum {
             return true;
         }
@@ -731,7 +743,6 @@ impl Worker {
         for r in buf.drain(..) {
             // Task rule 2: the thief names itself home before it runs it.
             r.metadata().set_home(self.index);
-            r.metadata().mark_ready(clock::now());
             self.push_ready(r);
         }
         *self.steal_buf.borrow_mut() = buf;
