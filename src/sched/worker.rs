@@ -32,7 +32,7 @@ use super::park::Park;
 use super::stats::{Counters, Published};
 use super::task::{self, JoinHandle, Kind, Meta, Runnable};
 use super::{Idle, Priority, CLASSES};
-use crate::queue::{mpmc, mpsc, PushError};
+use crate::queue::{mpsc, spmc, PushError};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::timer::Wheel;
 use std::cell::{Cell, RefCell};
@@ -210,7 +210,7 @@ impl Registry {
 }
 
 /// The stealable queues of one core, as a thief holds them.
-pub(crate) type StealSide = [mpmc::Consumer<Runnable>; CLASSES];
+pub(crate) type StealSide = [spmc::Consumer<Runnable>; CLASSES];
 
 /// Everything a worker thread is built from.
 pub(crate) struct Parts {
@@ -218,7 +218,7 @@ pub(crate) struct Parts {
     pub(crate) shared: Arc<Shared>,
     pub(crate) inbox: mpsc::Consumer<Msg>,
     pub(crate) peers: Vec<mpsc::Producer<Msg>>,
-    pub(crate) steal_tx: [mpmc::Producer<Runnable>; CLASSES],
+    pub(crate) steal_tx: [spmc::Producer<Runnable>; CLASSES],
     pub(crate) steal_rx: StealSide,
     /// Other cores' stealable queues, nearest first.
     pub(crate) victims: Vec<(usize, StealSide)>,
@@ -230,8 +230,8 @@ pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     local: [RefCell<VecDeque<Runnable>>; CLASSES],
-    steal_tx: [RefCell<mpmc::Producer<Runnable>>; CLASSES],
-    steal_rx: [RefCell<mpmc::Consumer<Runnable>>; CLASSES],
+    steal_tx: [RefCell<spmc::Producer<Runnable>>; CLASSES],
+    steal_rx: [RefCell<spmc::Consumer<Runnable>>; CLASSES],
     victims: RefCell<Vec<(usize, StealSide)>>,
     inbox: RefCell<mpsc::Consumer<Msg>>,
     peers: RefCell<Vec<mpsc::Producer<Msg>>>,
