@@ -758,6 +758,14 @@ impl Worker {
             || self.remote().has_overflow()
             || self.local.iter().any(|q| !q.borrow().is_empty())
             || self.steal_rx.iter().any(|q| !q.borrow().is_empty())
+            || (self.shared.config.stealing && self.victim_backlog())
+    }
+
+    /// Another core has stealable work piling up (two or more tasks in one
+    /// class: one of them is probably its next poll). A sleeping core
+    /// would only be woken for it by that core's next spawn.
+    fn victim_backlog(&self) -> bool {
+        self.victims.borrow().iter().any(|(_, side)| side.iter().any(|rx| rx.len() >= 2))
     }
 
     fn park(&self) {
