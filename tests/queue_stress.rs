@@ -271,6 +271,8 @@ impl View {
             assert!(seq > last, "producer {id}: saw {seq} after {last} (FIFO)");
         }
         self.last[id] = Some(seq);
+        // Relaxed: the swap is an RMW, so of two receipts of one item only
+        // one reads `false`; no other memory is read on the flag.
         let dup =
             self.checker.seen[id * self.checker.per_producer + seq].swap(true, Ordering::Relaxed);
         assert!(!dup, "producer {id}: item {seq} received twice");

@@ -510,6 +510,8 @@ impl Notify {
         if n >= ASYNC_SPINS {
             return false;
         }
+        // Relaxed, as the load: a load and a store, not an RMW, so racing
+        // waiters may both store `n + 1` (one spin more, harmless in a hint).
         self.hints.async_spins.store(n + 1, Ordering::Relaxed);
         true
     }
@@ -541,6 +543,7 @@ impl Notify {
                 n.saturating_sub(1).max(1)
             };
             if m != n {
+                // Relaxed: the same hint; no other memory is read on it.
                 steps.store(m, Ordering::Relaxed);
             }
         }
@@ -582,6 +585,8 @@ impl Notify {
     /// Whether this cell has switched to symmetric fences (tests only).
     #[cfg(all(test, not(corelane_loom)))]
     pub(crate) fn is_symmetric(&self) -> bool {
+        // Relaxed: mode bits are only ever set, and the tests read them on
+        // the thread that set them (or after joining it).
         self.state.load(Ordering::Relaxed) & WAITERS_FENCE != 0
     }
 }
@@ -662,6 +667,7 @@ mod tests {
         for round in 0..2 * SWITCH_BURST as usize {
             let _ = n.register(&waker);
             n.notify();
+            // Relaxed: the waker ran on this thread, inside `notify`.
             assert_eq!(woken.load(Ordering::Relaxed), round + 1);
         }
         // Unless a test of the degraded mode failed the barrier meanwhile,
@@ -696,6 +702,8 @@ mod tests {
         let waker = counting_waker(woken.clone());
         let _ = n.register(&waker);
         let _ = n.register(&waker);
+        // Relaxed loads: one thread registers, notifies (running the waker)
+        // and checks, so program order is all the ordering needed.
         assert_eq!(n.state.load(Ordering::Relaxed) & ASYNC, ONE_ASYNC);
         n.notify();
         assert_eq!(woken.load(Ordering::Relaxed), 1);
@@ -706,6 +714,8 @@ mod tests {
         struct Count(Arc<AtomicUsize>);
         impl std::task::Wake for Count {
             fn wake(self: Arc<Self>) {
+                // Relaxed: a counter (an RMW loses no wake); the tests wake
+                // and read it on one thread.
                 self.0.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -52,6 +52,8 @@ impl PushSide for SoleProducer {
             return Err(PushError::Disconnected(value));
         }
         let pos = self.tail;
+        // Relaxed: only this thread stores `tail`, so it reads its own last
+        // store whatever the ordering.
         debug_assert_eq!(
             ring.tail.load(Ordering::Relaxed),
             pos,
@@ -91,6 +93,7 @@ impl SoleProducer {
         if ring.consumers_gone_hint() {
             return Err(Disconnected(()));
         }
+        // Relaxed: our own last store (only the sole producer stores `tail`).
         debug_assert_eq!(ring.tail.load(Ordering::Relaxed), self.tail);
         let first = self.tail;
         let mut run = RunWriter::new(ring, first, TailUpdate::AfterStamps, Some(&mut self.tail));
@@ -144,7 +147,8 @@ impl PushSide for SharedProducer {
                 // The slot still holds (or is being read for) the previous
                 // lap: full, or a consumer is mid-read.
                 d if d < 0 => return Err(push_failure(ring, pos, value)),
-                // Another producer took `pos`: start again from the tail.
+                // Another producer took `pos`: start again from the tail
+                // (Relaxed: a new hint, checked by the stamp and the CAS).
                 _ => pos = ring.tail.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
@@ -246,7 +250,8 @@ fn claim_free_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
             n += 1;
         }
         if n == 0 {
-            // Another producer took `pos`: start again from the tail.
+            // Another producer took `pos`: start again from the tail
+            // (Relaxed: a new hint, checked by the stamps and the CAS).
             pos = ring.tail.load(Ordering::Relaxed);
             crate::sync::spin_hint();
             continue;
@@ -258,6 +263,9 @@ fn claim_free_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
         match ring.tail.compare_exchange_weak(
             pos,
             pos.wrapping_add(n),
+            // Relaxed on success: ownership only (above). Relaxed on
+            // failure: `now` is only the next guess, re-validated by the
+            // stamps and the next CAS.
             Ordering::Relaxed,
             Ordering::Relaxed,
         ) {
@@ -295,7 +303,8 @@ impl PopSide for SharedConsumer {
                 }
                 // Not written yet (or our `pos` is stale): decide why.
                 d if d < 0 => return Err(pop_failure(ring, pos)),
-                // Another consumer took `pos`: start again from the head.
+                // Another consumer took `pos`: start again from the head
+                // (Relaxed: a new hint, checked by the stamp and the CAS).
                 _ => pos = ring.head.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
@@ -350,7 +359,8 @@ fn claim_ready_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
             n += 1;
         }
         if n == 0 {
-            // Another consumer took `pos`: start again from the head.
+            // Another consumer took `pos`: start again from the head
+            // (Relaxed: a new hint, checked by the stamps and the CAS).
             pos = ring.head.load(Ordering::Relaxed);
             crate::sync::spin_hint();
             continue;
