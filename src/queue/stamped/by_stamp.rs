@@ -172,6 +172,38 @@ impl PushSide for SharedProducer {
 }
 
 impl RunClaim for SharedProducer {
+    /// `capacity - len()`. Only a hint that sizes the next group of clones
+    /// in `push_staged`, never a claim; a snapshot of two contended cursors
+    /// is good enough for that:
+    ///
+    /// * **It cannot make a batch over-claim.** [`claim_free_run`] loads
+    ///   the stamp of every position it claims and moves `tail` by one CAS
+    ///   from the position it scanned from, so a slot that is not free is
+    ///   never claimed, however much room the look reported.
+    /// * **Too high** (slots consumers have claimed by moving `head` but are
+    ///   still reading count as free; another producer claims some between
+    ///   the look and the claim): the claim gets fewer than were staged, the
+    ///   surplus clones are dropped, and the batch stops, because the next
+    ///   slot is not free at the claim, where a `push` would have failed
+    ///   too (`Busy` or `Full`).
+    /// * **Too low** (consumers freed slots since the look): the claim gets
+    ///   every position it asked for, and the loop looks again before the
+    ///   next group, so the batch does not stop early for it.
+    /// * **Zero** stops the batch before anything is cloned. `len` re-loads
+    ///   `tail` after its `head` load and retries until both `tail` loads
+    ///   agree, so the pair is `tail` and `head` at one moment (on
+    ///   multi-copy-atomic hardware such as x86-64 and AArch64, the three
+    ///   Acquire loads kept in order; the C++ model would allow a stale
+    ///   `head` here, as it allows a `push` to read a stale stamp and
+    ///   report `Full`). Zero
+    ///   room then means every slot held a claimed, unpopped position at
+    ///   that moment: a `push` would have failed then too.
+    ///
+    /// So `push_slice` pushes the longest prefix that fits as of its
+    /// claims, like a loop of `push`es stopping at the first failure. The
+    /// price is the look itself: one load of the consumers' `head` line per
+    /// group, and `len`'s retries while other producers keep moving `tail`
+    /// (lock-free, not wait-free).
     fn room<T>(&mut self, ring: &Ring<T>) -> usize {
         ring.free_len()
     }
