@@ -765,7 +765,10 @@ impl Worker {
     /// class: one of them is probably its next poll). A sleeping core
     /// would only be woken for it by that core's next spawn.
     fn victim_backlog(&self) -> bool {
-        self.victims.borrow().iter().any(|(_, side)| side.iter().any(|rx| rx.len() >= 2))
+        self.victims
+            .borrow()
+            .iter()
+            .any(|(_, side)| side.iter().any(|rx| rx.len() >= 2))
     }
 
     fn park(&self) {
