@@ -95,6 +95,7 @@ compile_error!(
 );
 
 pub mod queue;
+pub mod sched;
 pub(crate) mod sync;
 /// The wake-up cell's protocol for the loom models (loom builds only).
 #[cfg(corelane_loom)]

@@ -26,12 +26,16 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(corelane_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 #[cfg(not(corelane_loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(corelane_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 #[cfg(corelane_loom)]
 pub(crate) use loom::sync::Arc;
 

@@ -1,0 +1,290 @@
+//! What `Runtime::stats()` reports: per core counters and, per priority
+//! class, the queueing delay (ready → first poll) as a histogram.
+//!
+//! Each core counts in plain cells and records delays into its own
+//! histograms; about once a millisecond, and whenever it parks or stops, it
+//! merges them into a snapshot behind a mutex that `stats()` copies. A
+//! snapshot is therefore up to a millisecond old for a busy core.
+
+use super::{Priority, CLASSES};
+use hdrhistogram::Histogram;
+use std::cell::{Cell, RefCell};
+
+/// The largest delay a histogram records exactly (60 s); longer ones are
+/// counted at this value.
+const MAX_NS: u64 = 60_000_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 2).expect("static histogram bounds are valid")
+}
+
+/// A core's live counters (its thread only).
+pub(crate) struct Counters {
+    pub(crate) polls: Cell<u64>,
+    pub(crate) spawns: Cell<u64>,
+    pub(crate) local_wakes: Cell<u64>,
+    pub(crate) remote_wakes: Cell<u64>,
+    pub(crate) steals: Cell<u64>,
+    pub(crate) parks: Cell<u64>,
+    pub(crate) starved: Cell<u64>,
+    delay: RefCell<[DelayHist; CLASSES]>,
+}
+
+/// A log-linear histogram cheap enough to record every poll (an index
+/// computation and an add, against hdrhistogram's ~10 ns): 16 linear
+/// sub-buckets per power of two, so a value is kept within 1/16 (6%).
+/// Merged into the public `hdrhistogram` at publication.
+pub(crate) struct DelayHist {
+    counts: Box<[u64; 64 * 16]>,
+    any: bool,
+}
+
+impl DelayHist {
+    fn new() -> DelayHist {
+        DelayHist {
+            counts: Box::new([0; 64 * 16]),
+            any: false,
+        }
+    }
+
+    #[inline]
+    fn index(v: u64) -> usize {
+        if v < 16 {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros() as usize; // >= 4
+        let mantissa = ((v >> (e - 4)) & 15) as usize;
+        (e - 3) * 16 + mantissa
+    }
+
+    /// The smallest value of bucket `i` and the bucket's width.
+    fn bucket(i: usize) -> (u64, u64) {
+        if i < 16 {
+            return (i as u64, 1);
+        }
+        let e = i / 16 + 3;
+        let mantissa = (i % 16) as u64;
+        ((16 + mantissa) << (e - 4), 1 << (e - 4))
+    }
+
+    #[inline]
+    fn record(&mut self, v: u64) {
+        self.counts[Self::index(v)] += 1;
+        self.any = true;
+    }
+
+    /// Moves the counts into `h` (each at its bucket's midpoint).
+    fn drain_into(&mut self, h: &mut Histogram<u64>) {
+        if !self.any {
+            return;
+        }
+        for (i, c) in self.counts.iter_mut().enumerate() {
+            if *c != 0 {
+                let (lo, width) = Self::bucket(i);
+                h.saturating_record_n((lo + width / 2).clamp(1, MAX_NS), *c);
+                *c = 0;
+            }
+        }
+        self.any = false;
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            polls: Cell::new(0),
+            spawns: Cell::new(0),
+            local_wakes: Cell::new(0),
+            remote_wakes: Cell::new(0),
+            steals: Cell::new(0),
+            parks: Cell::new(0),
+            starved: Cell::new(0),
+            delay: RefCell::new(std::array::from_fn(|_| DelayHist::new())),
+        }
+    }
+}
+
+impl Counters {
+    #[inline]
+    pub(crate) fn bump(&self, c: &Cell<u64>) {
+        c.set(c.get() + 1);
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, c: &Cell<u64>, n: u64) {
+        c.set(c.get() + n);
+    }
+
+    #[inline]
+    pub(crate) fn record_delay(&self, class: usize, ns: u64) {
+        self.delay.borrow_mut()[class].record(ns);
+    }
+
+    pub(crate) fn publish_into(&self, p: &mut Published, inbox_depth: usize, live: usize) {
+        p.stats.polls = self.polls.get();
+        p.stats.spawns = self.spawns.get();
+        p.stats.local_wakes = self.local_wakes.get();
+        p.stats.remote_wakes = self.remote_wakes.get();
+        p.stats.steals = self.steals.get();
+        p.stats.parks = self.parks.get();
+        p.stats.starvation_polls = self.starved.get();
+        p.stats.inbox_depth = inbox_depth;
+        p.stats.live_tasks = live;
+        let mut d = self.delay.borrow_mut();
+        for (mine, theirs) in d.iter_mut().zip(p.stats.classes.iter_mut()) {
+            mine.drain_into(&mut theirs.delay);
+        }
+    }
+}
+
+/// The snapshot a core publishes.
+pub(crate) struct Published {
+    pub(crate) stats: CoreStats,
+}
+
+impl Published {
+    pub(crate) fn new() -> Published {
+        Published {
+            stats: CoreStats {
+                cpu: None,
+                polls: 0,
+                spawns: 0,
+                local_wakes: 0,
+                remote_wakes: 0,
+                steals: 0,
+                parks: 0,
+                starvation_polls: 0,
+                inbox_depth: 0,
+                live_tasks: 0,
+                classes: std::array::from_fn(|i| ClassStats {
+                    priority: Priority::from_index(i),
+                    delay: histogram(),
+                }),
+            },
+        }
+    }
+}
+
+/// A runtime's statistics: one entry per core (see
+/// [`Runtime::stats`](super::Runtime::stats)).
+///
+/// # Examples
+///
+/// ```
+/// use corelane::sched::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().cores([0]).pin(false).build()?;
+/// rt.block_on(async {});
+/// let stats = rt.stats();
+/// assert_eq!(stats.cores.len(), 1);
+/// assert!(stats.cores[0].polls >= 1);
+/// let normal = &stats.cores[0].classes[Priority::Normal.index()];
+/// println!("Normal p99 queueing delay: {} ns", normal.delay.value_at_quantile(0.99));
+/// # Ok::<(), corelane::sched::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Per core, in core-index order.
+    pub cores: Vec<CoreStats>,
+}
+
+impl Stats {
+    /// The delay histogram of one class, merged over every core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::sched::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().cores([0]).pin(false).build()?;
+    /// rt.block_on(async {});
+    /// assert!(rt.stats().delay(Priority::Normal).len() >= 1);
+    /// # Ok::<(), corelane::sched::Error>(())
+    /// ```
+    pub fn delay(&self, class: Priority) -> Histogram<u64> {
+        let mut h = histogram();
+        for c in &self.cores {
+            let _ = h.add(&c.classes[class.index()].delay);
+        }
+        h
+    }
+}
+
+/// One core's counters since the runtime started.
+///
+/// # Examples
+///
+/// See [`Stats`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CoreStats {
+    /// The CPU the core's thread is pinned to (`None` when unpinned).
+    pub cpu: Option<crate::topology::CpuId>,
+    /// Task polls.
+    pub polls: u64,
+    /// Tasks spawned on this core by its own tasks.
+    pub spawns: u64,
+    /// Wakes that came from this core's own thread.
+    pub local_wakes: u64,
+    /// Spawns and wakes that came through the inbox (other cores, other
+    /// threads).
+    pub remote_wakes: u64,
+    /// Tasks this core stole from others.
+    pub steals: u64,
+    /// Times the core went to sleep.
+    pub parks: u64,
+    /// Polls given to a lower class because it had waited past the
+    /// starvation bound.
+    pub starvation_polls: u64,
+    /// Inbox items waiting when the snapshot was taken.
+    pub inbox_depth: usize,
+    /// Tasks that have been polled here and are not finished.
+    pub live_tasks: usize,
+    /// Per class, highest first.
+    pub classes: [ClassStats; CLASSES],
+}
+
+/// One class on one core.
+///
+/// # Examples
+///
+/// See [`Stats`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClassStats {
+    /// The class.
+    pub priority: Priority,
+    /// Queueing delay, ready → poll, in nanoseconds (1 ns .. 60 s, 2
+    /// significant digits).
+    pub delay: Histogram<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_values_within_a_sixteenth() {
+        for v in (0..5000u64).chain([65_535, 1 << 20, 123_456_789, MAX_NS, u64::MAX]) {
+            let i = DelayHist::index(v);
+            let (lo, width) = DelayHist::bucket(i);
+            assert!(lo <= v && v - lo < width, "v={v} i={i} lo={lo} w={width}");
+            assert!(width == 1 || width * 16 <= lo, "precision at v={v}");
+        }
+    }
+
+    #[test]
+    fn drain_moves_counts() {
+        let mut d = DelayHist::new();
+        let mut h = histogram();
+        for v in [5u64, 1000, 1000, 50_000] {
+            d.record(v);
+        }
+        d.drain_into(&mut h);
+        assert_eq!(h.len(), 4);
+        assert!((940..=1070).contains(&h.value_at_quantile(0.5)));
+        d.drain_into(&mut h);
+        assert_eq!(h.len(), 4);
+    }
+}

@@ -1,0 +1,816 @@
+//! One core's executor: its queues, its inbox, its timer wheel, its
+//! registry of live tasks, and the loop that drives them.
+//!
+//! # The loop
+//!
+//! Each pass:
+//!
+//! 1. drains up to [`INBOX_BATCH`] items of the inbox (remote spawns and
+//!    wakes keep their class: a remote `High` wake lands in the `High`
+//!    queue, ahead of local `Normal` work);
+//! 2. fires due timers, at most once per wheel tick (a TSC comparison
+//!    decides; `Instant::now()` is read only when a tick has passed and the
+//!    wheel is not empty);
+//! 3. runs one task of the highest non-empty class, unless a lower class
+//!    has waited longer than the starvation bound (then that class gets one
+//!    poll);
+//! 4. with nothing to run: steals (nearest cores first), then idles as
+//!    configured (spin, then park on the doorbell until the next timer).
+//!
+//! # Reentrancy
+//!
+//! The worker lives on its thread; tasks reach it through a thread-local
+//! pointer. Every field is a `Cell`/`RefCell` borrowed only for a few
+//! instructions and never across user code (a poll, a wake, a drop of a
+//! waker or of a task): wakes that fire timers are collected first and
+//! woken after the wheel's borrow ends, registry wakers are taken out
+//! before they are dropped or woken.
+
+use super::clock::{self, Ticks};
+use super::inbox::{Doorbell, Msg};
+use super::park::Park;
+use super::stats::{Counters, Published};
+use super::task::{self, JoinHandle, Kind, Meta, Runnable};
+use super::{Idle, Priority, CLASSES};
+use crate::queue::{mpsc, spmc, PushError};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::timer::Wheel;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Inbox items handled per pass (bounded so a flood of remote wakes cannot
+/// keep the core from its own queues).
+pub(crate) const INBOX_BATCH: usize = 128;
+
+/// What every core's executor is configured with.
+pub(crate) struct Config {
+    pub(crate) idle: Idle,
+    pub(crate) stealing: bool,
+    pub(crate) tick: Duration,
+    pub(crate) quantum: Ticks,
+    pub(crate) starvation: Ticks,
+    pub(crate) inbox_capacity: usize,
+    pub(crate) steal_capacity: usize,
+}
+
+/// The part of a core other threads reach.
+pub(crate) struct Remote {
+    pub(crate) doorbell: Doorbell,
+    /// The producer threads outside the runtime share.
+    pub(crate) foreign: Mutex<mpsc::Producer<Msg>>,
+    /// Where a push to a full inbox goes (never lost).
+    overflow: Mutex<VecDeque<Msg>>,
+    overflow_len: AtomicUsize,
+    /// The latest statistics this core published.
+    pub(crate) published: Mutex<Published>,
+}
+
+impl Remote {
+    pub(crate) fn new(doorbell: Doorbell, foreign: mpsc::Producer<Msg>) -> Remote {
+        Remote {
+            doorbell,
+            foreign: Mutex::new(foreign),
+            overflow: Mutex::new(VecDeque::new()),
+            overflow_len: AtomicUsize::new(0),
+            published: Mutex::new(Published::new()),
+        }
+    }
+
+    fn spill(&self, msg: Msg) {
+        self.overflow.lock().push_back(msg);
+        // Relaxed: the doorbell's SeqCst fences order it before the
+        // sender's state load and after the sleeper's announcement (the
+        // mutex orders the list itself).
+        self.overflow_len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn has_overflow(&self) -> bool {
+        // Relaxed: see `spill`.
+        self.overflow_len.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// The runtime's shared half (every task's metadata holds an `Arc` of it).
+pub(crate) struct Shared {
+    pub(crate) cores: Box<[Remote]>,
+    pub(crate) config: Config,
+    pub(crate) shutdown: AtomicBool,
+    /// Parked cores that steal (bit per core index < 64): a hint for
+    /// owners that have stealable work piling up.
+    sleepers: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(cores: Box<[Remote]>, config: Config) -> Shared {
+        Shared {
+            cores,
+            config,
+            shutdown: AtomicBool::new(false),
+            sleepers: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        // Acquire: pairs with the Release store in `Runtime::shutdown`.
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for remote in self.cores.iter() {
+            let left: Vec<Msg> = remote.overflow.lock().drain(..).collect();
+            left.into_iter().for_each(dispose);
+        }
+    }
+}
+
+/// Gets rid of a message that can no longer be delivered (its core has
+/// exited). A local task's `Runnable` must not be dropped off its thread
+/// (task rule 3): it is leaked. By the shutdown protocol no live local task
+/// exists by then; this is the belt to those braces.
+fn dispose(msg: Msg) {
+    if let Msg::Run(r) = msg {
+        if r.metadata().kind == Kind::Local {
+            std::mem::forget(r);
+        } else {
+            drop(r);
+        }
+    }
+}
+
+/// Live tasks that have been polled here: what shutdown wakes so every
+/// pending future is dropped on its core.
+#[derive(Default)]
+pub(crate) struct Registry {
+    slots: Vec<Slot>,
+    free: Option<u32>,
+    len: usize,
+}
+
+enum Slot {
+    Full(Waker),
+    Free(Option<u32>),
+}
+
+impl Registry {
+    fn insert(&mut self, w: Waker) -> u32 {
+        self.len += 1;
+        match self.free {
+            Some(i) => {
+                let Slot::Free(next) = self.slots[i as usize] else {
+                    unreachable!("free list")
+                };
+                self.free = next;
+                self.slots[i as usize] = Slot::Full(w);
+                i
+            }
+            None => {
+                self.slots.push(Slot::Full(w));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, i: u32) -> Option<Waker> {
+        let slot = self.slots.get_mut(i as usize)?;
+        if matches!(slot, Slot::Free(_)) {
+            return None;
+        }
+        let Slot::Full(w) = std::mem::replace(slot, Slot::Free(self.free)) else {
+            unreachable!()
+        };
+        self.free = Some(i);
+        self.len -= 1;
+        Some(w)
+    }
+
+    fn get(&self, i: u32) -> Option<&Waker> {
+        match self.slots.get(i as usize)? {
+            Slot::Full(w) => Some(w),
+            Slot::Free(_) => None,
+        }
+    }
+
+    fn take_all(&mut self) -> Vec<Waker> {
+        let slots = std::mem::take(&mut self.slots);
+        self.free = None;
+        self.len = 0;
+        slots
+            .into_iter()
+            .filter_map(|s| match s {
+                Slot::Full(w) => Some(w),
+                Slot::Free(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// The stealable queues of one core, as a thief holds them.
+pub(crate) type StealSide = [spmc::Consumer<Runnable>; CLASSES];
+
+/// Everything a worker thread is built from.
+pub(crate) struct Parts {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) inbox: mpsc::Consumer<Msg>,
+    pub(crate) peers: Vec<mpsc::Producer<Msg>>,
+    pub(crate) steal_tx: [spmc::Producer<Runnable>; CLASSES],
+    pub(crate) steal_rx: StealSide,
+    /// Other cores' stealable queues, nearest first.
+    pub(crate) victims: Vec<(usize, StealSide)>,
+    pub(crate) park: Box<dyn Park + Send>,
+}
+
+/// One core's executor state (lives on its thread).
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    local: [RefCell<VecDeque<Runnable>>; CLASSES],
+    steal_tx: [RefCell<spmc::Producer<Runnable>>; CLASSES],
+    steal_rx: [RefCell<spmc::Consumer<Runnable>>; CLASSES],
+    victims: RefCell<Vec<(usize, StealSide)>>,
+    inbox: RefCell<mpsc::Consumer<Msg>>,
+    peers: RefCell<Vec<mpsc::Producer<Msg>>>,
+    pub(crate) wheel: RefCell<Wheel<Waker>>,
+    registry: RefCell<Registry>,
+    park: RefCell<Box<dyn Park + Send>>,
+    /// The class and start of the poll in progress.
+    running: Cell<Option<(Priority, Ticks)>>,
+    /// The clock at the start of this loop pass.
+    pass_now: Cell<Ticks>,
+    next_check: Cell<Ticks>,
+    check_every: Ticks,
+    next_publish: Cell<Ticks>,
+    last_served: [Cell<Ticks>; CLASSES],
+    prefer_ring: [Cell<bool>; CLASSES],
+    pub(crate) counters: Counters,
+    expired: RefCell<Vec<Waker>>,
+    steal_buf: RefCell<Vec<Runnable>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` with the worker of this thread (`None` off runtime threads).
+#[inline]
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: `CURRENT` is set by `Worker::main` to a worker that lives on
+    // this thread's stack for the whole time the pointer is set (it is
+    // cleared before the worker is dropped), and only shared references
+    // are ever made from it.
+    f(unsafe { p.as_ref() })
+}
+
+/// Runs `f` with the worker of this thread, if it is a runtime thread.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
+    with_worker(|w| w.map(f))
+}
+
+/// `w` if it is a worker of the runtime `shared`.
+#[inline]
+fn same<'a>(w: Option<&'a Worker>, shared: &Shared) -> Option<&'a Worker> {
+    w.filter(|w| std::ptr::eq(Arc::as_ptr(&w.shared), shared))
+}
+
+/// Registers a task's waker with this core (task rule 4).
+pub(crate) fn register(waker: &Waker) -> Option<(u32, u32)> {
+    with_current(|w| {
+        let slot = w.registry.borrow_mut().insert(waker.clone());
+        (w.index as u32, slot)
+    })
+}
+
+/// Frees a registry slot, here or through its core's inbox.
+pub(crate) fn deregister(shared: &Shared, core: usize, slot: u32) {
+    with_worker(|w| match same(w, shared) {
+        Some(w) if w.index == core => {
+            let waker = w.registry.borrow_mut().remove(slot);
+            drop(waker); // outside the borrow: may run a task's destructor
+        }
+        _ if shared.is_shutdown() => {} // the registries are being emptied
+        _ => send(shared, core, Msg::Deregister(slot)),
+    })
+}
+
+/// Where a woken task goes: its home core's queues if we are on it, its
+/// home core's inbox otherwise.
+pub(crate) fn route(runnable: Runnable) {
+    let home = runnable.metadata().home();
+    with_worker(|w| match same(w, &runnable.metadata().shared) {
+        Some(w) if w.index == home => {
+            // The pass clock: no TSC read per wake (the delay histogram
+            // has loop-pass resolution for local wakes).
+            runnable.metadata().mark_ready(w.pass_now.get());
+            w.counters.bump(&w.counters.local_wakes);
+            w.push_ready(runnable);
+        }
+        // The worker's own `Arc` keeps the runtime alive across the push
+        // (after it the task may run, finish and free its metadata).
+        Some(w) => {
+            runnable.metadata().mark_ready(w.pass_now.get());
+            w.send(home, Msg::Run(runnable))
+        }
+        None => {
+            runnable.metadata().mark_ready(clock::now());
+            // A thread outside this runtime: hold the runtime for the push.
+            let shared = runnable.metadata().shared.clone();
+            send(&shared, home, Msg::Run(runnable));
+        }
+    })
+}
+
+/// Sends `msg` to `core`'s inbox from any thread, and rings its doorbell.
+pub(crate) fn send(shared: &Shared, core: usize, msg: Msg) {
+    with_worker(|w| match same(w, shared) {
+        Some(w) => w.send(core, msg),
+        None => {
+            let remote = &shared.cores[core];
+            let pushed = remote.foreign.lock().push(msg);
+            match pushed {
+                Ok(()) => {}
+                Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
+                Err(PushError::Disconnected(msg)) => return dispose(msg),
+            }
+            remote.doorbell.ring();
+        }
+    })
+}
+
+impl Worker {
+    pub(crate) fn new(parts: Parts) -> Worker {
+        let Parts {
+            index,
+            shared,
+            inbox,
+            peers,
+            steal_tx,
+            steal_rx,
+            victims,
+            park,
+        } = parts;
+        let cfg = &shared.config;
+        let wheel = Wheel::<Waker>::builder().tick(cfg.tick).build();
+        let check_every = clock::from_duration(cfg.tick).max(1);
+        let now = clock::now();
+        Worker {
+            index,
+            local: std::array::from_fn(|_| RefCell::new(VecDeque::with_capacity(256))),
+            steal_tx: steal_tx.map(RefCell::new),
+            steal_rx: steal_rx.map(RefCell::new),
+            victims: RefCell::new(victims),
+            inbox: RefCell::new(inbox),
+            peers: RefCell::new(peers),
+            wheel: RefCell::new(wheel),
+            registry: RefCell::new(Registry::default()),
+            park: RefCell::new(park),
+            running: Cell::new(None),
+            pass_now: Cell::new(now),
+            next_check: Cell::new(now),
+            check_every,
+            next_publish: Cell::new(now),
+            last_served: std::array::from_fn(|_| Cell::new(now)),
+            prefer_ring: std::array::from_fn(|_| Cell::new(false)),
+            counters: Counters::default(),
+            expired: RefCell::new(Vec::new()),
+            steal_buf: RefCell::new(Vec::new()),
+            shared,
+        }
+    }
+
+    fn remote(&self) -> &Remote {
+        &self.shared.cores[self.index]
+    }
+
+    /// Queues a task that is ready to run on this core.
+    pub(crate) fn push_ready(&self, r: Runnable) {
+        let meta = r.metadata();
+        let class = meta.class as usize;
+        if meta.kind == Kind::Stealable && self.shared.config.stealing {
+            let pushed = self.steal_tx[class].borrow_mut().push(r);
+            match pushed {
+                Ok(()) => self.maybe_wake_thief(),
+                // Full: keep it here (it just cannot be stolen this time).
+                Err(PushError::Full(r) | PushError::Busy(r) | PushError::Disconnected(r)) => {
+                    self.local[class].borrow_mut().push_back(r)
+                }
+            }
+        } else {
+            self.local[class].borrow_mut().push_back(r);
+        }
+    }
+
+    /// Stealable work is piling up and a core sleeps: ring it.
+    fn maybe_wake_thief(&self) {
+        // Relaxed: a hint. A missed sleeper costs balance, never a task
+        // (the owner runs everything it queued).
+        let sleepers = self.shared.sleepers.load(Ordering::Relaxed) & !(1u64 << (self.index % 64));
+        if sleepers == 0 {
+            return;
+        }
+        let backlog: usize = self.steal_rx.iter().map(|rx| rx.borrow().len()).sum();
+        if backlog >= 2 {
+            let victims = self.victims.borrow();
+            if let Some((core, _)) = victims
+                .iter()
+                .find(|(c, _)| sleepers & (1u64 << (c % 64)) != 0)
+            {
+                self.shared.cores[*core].doorbell.ring();
+            }
+        }
+    }
+
+    /// Sends to a core's inbox with this worker's own producer.
+    pub(crate) fn send(&self, core: usize, msg: Msg) {
+        let remote = &self.shared.cores[core];
+        let pushed = self.peers.borrow_mut()[core].push(msg);
+        match pushed {
+            Ok(()) => {}
+            Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
+            Err(PushError::Disconnected(msg)) => return dispose(msg),
+        }
+        remote.doorbell.ring();
+    }
+
+    /// Spawns a task whose home is this core.
+    pub(crate) fn spawn<F>(&self, class: Priority, kind: Kind, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let meta = Meta::new(self.shared.clone(), self.index, class, kind);
+        // SAFETY: task rule 3: a `!Send` future is only spawned with
+        // `Kind::Local` (the `spawn_local` path), here, on its home core.
+        let (runnable, handle) = unsafe { task::cell(fut, meta) };
+        if self.shared.is_shutdown() {
+            drop(runnable); // cancelled: the handle says so
+            return handle;
+        }
+        runnable.metadata().mark_ready(self.pass_now.get());
+        self.counters.bump(&self.counters.spawns);
+        self.push_ready(runnable);
+        handle
+    }
+
+    /// The thread body: runs the loop until shutdown, then takes part in
+    /// the shutdown protocol.
+    pub(crate) fn main(self, barrier: &std::sync::Barrier) {
+        CURRENT.with(|c| c.set(&self as *const Worker));
+        struct Clear;
+        impl Drop for Clear {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(std::ptr::null()));
+            }
+        }
+        let _clear = Clear;
+        self.run();
+        self.publish();
+        // Shutdown, phase 1: no core runs a task any more.
+        barrier.wait();
+        // Phase 2: schedule every task that was ever polled here and is
+        // still alive, so its Runnable lands in its home core's queues.
+        let wakers = self.registry.borrow_mut().take_all();
+        for w in wakers {
+            w.wake();
+        }
+        barrier.wait();
+        // Phase 3: drop every queued Runnable (each drops its future, on
+        // this core). Drops can wake tasks that are already queued (a
+        // no-op) and send deregistrations; two more rounds catch what
+        // other cores sent meanwhile.
+        for _ in 0..3 {
+            self.drop_queued();
+            barrier.wait();
+        }
+        self.publish();
+    }
+
+    fn drop_queued(&self) {
+        loop {
+            let mut any = false;
+            for c in 0..CLASSES {
+                loop {
+                    let r = self.local[c].borrow_mut().pop_front();
+                    let Some(r) = r else { break };
+                    any = true;
+                    drop(r);
+                }
+                loop {
+                    let r = self.steal_rx[c].borrow_mut().pop();
+                    let Ok(r) = r else { break };
+                    any = true;
+                    drop(r);
+                }
+            }
+            loop {
+                let m = self.inbox.borrow_mut().pop();
+                let Ok(m) = m else { break };
+                any = true;
+                dispose_here(m);
+            }
+            if self.remote().has_overflow() {
+                let left: Vec<Msg> = {
+                    let mut o = self.remote().overflow.lock();
+                    // Relaxed: see `Remote::spill`.
+                    self.remote()
+                        .overflow_len
+                        .fetch_sub(o.len(), Ordering::Relaxed);
+                    o.drain(..).collect()
+                };
+                any |= !left.is_empty();
+                left.into_iter().for_each(dispose_here);
+            }
+            // Timers hold wakers only; dropping them frees references.
+            let timers = std::mem::take(&mut *self.wheel.borrow_mut());
+            drop(timers);
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn run(&self) {
+        let mut idle_since: Option<Ticks> = None;
+        loop {
+            if self.shared.is_shutdown() {
+                return;
+            }
+            self.drain_inbox();
+            let now = clock::now();
+            self.pass_now.set(now);
+            if now >= self.next_check.get() {
+                self.periodic(now);
+            }
+            if let Some((class, r)) = self.next_task(now) {
+                idle_since = None;
+                self.run_task(class, r, now);
+                continue;
+            }
+            if self.shared.config.stealing && self.steal() {
+                idle_since = None;
+                continue;
+            }
+            match self.shared.config.idle {
+                Idle::BusyPoll => crate::sync::spin_hint(),
+                Idle::Spin(d) => {
+                    let start = *idle_since.get_or_insert(now);
+                    if clock::to_nanos(now.saturating_sub(start)) < d.as_nanos() as u64 {
+                        crate::sync::spin_hint();
+                    } else {
+                        self.park();
+                        idle_since = None;
+                    }
+                }
+                Idle::Park => self.park(),
+            }
+        }
+    }
+
+    /// Once per wheel tick: fire due timers, publish statistics now and then.
+    fn periodic(&self, now: Ticks) {
+        self.next_check.set(now + self.check_every);
+        self.fire_timers();
+        if now >= self.next_publish.get() {
+            self.next_publish
+                .set(now + clock::from_duration(Duration::from_millis(1)));
+            self.publish();
+        }
+    }
+
+    fn fire_timers(&self) {
+        if self.wheel.borrow().is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut buf = std::mem::take(&mut *self.expired.borrow_mut());
+        self.wheel.borrow_mut().advance(now, |w| buf.push(w));
+        for w in buf.drain(..) {
+            w.wake(); // may schedule onto our queues: no borrow held
+        }
+        *self.expired.borrow_mut() = buf;
+    }
+
+    pub(crate) fn drain_inbox(&self) -> usize {
+        let mut n = 0;
+        while n < INBOX_BATCH {
+            let m = self.inbox.borrow_mut().pop();
+            let Ok(m) = m else { break };
+            n += 1;
+            self.handle(m);
+        }
+        if n < INBOX_BATCH && self.remote().has_overflow() {
+            let batch: Vec<Msg> = {
+                let mut o = self.remote().overflow.lock();
+                let k = o.len().min(INBOX_BATCH - n);
+                // Relaxed: see `Remote::spill`.
+                self.remote().overflow_len.fetch_sub(k, Ordering::Relaxed);
+                o.drain(..k).collect()
+            };
+            n += batch.len();
+            batch.into_iter().for_each(|m| self.handle(m));
+        }
+        n
+    }
+
+    fn handle(&self, m: Msg) {
+        match m {
+            Msg::Run(r) => {
+                self.counters.bump(&self.counters.remote_wakes);
+                self.push_ready(r);
+            }
+            Msg::Deregister(slot) => {
+                let w = self.registry.borrow_mut().remove(slot);
+                drop(w);
+            }
+            Msg::Abort(slot) => {
+                let w = self.registry.borrow().get(slot).cloned();
+                if let Some(w) = w {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    fn pop_class(&self, c: usize) -> Option<Runnable> {
+        if !self.shared.config.stealing {
+            return self.local[c].borrow_mut().pop_front();
+        }
+        // Alternate between the stealable ring and the local queue so
+        // neither starves the other within a class.
+        let ring_first = !self.prefer_ring[c].get();
+        self.prefer_ring[c].set(ring_first);
+        let from_ring = || self.steal_rx[c].borrow_mut().pop().ok();
+        let from_local = || self.local[c].borrow_mut().pop_front();
+        if ring_first {
+            from_ring().or_else(from_local)
+        } else {
+            from_local().or_else(from_ring)
+        }
+    }
+
+    /// The next task: the highest non-empty class, unless a lower class
+    /// has waited past the starvation bound.
+    fn next_task(&self, now: Ticks) -> Option<(usize, Runnable)> {
+        let bound = self.shared.config.starvation;
+        let mut chosen: Option<(usize, Runnable)> = None;
+        for c in 0..CLASSES {
+            match &chosen {
+                None => {
+                    let r = self.pop_class(c);
+                    self.last_served[c].set(now);
+                    if let Some(r) = r {
+                        chosen = Some((c, r));
+                    }
+                }
+                Some(_) => {
+                    if now.saturating_sub(self.last_served[c].get()) <= bound {
+                        continue;
+                    }
+                    self.last_served[c].set(now);
+                    if let Some(r) = self.pop_class(c) {
+                        let (hc, hr) = chosen.take().expect("chosen");
+                        self.local[hc].borrow_mut().push_front(hr);
+                        self.counters.bump(&self.counters.starved);
+                        return Some((c, r));
+                    }
+                }
+            }
+        }
+        chosen
+    }
+
+    fn run_task(&self, class: usize, r: Runnable, now: Ticks) {
+        let delay = clock::to_nanos(now.saturating_sub(r.metadata().ready_at()));
+        self.counters.record_delay(class, delay);
+        self.counters.bump(&self.counters.polls);
+        self.running.set(Some((Priority::from_index(class), now)));
+        r.run();
+        self.running.set(None);
+    }
+
+    /// Whether the running task should yield: a higher class is ready (the
+    /// inbox is drained first so a remote wake counts), or it has run
+    /// past its quantum.
+    pub(crate) fn should_yield(&self) -> bool {
+        let Some((class, start)) = self.running.get() else {
+            return false;
+        };
+        let now = clock::now();
+        self.pass_now.set(now);
+        if now.saturating_sub(start) > self.shared.config.quantum {
+            return true;
+        }
+        if now >= self.next_check.get() {
+            // A tick has passed: due timers may wake a higher class.
+            self.periodic(now);
+        }
+        self.drain_inbox();
+        let class = class as usize;
+        (0..class).any(|c| {
+            !self.local[c].borrow().is_empty()
+                || (self.shared.config.stealing && !self.steal_rx[c].borrow().is_empty())
+        })
+    }
+
+    /// Steals half of the first non-empty stealable queue, nearest core
+    /// first, highest class first.
+    fn steal(&self) -> bool {
+        let mut buf = std::mem::take(&mut *self.steal_buf.borrow_mut());
+        let mut got = 0;
+        {
+            let mut victims = self.victims.borrow_mut();
+            'outer: for (_, side) in victims.iter_mut() {
+                for rx in side.iter_mut() {
+                    let len = rx.len();
+                    if len == 0 {
+                        continue;
+                    }
+                    if let Ok(n) = rx.pop_batch(&mut buf, len.div_ceil(2)) {
+                        if n > 0 {
+                            got = n;
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+        }
+        for r in buf.drain(..) {
+            // Task rule 2: the thief names itself home before it runs it.
+            r.metadata().set_home(self.index);
+            self.push_ready(r);
+        }
+        *self.steal_buf.borrow_mut() = buf;
+        if got > 0 {
+            self.counters.add(&self.counters.steals, got as u64);
+        }
+        got > 0
+    }
+
+    fn has_work(&self) -> bool {
+        self.shared.is_shutdown()
+            || !self.inbox.borrow().is_empty()
+            || self.remote().has_overflow()
+            || self.local.iter().any(|q| !q.borrow().is_empty())
+            || self.steal_rx.iter().any(|q| !q.borrow().is_empty())
+            || (self.shared.config.stealing && self.victim_backlog())
+    }
+
+    /// Another core has stealable work piling up (two or more tasks in one
+    /// class: one of them is probably its next poll). A sleeping core
+    /// would only be woken for it by that core's next spawn.
+    fn victim_backlog(&self) -> bool {
+        self.victims.borrow().iter().any(|(_, side)| side.iter().any(|rx| rx.len() >= 2))
+    }
+
+    fn park(&self) {
+        self.publish();
+        let bit = 1u64 << (self.index % 64);
+        let stealing = self.shared.config.stealing;
+        if stealing {
+            // Relaxed: a hint (see `maybe_wake_thief`).
+            self.shared.sleepers.fetch_or(bit, Ordering::Relaxed);
+        }
+        let remote = self.remote();
+        remote.doorbell.prepare_park();
+        if !self.has_work() {
+            let timeout = self
+                .wheel
+                .borrow()
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if timeout != Some(Duration::ZERO) {
+                self.counters.bump(&self.counters.parks);
+                self.park.borrow_mut().park(&remote.doorbell, timeout);
+            }
+        }
+        remote.doorbell.finish_park();
+        if stealing {
+            // Relaxed: a hint.
+            self.shared.sleepers.fetch_and(!bit, Ordering::Relaxed);
+        }
+        // The wait may have outlasted a tick: check timers at once.
+        self.next_check.set(0);
+    }
+
+    /// Copies the counters and histograms out for `Runtime::stats`.
+    pub(crate) fn publish(&self) {
+        let depth = self.inbox.borrow().len();
+        let live = self.registry.borrow().len;
+        let mut p = self.remote().published.lock();
+        self.counters.publish_into(&mut p, depth, live);
+    }
+}
+
+/// Drops an undeliverable message on its home core during shutdown.
+fn dispose_here(m: Msg) {
+    match m {
+        Msg::Run(r) => drop(r),
+        Msg::Deregister(_) | Msg::Abort(_) => {}
+    }
+}
