@@ -4,10 +4,12 @@
 //! 0.2 (io_uring driver), on the same task bodies.
 //!
 //! `cargo bench --bench sched` (criterion; compare rows within one group
-//! only). `SCHED_BENCH_QUICK=1` shrinks every case and the default warm-up
-//! and measurement times (criterion's `--warm-up-time` and
-//! `--measurement-time` still override them); `cargo test --benches` runs
-//! the quick configuration once through.
+//! only; about 2 minutes). `SCHED_BENCH_QUICK=1` shrinks every case and the
+//! default warm-up and measurement times (criterion's `--warm-up-time` and
+//! `--measurement-time` still override them); `cargo test --bench sched`
+//! runs the quick configuration once through. `SCHED_PRIO_LOW_TASKS` (per
+//! core, default 4) and `SCHED_PRIO_CHUNK_US` (default 10) set the Low load
+//! of `priority_isolation`.
 //!
 //! Cases (every runtime runs the same task bodies; only the spawn, join and
 //! yield calls differ, through the `Rt` trait below):
@@ -49,10 +51,6 @@
 //! skipped with the error printed. monoio needs its `sync` feature: without
 //! it a task woken from another thread is never polled again (the
 //! cross-core rows hang).
-//!
-//! TEMPORARY: the corelane rows are behind `cfg(sched_landed)` until
-//! `src/sched` lands on main; without it only the peers' rows run.
-#![allow(unexpected_cfgs)]
 
 use std::any::Any;
 use std::future::Future;
@@ -72,7 +70,6 @@ use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
-#[cfg(sched_landed)]
 use corelane::sched::{self, Idle, Priority};
 
 // ---------------------------------------------------------------------------
@@ -246,11 +243,9 @@ where
 
 /// corelane::sched: `Normal` tasks, `sched::spawn` (stealable) and
 /// `sched::spawn_local` for `spawn_here`.
-#[cfg(sched_landed)]
 #[derive(Clone, Copy)]
 struct Corelane;
 
-#[cfg(sched_landed)]
 impl Rt for Corelane {
     fn spawn<F>(self, f: F) -> impl Future<Output = u64>
     where
@@ -581,7 +576,6 @@ where
 }
 
 /// A corelane runtime on `cpus` (`idle: None` = the default idle policy).
-#[cfg(sched_landed)]
 fn corelane_rt(cpus: &[CpuId], idle: Option<Idle>, stealing: bool) -> sched::Runtime {
     let mut b = sched::Runtime::builder()
         .cores(cpus.iter().copied())
@@ -838,7 +832,6 @@ impl Avail {
 macro_rules! local_rows {
     ($g:expr, $env:expr, multi_thread: $mt:expr, |$rt:ident, $iters:ident| $job:expr) => {{
         let env: &Env = $env;
-        #[cfg(sched_landed)]
         {
             let one = [env.c0];
             row(
@@ -994,7 +987,6 @@ fn benches(c: &mut Criterion, cfg: &Cfg, env: &Env) {
             || (),
             |_, iters| floor_round_trips((c0, c1), iters),
         );
-        #[cfg(sched_landed)]
         for (name, idle) in [
             ("corelane_spin_default", None),
             ("corelane_busypoll", Some(Idle::BusyPoll)),
@@ -1068,7 +1060,6 @@ fn benches(c: &mut Criterion, cfg: &Cfg, env: &Env) {
         let (n, work) = (cfg.skew_n, cfg.skew_work);
         let mut g = c.benchmark_group("skewed_load");
         g.throughput(Throughput::Elements(n as u64));
-        #[cfg(sched_landed)]
         for (name, stealing) in [("corelane_stealing", true), ("corelane_no_stealing", false)] {
             row(
                 &mut g,
@@ -1171,7 +1162,6 @@ struct PrioRound {
 
 const SETTLE: Duration = Duration::from_millis(10);
 
-#[cfg(sched_landed)]
 fn prio_corelane(cfg: &Cfg, two: &[CpuId]) -> PrioRound {
     let rt = corelane_rt(two, None, true);
     let stop = Arc::new(AtomicBool::new(false));
@@ -1208,8 +1198,9 @@ fn prio_corelane(cfg: &Cfg, two: &[CpuId]) -> PrioRound {
     for l in lows {
         futures_lite::future::block_on(l).expect("Low task");
     }
-    // classes[] in class order: High first.
-    let own = rt.stats().cores[0].classes[0].delay.clone();
+    let own = rt.stats().cores[0].classes[Priority::High.index()]
+        .delay
+        .clone();
     PrioRound {
         woken,
         timer,
@@ -1309,7 +1300,6 @@ fn priority_isolation(cfg: &Cfg, env: &Env) {
     );
     type Run = fn(&Cfg, &Env) -> PrioRound;
     let mut runs: Vec<(&str, Run)> = Vec::new();
-    #[cfg(sched_landed)]
     runs.push(("corelane (High vs Low, yield_if_needed)", |cfg, env| {
         prio_corelane(cfg, &env.two)
     }));
@@ -1389,10 +1379,29 @@ fn print_floor(when: &str, env: &Env) {
     }
 }
 
+/// A number from the environment (`None` when unset; panics when garbled).
+fn env_num(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a number")),
+    )
+}
+
 fn main() {
     let cli = Cli::parse();
     let quick = !cli.bench || std::env::var_os("SCHED_BENCH_QUICK").is_some_and(|v| v != "0");
-    let cfg = Cfg::new(quick);
+    let mut cfg = Cfg::new(quick);
+    // The priority-isolation load: with cooperative yields a High wake waits
+    // for the running Low chunk, so the chunk sets the floor of every
+    // runtime's figure and the number of Low tasks sets tokio's.
+    if let Some(n) = env_num("SCHED_PRIO_LOW_TASKS") {
+        cfg.low_per_core = n as usize;
+    }
+    if let Some(us) = env_num("SCHED_PRIO_CHUNK_US") {
+        cfg.low_chunk = Duration::from_micros(us);
+    }
     // The process mask, read once before anything is pinned.
     let allowed: Vec<CpuId> = topology::allowed_cpus()
         .expect("read the process CPU mask")
@@ -1417,8 +1426,6 @@ fn main() {
         benches(&mut c, &cfg, &env);
         return;
     }
-    #[cfg(not(sched_landed))]
-    println!("sched bench: built without cfg(sched_landed): corelane rows left out (peers only)");
     println!(
         "sched bench: cpus {two:?} of {allowed:?}, {} configuration: {cfg:?}",
         if quick { "quick" } else { "full" }
