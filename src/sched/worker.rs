@@ -32,7 +32,7 @@ use super::park::Park;
 use super::stats::{Counters, Published};
 use super::task::{self, JoinHandle, Kind, Meta, Runnable};
 use super::{Idle, Priority, CLASSES};
-use crate::queue::{mpsc, spmc, PushError};
+use crate::queue::{mpsc, spmc, PopError, PushError};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::timer::Wheel;
 use std::cell::{Cell, RefCell};
@@ -232,6 +232,10 @@ pub(crate) struct Worker {
     local: [RefCell<VecDeque<Runnable>>; CLASSES],
     steal_tx: [RefCell<spmc::Producer<Runnable>>; CLASSES],
     steal_rx: [RefCell<spmc::Consumer<Runnable>>; CLASSES],
+    /// Per class, an upper bound of what our stealable ring holds: we are
+    /// its only producer, thieves only take. Zero means empty, so a core
+    /// running only pinned and local tasks never touches its rings.
+    in_ring: [Cell<usize>; CLASSES],
     victims: RefCell<Vec<(usize, StealSide)>>,
     inbox: RefCell<mpsc::Consumer<Msg>>,
     peers: RefCell<Vec<mpsc::Producer<Msg>>>,
@@ -364,6 +368,7 @@ impl Worker {
             local: std::array::from_fn(|_| RefCell::new(VecDeque::with_capacity(256))),
             steal_tx: steal_tx.map(RefCell::new),
             steal_rx: steal_rx.map(RefCell::new),
+            in_ring: std::array::from_fn(|_| Cell::new(0)),
             victims: RefCell::new(victims),
             inbox: RefCell::new(inbox),
             peers: RefCell::new(peers),
@@ -395,7 +400,10 @@ impl Worker {
         if meta.kind == Kind::Stealable && self.shared.config.stealing {
             let pushed = self.steal_tx[class].borrow_mut().push(r);
             match pushed {
-                Ok(()) => self.maybe_wake_thief(),
+                Ok(()) => {
+                    self.in_ring[class].set(self.in_ring[class].get() + 1);
+                    self.maybe_wake_thief()
+                }
                 // Full: keep it here (it just cannot be stolen this time).
                 Err(PushError::Full(r) | PushError::Busy(r) | PushError::Disconnected(r)) => {
                     self.local[class].borrow_mut().push_back(r)
@@ -414,7 +422,7 @@ impl Worker {
         if sleepers == 0 {
             return;
         }
-        let backlog: usize = self.steal_rx.iter().map(|rx| rx.borrow().len()).sum();
+        let backlog: usize = self.in_ring.iter().map(Cell::get).sum();
         if backlog >= 2 {
             let victims = self.victims.borrow();
             if let Some((core, _)) = victims
@@ -645,12 +653,35 @@ impl Worker {
         // neither starves the other within a class.
         let ring_first = !self.prefer_ring[c].get();
         self.prefer_ring[c].set(ring_first);
-        let from_ring = || self.steal_rx[c].borrow_mut().pop().ok();
+        let from_ring = || self.pop_ring(c);
         let from_local = || self.local[c].borrow_mut().pop_front();
         if ring_first {
             from_ring().or_else(from_local)
         } else {
             from_local().or_else(from_ring)
+        }
+    }
+
+    /// Pops our own stealable ring of class `c` (skipped while the bound
+    /// says it is empty).
+    fn pop_ring(&self, c: usize) -> Option<Runnable> {
+        let n = self.in_ring[c].get();
+        if n == 0 {
+            return None;
+        }
+        let popped = self.steal_rx[c].borrow_mut().pop();
+        match popped {
+            Ok(r) => {
+                self.in_ring[c].set(n - 1);
+                Some(r)
+            }
+            // Thieves took the rest.
+            Err(PopError::Empty | PopError::Disconnected) => {
+                self.in_ring[c].set(0);
+                None
+            }
+            // Only while a push is in flight; we are the only pusher.
+            Err(_) => None,
         }
     }
 
@@ -714,7 +745,7 @@ impl Worker {
         let class = class as usize;
         (0..class).any(|c| {
             !self.local[c].borrow().is_empty()
-                || (self.shared.config.stealing && !self.steal_rx[c].borrow().is_empty())
+                || (self.shared.config.stealing && self.in_ring[c].get() != 0)
         })
     }
 
