@@ -11,3 +11,5 @@ cargo run --release --example trading_pipeline -- --quick
 cargo run --release --example async_orders -- --quick
 cargo run --release --example bytes_fanout -- --quick
 cargo run --release --example bytes_fanout -- --quick --crash-journal
+# The sched engine skeleton checks its own order and journal accounting.
+cargo run --release --example engine -- --quick

@@ -218,12 +218,17 @@ mod membarrier {
     pub(crate) fn init() {
         INIT.call_once(|| {
             let ok = membarrier(CMD_REGISTER_PRIVATE_EXPEDITED);
+            // Relaxed (see `STATE`): YES only after registration returned;
+            // a reader that misses it takes the full-fence path. `INIT`
+            // orders it for the threads that waited in `call_once`.
             STATE.store(if ok { YES } else { NO }, Ordering::Relaxed);
         });
     }
 
     #[inline(always)]
     pub(crate) fn available() -> bool {
+        // Relaxed (see `STATE`): a stale answer picks the full fence, which
+        // is sound on its own, or is the in-flight case FAILED covers.
         STATE.load(Ordering::Relaxed) == YES
     }
 
@@ -231,6 +236,8 @@ mod membarrier {
     /// handshake cannot be trusted (the barrier failed, now or before).
     #[cold]
     pub(crate) fn heavy() -> bool {
+        // Relaxed (see `STATE`): the barrier orders nothing by this load;
+        // the syscall (or the full fences of the other states) does.
         match STATE.load(Ordering::Relaxed) {
             YES => {
                 // A transient failure (the kernel could not allocate its
@@ -249,18 +256,24 @@ mod membarrier {
     /// False once the barrier has failed (`heavy` returns false from then on).
     #[inline]
     pub(crate) fn trusted() -> bool {
+        // Relaxed (see `STATE`): a stale "trusted" right after a failure is
+        // the in-flight case; the failing waiter itself got `false` from
+        // `heavy` and sleeps on a timer.
         STATE.load(Ordering::Relaxed) != FAILED
     }
 
     /// Gives up on membarrier for the rest of the process.
     #[cold]
     fn fail() {
+        // Relaxed both ways (see `STATE`): the CAS only makes YES -> FAILED
+        // happen once; no other memory is published with it.
         let _ = STATE.compare_exchange(YES, FAILED, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Enters the degraded state whatever the current one (tests only).
     #[cfg(test)]
     pub(crate) fn force_failed() {
+        // Relaxed: as `fail` (tests only).
         STATE.store(FAILED, Ordering::Relaxed);
     }
 }
@@ -345,8 +358,12 @@ mod loom_membarrier {
 
     /// A heavy barrier: a visit to every taken word.
     pub(super) fn heavy() {
+        // AcqRel RMW, not a load: it joins the release sequence `WORD`'s
+        // Acquire takes, so a thread taking its word later sees our stores.
         let taken = TAKEN.fetch_add(0, Ordering::AcqRel);
         for word in &WORDS[..taken] {
+            // AcqRel: pairs with that thread's light-barrier RMW of the
+            // same word, in whichever order the two land (see above).
             word.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -453,6 +470,7 @@ impl Futex {
                 std::ptr::null::<libc::timespec>(),
             );
         }
+        // Acquire: pairs with the Release bump in `bump_and_wake`, as `load`.
         #[cfg(not(target_os = "linux"))]
         while self.word.load(Ordering::Acquire) == expected {
             std::thread::park_timeout(std::time::Duration::from_micros(50));
@@ -481,6 +499,7 @@ impl Futex {
                 );
             }
         }
+        // Acquire: pairs with the Release bump in `bump_and_wake`, as `load`.
         #[cfg(not(target_os = "linux"))]
         if self.word.load(Ordering::Acquire) == expected {
             std::thread::park_timeout(timeout);
@@ -498,6 +517,8 @@ impl Futex {
     #[cfg(corelane_loom)]
     pub(crate) fn wait(&self, expected: u32) {
         let mut g = self.lock.lock().unwrap();
+        // Acquire: pairs with the Release bump in `bump_and_wake`; the
+        // bumper then takes the lock to notify, so no wake is missed.
         while self.word.load(Ordering::Acquire) == expected {
             g = self.cv.wait(g).unwrap();
         }

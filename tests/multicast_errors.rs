@@ -378,3 +378,50 @@ fn an_id_from_another_ring_is_unknown() {
     let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.cursor(theirs)));
     assert!(taken.is_err(), "a handle taken by another builder's id");
 }
+
+/// `UpstreamFailed` names the failed node by kind and index (its
+/// `NodeId`'s `Display`), not by the id's fields.
+#[test]
+fn upstream_failed_names_the_failed_node() {
+    let mut b = Builder::new(4, || 0u32);
+    let journal = b.cursor(); // #0
+    let workers = b.group(2); // #1
+    let (logic, audit) = (b.cursor(), b.cursor());
+    b.after(logic, &[journal]).after(audit, &[workers]);
+    let (mut tx, mut h) = b.build().unwrap();
+    let (mut j, mut l, mut a) = (h.cursor(journal), h.cursor(logic), h.cursor(audit));
+    let mut ws = h.workers(workers);
+    for i in 0..2 {
+        tx.push(i).unwrap();
+    }
+    drop(j.pop().unwrap()); // the journal processed item 0 ...
+    drop(j); // ... and left before item 1
+    assert_eq!(*l.pop().unwrap(), 0);
+    assert_eq!(
+        l.pop().unwrap_err().to_string(),
+        "upstream cursor #0 failed before releasing item 1"
+    );
+    let _idle = ws.pop().unwrap();
+    let mut w = ws.pop().unwrap();
+    std::mem::forget(w.pop().unwrap()); // a worker dies holding item 0
+    drop(w);
+    let e = a.pop_blocking(WaitStrategy::Park).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "upstream worker group #1 failed before releasing item 0"
+    );
+}
+
+/// A `NodeId` displays as its kind and index; an index reused by a node
+/// that joined later shows its generation.
+#[test]
+fn node_ids_display_kind_and_index() {
+    let mut b = Builder::new(4, || 0u32);
+    let (c, g, l) = (b.cursor(), b.group(2), b.lossy_cursor());
+    let names = [NodeId::from(c), NodeId::from(g), NodeId::from(l)].map(|n| n.to_string());
+    assert_eq!(names, ["cursor #0", "worker group #1", "lossy cursor #2"]);
+    let (tx, mut h) = b.build().unwrap();
+    drop(h.cursor(c)); // leaves: index 0 is free for the next node
+    let joined = tx.joiner().subscribe();
+    assert_eq!(NodeId::from(joined.id()).to_string(), "cursor #0 (gen 1)");
+}

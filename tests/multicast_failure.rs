@@ -33,6 +33,7 @@ fn publish(mut tx: Publisher<u64>, stop: Arc<AtomicBool>) -> u64 {
                     assert_eq!(seq, i);
                     break;
                 }
+                // Relaxed: `stop` carries no data, only "give up".
                 Err(PushTimeoutError::Timeout(_)) if stop.load(Ordering::Relaxed) => return i,
                 Err(PushTimeoutError::Timeout(_)) => {}
                 // Every reader stopped and left.
@@ -58,6 +59,8 @@ fn logic(mut c: Cursor<u64>, journaled: Arc<Vec<AtomicBool>>) -> (u64, RecvError
             Ok(batch) => {
                 for &v in &batch {
                     assert_eq!(v, next, "gap or repeat");
+                    // Relaxed: the journal marked `v` before releasing it,
+                    // and our read of `v` acquired that release (`marks`).
                     assert!(
                         journaled[v as usize].load(Ordering::Relaxed),
                         "logic read item {v}, which the journal never processed"
@@ -76,6 +79,8 @@ fn journal(mut c: Cursor<u64>, journaled: Arc<Vec<AtomicBool>>) -> thread::JoinH
     thread::spawn(move || loop {
         let r = c.process(50, |&v, _, _| {
             assert!(v != DIES_AT, "the journal's disk is full");
+            // Relaxed: ordered before logic's read by the cursor's Release
+            // of the position (see `marks`).
             journaled[v as usize].store(true, Ordering::Relaxed);
         });
         match r {
@@ -100,6 +105,7 @@ fn logic_stops_where_a_panicking_journal_died() {
     };
     let journal = journal(j_cursor, journaled.clone());
     let (read, why) = logic(l_cursor, journaled.clone());
+    // Relaxed: a flag with no data behind it; the publisher polls it.
     stop.store(true, Ordering::Relaxed);
     assert!(journal.join().is_err(), "the journal panicked");
     let pushed = publisher.join().unwrap();
@@ -209,6 +215,7 @@ fn rewire_keeps_logic_running_past_a_dead_journal() {
     assert!(journal.join().is_err());
     assert_eq!(publisher.join().unwrap(), N);
     assert_eq!((next, why), (N, RecvError::Disconnected));
+    // Relaxed: the journal thread has been joined, which orders its marks.
     let unjournaled = (0..N).filter(|&i| !journaled[i as usize].load(Ordering::Relaxed));
     assert!(unjournaled.count() > 0, "logic went on past the journal");
 }

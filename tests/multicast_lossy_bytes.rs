@@ -205,6 +205,8 @@ fn the_publisher_finishes_while_the_tap_is_parked_mid_clone() {
         }
         drop(tx); // the publisher is done, the clone still held
     });
+    // Acquire: pairs with the clone's Release store of `done` (a `true`
+    // here would mean the clone finished before we let it go).
     assert!(!gate.done.load(Ordering::Acquire));
     gate.release.wait();
     let got = reader.join().unwrap();
@@ -253,15 +255,18 @@ fn a_held_clone_holds_back_only_the_overwrite_of_its_slot() {
         }
         // Slot 0 again: waits for the clone of item 0.
         tx.push(held(4, None)).unwrap();
+        // Acquire: pairs with the clone's Release store of `done`.
         assert!(
             g.done.load(Ordering::Acquire),
             "slot 0 was overwritten while its clone was in progress"
         );
+        // Release: pairs with the main thread's Acquire load below.
         finished.store(true, Ordering::Release);
     });
     // Give the publisher time to reach slot 0 (the check above does not
     // depend on it; it only makes the wait likely to happen).
     thread::sleep(Duration::from_millis(50));
+    // Acquire: pairs with the publisher's Release store of `done`.
     assert!(
         !done.load(Ordering::Acquire),
         "the publisher overtook a held clone"

@@ -85,6 +85,7 @@ fn blocked_publisher_wakes_when_the_earlier_claim_is_published() {
     let t1 = thread::spawn(move || {
         p1.push_with(|v| {
             in_fill2.wait();
+            // Acquire: pairs with the main thread's Release store below.
             while !release2.load(Ordering::Acquire) {
                 thread::sleep(Duration::from_millis(1));
             }
@@ -97,14 +98,17 @@ fn blocked_publisher_wakes_when_the_earlier_claim_is_published() {
     let done2 = done.clone();
     let t2 = thread::spawn(move || {
         let seq = p2.push_blocking(2, WaitStrategy::Park).unwrap();
+        // Release: pairs with the main thread's Acquire load below.
         done2.store(true, Ordering::Release);
         seq
     });
     thread::sleep(Duration::from_millis(50));
+    // Acquire: pairs with the second publisher's Release store of `done`.
     assert!(
         !done.load(Ordering::Acquire),
         "the second publisher wrote into a slot still being filled"
     );
+    // Release: pairs with the first publisher's Acquire loads of the flag.
     release.store(true, Ordering::Release);
     t1.join().unwrap();
     assert_eq!(t2.join().unwrap(), 1);

@@ -45,6 +45,8 @@ fn work(mut w: Worker<u64>, marks: Arc<Vec<AtomicU8>>, max: usize) -> usize {
         match w.pop_batch_blocking(max, WAIT) {
             Ok(batch) => {
                 for &v in &batch {
+                    // Relaxed: an RMW, so two handlings of `v` can't both
+                    // read 0; the totals are read after the joins.
                     let prev = marks[v as usize].fetch_add(1, Ordering::Relaxed);
                     assert_eq!(prev, 0, "item {v} handled twice");
                     n += 1;
@@ -106,6 +108,7 @@ fn single_producer_graph() {
     }
     let total: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(total as u64, N);
+    // Relaxed: the workers have been joined, which orders their marks.
     assert!(handled.iter().all(|m| m.load(Ordering::Relaxed) == 1));
 }
 
@@ -243,6 +246,7 @@ fn join_and_leave_while_publishing() {
     // otherwise finish before anyone joins).
     let t0 = std::time::Instant::now();
     let mut published = 0;
+    // Relaxed: a progress counter; no data is read on its strength.
     while published < N || joins.load(Ordering::Relaxed) <= 3 {
         assert!(t0.elapsed().as_secs() < 120, "no cursor could join");
         tx.push_blocking(published, WAIT).unwrap();
@@ -253,6 +257,7 @@ fn join_and_leave_while_publishing() {
     for c in churn {
         c.join().unwrap();
     }
+    // Relaxed: the churners have been joined.
     assert!(joins.load(Ordering::Relaxed) > 3);
 }
 

@@ -55,6 +55,8 @@ impl Wake for ThreadWaker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
+        // Release: pairs with the Acquire swap in `block_on`, so what the
+        // waker's caller did before waking is visible to the next poll.
         self.woken.store(true, Ordering::Release);
         self.thread.unpark();
     }
@@ -73,6 +75,7 @@ fn block_on<F: Future>(fut: F) -> F::Output {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
+        // Acquire: pairs with the Release store in `wake_by_ref`.
         while !state.woken.swap(false, Ordering::Acquire) {
             thread::park();
         }

@@ -34,6 +34,9 @@ fn spmc_len_reports_full_ring_holding_at_most_one_item() {
         for i in 1..=rounds {
             tx.push(i).unwrap();
             let mut spins = 0u32;
+            // Acquire: pairs with the consumer's Release store of `ack`,
+            // so its pop of `i` happens before our push of `i + 1` (the
+            // ring holds at most one item). `stop` carries no data.
             while ack2.load(Ordering::Acquire) != i {
                 if stop2.load(Ordering::Acquire) != 0 {
                     return;
@@ -63,9 +66,12 @@ fn spmc_len_reports_full_ring_holding_at_most_one_item() {
         let len = rx.len();
         if len > 1 {
             seen = Some((i, len, rx.is_full()));
+            // Release: pairs with the producer's Acquire load (only the
+            // flag matters; `seen` stays on this thread).
             stop.store(1, Ordering::Release);
             break;
         }
+        // Release: pairs with the producer's Acquire load of `ack`.
         ack.store(i, Ordering::Release);
     }
     producer.join().unwrap();

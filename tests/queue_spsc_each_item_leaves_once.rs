@@ -32,6 +32,8 @@ struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
+        // Relaxed: every test here is single-threaded; drops run on the
+        // thread that reads the count.
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -50,6 +52,7 @@ fn items_are_dropped_once_after_a_forgotten_read_chunk() {
         let taken = chunk.next().expect("one item");
         std::mem::forget(chunk);
         drop(taken);
+        // Relaxed loads: one thread (see `Counted`).
         assert_eq!(drops.load(Ordering::Relaxed), 1);
         if consumer_last {
             drop(tx);
@@ -58,6 +61,7 @@ fn items_are_dropped_once_after_a_forgotten_read_chunk() {
             drop(rx);
             drop(tx);
         }
+        // Relaxed: the last end's drops ran on this thread.
         assert_eq!(
             drops.load(Ordering::Relaxed),
             3,
@@ -83,6 +87,7 @@ fn a_forgotten_write_chunk_publishes_nothing_and_its_slots_are_reused() {
     for i in 1..4 {
         assert!(tx.push((i, Counted(drops.clone()))).is_ok());
     }
+    // Relaxed loads: one thread (see `Counted`).
     assert_eq!(
         drops.load(Ordering::Relaxed),
         0,
@@ -91,9 +96,11 @@ fn a_forgotten_write_chunk_publishes_nothing_and_its_slots_are_reused() {
     for i in 0..3 {
         assert_eq!(rx.pop().map(|(v, _)| v), Ok(i));
     }
+    // Relaxed: the pops' drops ran here too.
     assert_eq!(drops.load(Ordering::Relaxed), 3);
     drop(tx);
     drop(rx);
+    // Relaxed: the last end's drops ran on this thread.
     assert_eq!(
         drops.load(Ordering::Relaxed),
         4,

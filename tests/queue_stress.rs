@@ -271,6 +271,8 @@ impl View {
             assert!(seq > last, "producer {id}: saw {seq} after {last} (FIFO)");
         }
         self.last[id] = Some(seq);
+        // Relaxed: the swap is an RMW, so of two receipts of one item only
+        // one reads `false`; no other memory is read on the flag.
         let dup =
             self.checker.seen[id * self.checker.per_producer + seq].swap(true, Ordering::Relaxed);
         assert!(!dup, "producer {id}: item {seq} received twice");
@@ -1001,6 +1003,79 @@ fn batches_drop_exactly_once() {
     batch_drops_once(mpsc::channel::<Counted>(4), true);
     batch_drops_once(spmc::channel::<Counted>(4), false);
     batch_drops_once(mpmc::channel::<Counted>(4), false);
+}
+
+/// A `pop_batch` sink that takes the first `take` items of the claimed
+/// run, says so on `held`, and keeps the rest of the run claimed but
+/// unread until `go` fires.
+struct HoldingSink<T> {
+    take: usize,
+    got: Vec<T>,
+    held: std_mpsc::Sender<()>,
+    go: std_mpsc::Receiver<()>,
+}
+
+impl<T> Extend<T> for HoldingSink<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        let mut run = iter.into_iter();
+        self.got.extend(run.by_ref().take(self.take));
+        self.held.send(()).unwrap();
+        self.go.recv().unwrap();
+        self.got.extend(run);
+    }
+}
+
+/// MPMC `push_slice` sizes its clone groups by `free_len` (`capacity -
+/// len`), which counts slots that consumers have claimed but are still
+/// reading as free. That look is only a hint: the claim checks each
+/// slot's stamp, so the batch takes only the slot really free, drops the
+/// clones that found none, and leaves the slots being read alone.
+#[test]
+fn mpmc_push_slice_claims_only_slots_free_by_their_stamps() {
+    guarded(
+        "mpmc_push_slice_claims_only_slots_free_by_their_stamps",
+        || {
+            let (mut tx, mut rx) = mpmc::channel::<Arc<u32>>(4);
+            assert_eq!(tx.capacity(), 4);
+            for i in 0..4 {
+                tx.push(Arc::new(i)).unwrap();
+            }
+            let (held_tx, held) = std_mpsc::channel();
+            let (go, go_rx) = std_mpsc::channel();
+            let reader = thread::spawn(move || {
+                let mut sink = HoldingSink {
+                    take: 1,
+                    got: Vec::new(),
+                    held: held_tx,
+                    go: go_rx,
+                };
+                assert_eq!(rx.pop_batch(&mut sink, 3), Ok(3));
+                (rx, sink.got)
+            });
+            held.recv().unwrap();
+            // Positions 0..3 are claimed, only 0 read: `len` counts one item,
+            // but only slot 0 is free; slots 1 and 2 are still being read.
+            assert_eq!((tx.len(), tx.free_len()), (1, 3));
+            let items: Vec<_> = (10..13).map(Arc::new).collect();
+            assert_eq!(tx.push_slice(&items), Ok(1), "only slot 0 is free");
+            let refs: Vec<_> = items.iter().map(Arc::strong_count).collect();
+            assert_eq!(refs, [2, 1, 1], "one clone in the ring, the others dropped");
+            assert!(
+                matches!(tx.push(Arc::new(99)), Err(PushError::Busy(_))),
+                "the next slot is still being read"
+            );
+            go.send(()).unwrap();
+            let (mut rx, got) = reader.join().unwrap();
+            assert_eq!(got.iter().map(|v| **v).collect::<Vec<_>>(), [0, 1, 2]);
+            assert_eq!(tx.push_slice(&items[1..]), Ok(2));
+            let mut rest = Vec::new();
+            assert_eq!(rx.pop_batch(&mut rest, 8), Ok(4));
+            assert_eq!(
+                rest.iter().map(|v| **v).collect::<Vec<_>>(),
+                [3, 10, 11, 12]
+            );
+        },
+    );
 }
 
 /// An item whose `clone` panics once `ARMED` is set.

@@ -89,11 +89,15 @@ impl<const N: usize> Counts<N> {
 
     /// Counts one handling of item `v`.
     pub fn hit(&self, v: usize) {
+        // Relaxed: an RMW loses no count, and `get` reads only after the
+        // handlers are joined (the join orders every hit before it).
         self.0[v].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counts, once every handler has been joined.
     pub fn get(&self) -> [usize; N] {
+        // Relaxed: called after joining every handler, which orders their
+        // hits before these loads.
         std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
     }
 }
@@ -149,9 +153,13 @@ impl Witness {
 impl Clone for Witness {
     fn clone(&self) -> Self {
         let v = self.value();
+        // Relaxed (std atomics, outside the model): the swap is an RMW, so
+        // exactly one clone takes the flag; no other memory rides on it.
         if self.panic.swap(false, std::sync::atomic::Ordering::Relaxed) {
             panic!("witness: clone refused (as asked)");
         }
+        // Relaxed: a counter; read by `Live::count` after the model's
+        // threads are joined.
         self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Witness {
             cell: loom::cell::UnsafeCell::new(v),
@@ -165,6 +173,7 @@ impl Drop for Witness {
     fn drop(&mut self) {
         // SAFETY: a loom-tracked write; the model fails on a racing clone.
         self.cell.with_mut(|p| unsafe { *p = DEAD });
+        // Relaxed: a counter, as in `clone`.
         self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
@@ -179,6 +188,7 @@ pub struct Live {
 impl Live {
     /// A new witness holding `v`.
     pub fn witness(&self, v: usize) -> Witness {
+        // Relaxed: a counter, as in `Witness::clone`.
         self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Witness {
             cell: loom::cell::UnsafeCell::new(v),
@@ -189,11 +199,15 @@ impl Live {
 
     /// The next clone of any witness made here panics.
     pub fn panic_once(&self) {
+        // Relaxed: only the flag itself is communicated, and the tests set
+        // it on the thread whose next clone is to fail (program order).
         self.panic.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Witnesses not dropped yet.
     pub fn count(&self) -> isize {
+        // Relaxed: read after the threads that clone and drop witnesses
+        // are joined (and the handles dropped on this thread).
         self.live.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

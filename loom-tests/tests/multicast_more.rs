@@ -332,6 +332,8 @@ fn group_joins_after_a_cursor() {
             publish_park(&mut tx, i);
             park_one(&mut c, |v, _| {
                 assert_eq!(v, i);
+                // Relaxed: sequenced before `c` releases item `i`, which the
+                // group's barrier acquires (the check above).
                 released.store(i + 1, Ordering::Relaxed);
             })
             .unwrap();
@@ -391,6 +393,8 @@ fn dependent_rewires_when_its_upstream_leaves() {
             publish_park(&mut tx, i);
             park_one(&mut x, |v, _| {
                 assert_eq!(v, i);
+                // Relaxed: sequenced before `x` releases item `i`, which `b`
+                // acquires through its barrier (the check above).
                 released.store(i + 1, Ordering::Relaxed);
             })
             .unwrap();
@@ -484,6 +488,8 @@ fn a_journal_leaving_mid_stream_stops_logic() {
             match l.pop_blocking(WaitStrategy::Park) {
                 Ok(item) => {
                     assert_eq!(*item, read, "logic read an item the journal never released");
+                    // Relaxed: the journal's store precedes its release of
+                    // the position, which logic's barrier acquired.
                     assert!(
                         seen_released.load(Ordering::Relaxed) > *item,
                         "logic read an item the journal never released"

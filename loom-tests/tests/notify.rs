@@ -42,6 +42,8 @@ impl Flag {
     }
 
     fn get(&self) -> Option<()> {
+        // Relaxed: see the type's docs (the cell supplies the StoreLoad
+        // pair; a ring's Acquire would add nothing to it).
         self.0.load(Ordering::Relaxed).then_some(())
     }
 }

@@ -96,6 +96,7 @@
 //! cfg models membarrier as in `sync::light_barrier`, and each model was
 //! seen to fail against the [`Mutant`] that breaks its rule.
 
+use std::panic::AssertUnwindSafe;
 use std::task::Waker;
 
 use super::wait::Backoff;
@@ -340,7 +341,8 @@ impl Notify {
         self.wake_registered();
     }
 
-    /// Takes every registered waker (and its count) and wakes it.
+    /// Takes every registered waker (and its count) and wakes it, each one
+    /// even if another's `wake` panics ([`wake_all`]).
     fn wake_registered(&self) {
         let mut slow = self.slow.lock();
         let n = slow.wakers.len();
@@ -351,14 +353,15 @@ impl Notify {
         // the lock they were counted under.
         self.state.fetch_sub(n * ONE_ASYNC, Ordering::SeqCst);
         if n == 1 {
-            // `pop` keeps the list's buffer for the next registration.
+            // `pop` keeps the list's buffer for the next registration. One
+            // waker: if its `wake` panics, there is nobody else to wake.
             let one = slow.wakers.pop();
             drop(slow);
             one.into_iter().for_each(Waker::wake);
         } else {
             let all = std::mem::take(&mut slow.wakers);
             drop(slow);
-            all.into_iter().for_each(Waker::wake);
+            wake_all(all);
         }
     }
 
@@ -510,6 +513,8 @@ impl Notify {
         if n >= ASYNC_SPINS {
             return false;
         }
+        // Relaxed, as the load: a load and a store, not an RMW, so racing
+        // waiters may both store `n + 1` (one spin more, harmless in a hint).
         self.hints.async_spins.store(n + 1, Ordering::Relaxed);
         true
     }
@@ -541,6 +546,7 @@ impl Notify {
                 n.saturating_sub(1).max(1)
             };
             if m != n {
+                // Relaxed: the same hint; no other memory is read on it.
                 steps.store(m, Ordering::Relaxed);
             }
         }
@@ -582,7 +588,31 @@ impl Notify {
     /// Whether this cell has switched to symmetric fences (tests only).
     #[cfg(all(test, not(corelane_loom)))]
     pub(crate) fn is_symmetric(&self) -> bool {
+        // Relaxed: mode bits are only ever set, and the tests read them on
+        // the thread that set them (or after joining it).
         self.state.load(Ordering::Relaxed) & WAITERS_FENCE != 0
+    }
+}
+
+/// Wakes every waker of `wakers`. The wakers were taken from the cell and
+/// uncounted, so no later notify would wake one this call skips: a `wake`
+/// that panics must not leave the rest to be dropped unwoken by the unwind.
+/// Each `wake` runs under `catch_unwind`; once all have run, the first
+/// panic is resumed (later ones are dropped: one panic is all a caller can
+/// take).
+#[cold]
+fn wake_all(wakers: Vec<Waker>) {
+    let mut first_panic = None;
+    for waker in wakers {
+        // AssertUnwindSafe: the closure owns the waker, which is consumed
+        // whether `wake` returns or unwinds; nothing of ours is left half
+        // changed (the lock is released and the count already taken).
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = first_panic {
+        std::panic::resume_unwind(payload);
     }
 }
 
@@ -662,6 +692,7 @@ mod tests {
         for round in 0..2 * SWITCH_BURST as usize {
             let _ = n.register(&waker);
             n.notify();
+            // Relaxed: the waker ran on this thread, inside `notify`.
             assert_eq!(woken.load(Ordering::Relaxed), round + 1);
         }
         // Unless a test of the degraded mode failed the barrier meanwhile,
@@ -696,16 +727,52 @@ mod tests {
         let waker = counting_waker(woken.clone());
         let _ = n.register(&waker);
         let _ = n.register(&waker);
+        // Relaxed loads: one thread registers, notifies (running the waker)
+        // and checks, so program order is all the ordering needed.
         assert_eq!(n.state.load(Ordering::Relaxed) & ASYNC, ONE_ASYNC);
         n.notify();
         assert_eq!(woken.load(Ordering::Relaxed), 1);
         assert_eq!(n.state.load(Ordering::Relaxed) & ASYNC, 0);
     }
 
+    /// A registered waker whose `wake` panics does not keep the others
+    /// asleep: every taken waker is woken, then the panic goes on to the
+    /// notifier.
+    #[test]
+    fn a_panicking_waker_does_not_keep_the_others_asleep() {
+        struct Panics;
+        impl std::task::Wake for Panics {
+            fn wake(self: Arc<Self>) {
+                panic!("waker panicked (as the test asks)");
+            }
+        }
+        let n = Notify::new();
+        let woken = Arc::new(AtomicUsize::new(0));
+        // Registered first, so woken first (the list keeps its order).
+        let _ = n.register(&Waker::from(Arc::new(Panics)));
+        let _ = n.register(&counting_waker(woken.clone()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| n.notify()));
+        assert!(r.is_err(), "the waker's panic reaches the notifier");
+        // Relaxed: the wakers ran on this thread, inside `notify`.
+        assert_eq!(
+            woken.load(Ordering::Relaxed),
+            1,
+            "the second waker was woken"
+        );
+        assert_eq!(n.state.load(Ordering::Relaxed) & ASYNC, 0);
+        // The cell still works: a waker registered now is woken.
+        let _ = n.register(&counting_waker(woken.clone()));
+        n.notify();
+        // Relaxed: woken on this thread again.
+        assert_eq!(woken.load(Ordering::Relaxed), 2);
+    }
+
     fn counting_waker(count: Arc<AtomicUsize>) -> Waker {
         struct Count(Arc<AtomicUsize>);
         impl std::task::Wake for Count {
             fn wake(self: Arc<Self>) {
+                // Relaxed: a counter (an RMW loses no wake); the tests wake
+                // and read it on one thread.
                 self.0.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -567,11 +567,14 @@ mod tests {
         let (n2, f2) = (n.clone(), flag.clone());
         let t = std::thread::spawn(move || {
             block_on(WaitStrategy::Park, &n2, || {
+                // Acquire: pairs with the Release store of the flag, as a
+                // ring's consumer pairs with its producer's publication.
                 f2.load(std::sync::atomic::Ordering::Acquire).then_some(())
             })
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
         // No notify at all: only the timed re-check can find the flag.
+        // Release: pairs with the waiter's Acquire load.
         flag.store(true, std::sync::atomic::Ordering::Release);
         t.join().unwrap();
     }
@@ -583,10 +586,14 @@ mod tests {
         let (n2, f2) = (n.clone(), flag.clone());
         let t = std::thread::spawn(move || {
             block_on(WaitStrategy::Park, &n2, || {
+                // Acquire: pairs with the Release store below; the StoreLoad
+                // handshake itself is the cell's (its barriers), not this.
                 f2.load(std::sync::atomic::Ordering::Acquire).then_some(())
             })
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
+        // Release: pairs with the waiter's Acquire load; then `notify`, as
+        // a producer publishes before it notifies.
         flag.store(true, std::sync::atomic::Ordering::Release);
         n.notify();
         t.join().unwrap();

@@ -6,7 +6,7 @@ use super::park::SignalPark;
 use super::runtime::{Exit, Runtime};
 use super::worker::{Config, Parts, Remote, Shared, Worker};
 use super::CLASSES;
-use crate::queue::{mpmc, mpsc};
+use crate::queue::{mpsc, spmc};
 use crate::sync::Arc;
 use crate::topology::{self, CpuId, Topology};
 use std::fmt;
@@ -299,10 +299,10 @@ impl Builder {
             remotes.push((Doorbell::new().map_err(Error::Doorbell)?, tx.clone()));
             inboxes.push((tx, rx));
         }
-        let mut steals: Vec<(Vec<mpmc::Producer<_>>, Vec<mpmc::Consumer<_>>)> = (0..n)
+        let mut steals: Vec<(Vec<spmc::Producer<_>>, Vec<spmc::Consumer<_>>)> = (0..n)
             .map(|_| {
                 (0..CLASSES)
-                    .map(|_| mpmc::channel(config.steal_capacity))
+                    .map(|_| spmc::channel(config.steal_capacity))
                     .unzip()
             })
             .collect();
@@ -316,7 +316,7 @@ impl Builder {
         let order = steal_order(&cpus, topo.as_ref().ok());
         let mut parts = Vec::with_capacity(n);
         let producers: Vec<mpsc::Producer<_>> = inboxes.iter().map(|(tx, _)| tx.clone()).collect();
-        let steal_rx: Vec<Vec<mpmc::Consumer<_>>> =
+        let steal_rx: Vec<Vec<spmc::Consumer<_>>> =
             steals.iter().map(|(_, rx)| rx.clone()).collect();
         for (index, (_, rx)) in inboxes.into_iter().enumerate() {
             let (tx, own_rx) = std::mem::take(&mut steals[index]);

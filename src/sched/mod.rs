@@ -3,8 +3,9 @@
 //! One pinned thread per core (one per physical core of the process mask
 //! by default, through [`topology`](crate::topology)). Each core has, per
 //! [`Priority`] class, a local run queue (no atomics) and a stealable
-//! queue (a corelane `mpmc` ring idle cores take half of, nearest cache
-//! first); one inbox (a corelane `mpsc` ring) for spawns and wakes from
+//! queue (a corelane `spmc` ring: the core pushes with a plain store, it
+//! and idle cores pop by CAS; a thief takes half, nearest cache first);
+//! one inbox (a corelane `mpsc` ring) for spawns and wakes from
 //! other threads, with an eventfd doorbell rung only when the core sleeps;
 //! and a [`timer::Wheel`](crate::timer::Wheel) the loop drives (no timer
 //! thread). Tasks are `async-task` cells: one allocation per spawn, none

@@ -27,7 +27,66 @@ pub(crate) struct Counters {
     pub(crate) steals: Cell<u64>,
     pub(crate) parks: Cell<u64>,
     pub(crate) starved: Cell<u64>,
-    delay: RefCell<[Histogram<u64>; CLASSES]>,
+    delay: RefCell<[DelayHist; CLASSES]>,
+}
+
+/// A log-linear histogram cheap enough to record every poll (an index
+/// computation and an add, against hdrhistogram's ~10 ns): 16 linear
+/// sub-buckets per power of two, so a value is kept within 1/16 (6%).
+/// Merged into the public `hdrhistogram` at publication.
+pub(crate) struct DelayHist {
+    counts: Box<[u64; 64 * 16]>,
+    any: bool,
+}
+
+impl DelayHist {
+    fn new() -> DelayHist {
+        DelayHist {
+            counts: Box::new([0; 64 * 16]),
+            any: false,
+        }
+    }
+
+    #[inline]
+    fn index(v: u64) -> usize {
+        if v < 16 {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros() as usize; // >= 4
+        let mantissa = ((v >> (e - 4)) & 15) as usize;
+        (e - 3) * 16 + mantissa
+    }
+
+    /// The smallest value of bucket `i` and the bucket's width.
+    fn bucket(i: usize) -> (u64, u64) {
+        if i < 16 {
+            return (i as u64, 1);
+        }
+        let e = i / 16 + 3;
+        let mantissa = (i % 16) as u64;
+        ((16 + mantissa) << (e - 4), 1 << (e - 4))
+    }
+
+    #[inline]
+    fn record(&mut self, v: u64) {
+        self.counts[Self::index(v)] += 1;
+        self.any = true;
+    }
+
+    /// Moves the counts into `h` (each at its bucket's midpoint).
+    fn drain_into(&mut self, h: &mut Histogram<u64>) {
+        if !self.any {
+            return;
+        }
+        for (i, c) in self.counts.iter_mut().enumerate() {
+            if *c != 0 {
+                let (lo, width) = Self::bucket(i);
+                h.saturating_record_n((lo + width / 2).clamp(1, MAX_NS), *c);
+                *c = 0;
+            }
+        }
+        self.any = false;
+    }
 }
 
 impl Default for Counters {
@@ -40,7 +99,7 @@ impl Default for Counters {
             steals: Cell::new(0),
             parks: Cell::new(0),
             starved: Cell::new(0),
-            delay: RefCell::new(std::array::from_fn(|_| histogram())),
+            delay: RefCell::new(std::array::from_fn(|_| DelayHist::new())),
         }
     }
 }
@@ -58,7 +117,7 @@ impl Counters {
 
     #[inline]
     pub(crate) fn record_delay(&self, class: usize, ns: u64) {
-        self.delay.borrow_mut()[class].saturating_record(ns.clamp(1, MAX_NS));
+        self.delay.borrow_mut()[class].record(ns);
     }
 
     pub(crate) fn publish_into(&self, p: &mut Published, inbox_depth: usize, live: usize) {
@@ -73,11 +132,7 @@ impl Counters {
         p.stats.live_tasks = live;
         let mut d = self.delay.borrow_mut();
         for (mine, theirs) in d.iter_mut().zip(p.stats.classes.iter_mut()) {
-            if !mine.is_empty() {
-                // Same bounds on both sides: `add` cannot fail.
-                let _ = theirs.delay.add(&*mine);
-                mine.reset();
-            }
+            mine.drain_into(&mut theirs.delay);
         }
     }
 }
@@ -203,4 +258,33 @@ pub struct ClassStats {
     /// Queueing delay, ready → poll, in nanoseconds (1 ns .. 60 s, 2
     /// significant digits).
     pub delay: Histogram<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_values_within_a_sixteenth() {
+        for v in (0..5000u64).chain([65_535, 1 << 20, 123_456_789, MAX_NS, u64::MAX]) {
+            let i = DelayHist::index(v);
+            let (lo, width) = DelayHist::bucket(i);
+            assert!(lo <= v && v - lo < width, "v={v} i={i} lo={lo} w={width}");
+            assert!(width == 1 || width * 16 <= lo, "precision at v={v}");
+        }
+    }
+
+    #[test]
+    fn drain_moves_counts() {
+        let mut d = DelayHist::new();
+        let mut h = histogram();
+        for v in [5u64, 1000, 1000, 50_000] {
+            d.record(v);
+        }
+        d.drain_into(&mut h);
+        assert_eq!(h.len(), 4);
+        assert!((940..=1070).contains(&h.value_at_quantile(0.5)));
+        d.drain_into(&mut h);
+        assert_eq!(h.len(), 4);
+    }
 }

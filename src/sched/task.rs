@@ -17,16 +17,20 @@
 //!    other threads carry it home through the inbox; if the home core is
 //!    gone the `Runnable` is leaked, never dropped on the wrong thread.
 //!    Local tasks are never stolen.
-//! 4. **Registry**: the first poll registers the task's waker in the
-//!    polling core's registry and publishes the slot in `Meta::reg`;
+//! 4. **Registry**: the first poll that returns `Pending` registers the
+//!    task's waker in the polling core's registry and publishes the slot
+//!    in `Meta::reg` (a task that finishes in its first poll never does);
 //!    dropping the wrapper (completion, abort, shutdown) deregisters it. At
 //!    shutdown each core wakes what its registry holds, so every pending
 //!    future is dropped exactly once, on its core.
-//! 5. **Abort** is a flag plus a wake. The wrapper publishes `reg` and then
-//!    reads the flag; `abort` sets the flag and then reads `reg` (both
-//!    SeqCst: a Dekker pair). Either the wrapper sees the flag at its next
-//!    poll, or `abort` sees the slot and wakes the task through the
-//!    registry's core, which leads to that poll.
+//! 5. **Abort** is a flag plus a wake. Every poll starts by reading the
+//!    flag; the first `Pending` publishes `reg` and then reads the flag
+//!    again; `abort` sets the flag and then reads `reg` (all SeqCst: a
+//!    Dekker pair). Either the wrapper sees the flag right after
+//!    registering, or `abort` sees the slot and wakes the task through the
+//!    registry's core, which leads to a poll that starts with the check. A
+//!    task not yet registered is queued or running, so a poll that reads
+//!    the flag is still to come.
 
 use super::inbox::Msg;
 use super::worker::{self, Shared};
@@ -162,17 +166,8 @@ impl<F: Future> Future for TaskCell<F> {
     type Output = Result<F::Output, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.reg.is_none() {
-            if let Some((core, slot)) = worker::register(cx.waker()) {
-                // SAFETY: `reg` is not structurally pinned (plain data).
-                unsafe { self.as_mut().get_unchecked_mut() }.reg = Some((core, slot));
-                // SeqCst: the writer half of rule 5's Dekker pair with
-                // `JoinHandle::abort` (store reg, then load the flag).
-                self.meta()
-                    .reg
-                    .store((core as u64) << 32 | slot as u64, Ordering::SeqCst);
-            }
-        }
+        // Aborted before this poll (rule 5; the first poll of a task that
+        // was never registered finds the flag here).
         if self.meta().aborted() {
             self.as_mut().drop_inner();
             return Poll::Ready(Err(JoinError {
@@ -189,18 +184,42 @@ impl<F: Future> Future for TaskCell<F> {
             None => return Poll::Pending,
         };
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => {
                 self.as_mut().drop_inner();
-                Poll::Ready(Ok(v))
+                return Poll::Ready(Ok(v));
             }
             Err(payload) => {
                 self.as_mut().drop_inner();
-                Poll::Ready(Err(JoinError {
+                return Poll::Ready(Err(JoinError {
                     repr: Repr::Panic(payload),
-                }))
+                }));
             }
         }
+        // Pending: the task now waits for something, so it must be
+        // findable at shutdown and by `abort`. Registered on its first
+        // `Pending` only: a task that finishes in its first poll (the
+        // common short task) never touches the registry.
+        if self.reg.is_none() {
+            if let Some((core, slot)) = worker::register(cx.waker()) {
+                // SAFETY: `reg` is not structurally pinned (plain data).
+                unsafe { self.as_mut().get_unchecked_mut() }.reg = Some((core, slot));
+                // SeqCst: the writer half of rule 5's Dekker pair with
+                // `JoinHandle::abort` (store reg, then load the flag).
+                self.meta()
+                    .reg
+                    .store((core as u64) << 32 | slot as u64, Ordering::SeqCst);
+                if self.meta().aborted() {
+                    // `abort` may have read `reg` before our store: it
+                    // sent no wake-up, so act on the flag now.
+                    self.as_mut().drop_inner();
+                    return Poll::Ready(Err(JoinError {
+                        repr: Repr::Cancelled,
+                    }));
+                }
+            }
+        }
+        Poll::Pending
     }
 }
 
@@ -217,8 +236,6 @@ impl<F: Future> Drop for TaskCell<F> {
 /// The schedule function of every task: a wake lands here, on whatever
 /// thread woke the task.
 pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-    let meta = runnable.metadata();
-    meta.mark_ready(super::clock::now());
     let _ = info.woken_while_running; // a self-wake goes to the back of its queue like any other
     worker::route(runnable);
 }

@@ -32,7 +32,7 @@ use super::park::Park;
 use super::stats::{Counters, Published};
 use super::task::{self, JoinHandle, Kind, Meta, Runnable};
 use super::{Idle, Priority, CLASSES};
-use crate::queue::{mpmc, mpsc, PushError};
+use crate::queue::{mpsc, spmc, PopError, PushError};
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::timer::Wheel;
 use std::cell::{Cell, RefCell};
@@ -210,7 +210,7 @@ impl Registry {
 }
 
 /// The stealable queues of one core, as a thief holds them.
-pub(crate) type StealSide = [mpmc::Consumer<Runnable>; CLASSES];
+pub(crate) type StealSide = [spmc::Consumer<Runnable>; CLASSES];
 
 /// Everything a worker thread is built from.
 pub(crate) struct Parts {
@@ -218,7 +218,7 @@ pub(crate) struct Parts {
     pub(crate) shared: Arc<Shared>,
     pub(crate) inbox: mpsc::Consumer<Msg>,
     pub(crate) peers: Vec<mpsc::Producer<Msg>>,
-    pub(crate) steal_tx: [mpmc::Producer<Runnable>; CLASSES],
+    pub(crate) steal_tx: [spmc::Producer<Runnable>; CLASSES],
     pub(crate) steal_rx: StealSide,
     /// Other cores' stealable queues, nearest first.
     pub(crate) victims: Vec<(usize, StealSide)>,
@@ -230,8 +230,12 @@ pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     local: [RefCell<VecDeque<Runnable>>; CLASSES],
-    steal_tx: [RefCell<mpmc::Producer<Runnable>>; CLASSES],
-    steal_rx: [RefCell<mpmc::Consumer<Runnable>>; CLASSES],
+    steal_tx: [RefCell<spmc::Producer<Runnable>>; CLASSES],
+    steal_rx: [RefCell<spmc::Consumer<Runnable>>; CLASSES],
+    /// Per class, an upper bound of what our stealable ring holds: we are
+    /// its only producer, thieves only take. Zero means empty, so a core
+    /// running only pinned and local tasks never touches its rings.
+    in_ring: [Cell<usize>; CLASSES],
     victims: RefCell<Vec<(usize, StealSide)>>,
     inbox: RefCell<mpsc::Consumer<Msg>>,
     peers: RefCell<Vec<mpsc::Producer<Msg>>>,
@@ -240,6 +244,8 @@ pub(crate) struct Worker {
     park: RefCell<Box<dyn Park + Send>>,
     /// The class and start of the poll in progress.
     running: Cell<Option<(Priority, Ticks)>>,
+    /// The clock at the start of this loop pass.
+    pass_now: Cell<Ticks>,
     next_check: Cell<Ticks>,
     check_every: Ticks,
     next_publish: Cell<Ticks>,
@@ -303,13 +309,20 @@ pub(crate) fn route(runnable: Runnable) {
     let home = runnable.metadata().home();
     with_worker(|w| match same(w, &runnable.metadata().shared) {
         Some(w) if w.index == home => {
+            // The pass clock: no TSC read per wake (the delay histogram
+            // has loop-pass resolution for local wakes).
+            runnable.metadata().mark_ready(w.pass_now.get());
             w.counters.bump(&w.counters.local_wakes);
             w.push_ready(runnable);
         }
         // The worker's own `Arc` keeps the runtime alive across the push
         // (after it the task may run, finish and free its metadata).
-        Some(w) => w.send(home, Msg::Run(runnable)),
+        Some(w) => {
+            runnable.metadata().mark_ready(w.pass_now.get());
+            w.send(home, Msg::Run(runnable))
+        }
         None => {
+            runnable.metadata().mark_ready(clock::now());
             // A thread outside this runtime: hold the runtime for the push.
             let shared = runnable.metadata().shared.clone();
             send(&shared, home, Msg::Run(runnable));
@@ -355,6 +368,7 @@ impl Worker {
             local: std::array::from_fn(|_| RefCell::new(VecDeque::with_capacity(256))),
             steal_tx: steal_tx.map(RefCell::new),
             steal_rx: steal_rx.map(RefCell::new),
+            in_ring: std::array::from_fn(|_| Cell::new(0)),
             victims: RefCell::new(victims),
             inbox: RefCell::new(inbox),
             peers: RefCell::new(peers),
@@ -362,6 +376,7 @@ impl Worker {
             registry: RefCell::new(Registry::default()),
             park: RefCell::new(park),
             running: Cell::new(None),
+            pass_now: Cell::new(now),
             next_check: Cell::new(now),
             check_every,
             next_publish: Cell::new(now),
@@ -385,7 +400,10 @@ impl Worker {
         if meta.kind == Kind::Stealable && self.shared.config.stealing {
             let pushed = self.steal_tx[class].borrow_mut().push(r);
             match pushed {
-                Ok(()) => self.maybe_wake_thief(),
+                Ok(()) => {
+                    self.in_ring[class].set(self.in_ring[class].get() + 1);
+                    self.maybe_wake_thief()
+                }
                 // Full: keep it here (it just cannot be stolen this time).
                 Err(PushError::Full(r) | PushError::Busy(r) | PushError::Disconnected(r)) => {
                     self.local[class].borrow_mut().push_back(r)
@@ -404,7 +422,7 @@ impl Worker {
         if sleepers == 0 {
             return;
         }
-        let backlog: usize = self.steal_rx.iter().map(|rx| rx.borrow().len()).sum();
+        let backlog: usize = self.in_ring.iter().map(Cell::get).sum();
         if backlog >= 2 {
             let victims = self.victims.borrow();
             if let Some((core, _)) = victims
@@ -442,7 +460,7 @@ impl Worker {
             drop(runnable); // cancelled: the handle says so
             return handle;
         }
-        runnable.metadata().mark_ready(clock::now());
+        runnable.metadata().mark_ready(self.pass_now.get());
         self.counters.bump(&self.counters.spawns);
         self.push_ready(runnable);
         handle
@@ -533,6 +551,7 @@ impl Worker {
             }
             self.drain_inbox();
             let now = clock::now();
+            self.pass_now.set(now);
             if now >= self.next_check.get() {
                 self.periodic(now);
             }
@@ -634,12 +653,35 @@ impl Worker {
         // neither starves the other within a class.
         let ring_first = !self.prefer_ring[c].get();
         self.prefer_ring[c].set(ring_first);
-        let from_ring = || self.steal_rx[c].borrow_mut().pop().ok();
+        let from_ring = || self.pop_ring(c);
         let from_local = || self.local[c].borrow_mut().pop_front();
         if ring_first {
             from_ring().or_else(from_local)
         } else {
             from_local().or_else(from_ring)
+        }
+    }
+
+    /// Pops our own stealable ring of class `c` (skipped while the bound
+    /// says it is empty).
+    fn pop_ring(&self, c: usize) -> Option<Runnable> {
+        let n = self.in_ring[c].get();
+        if n == 0 {
+            return None;
+        }
+        let popped = self.steal_rx[c].borrow_mut().pop();
+        match popped {
+            Ok(r) => {
+                self.in_ring[c].set(n - 1);
+                Some(r)
+            }
+            // Thieves took the rest.
+            Err(PopError::Empty | PopError::Disconnected) => {
+                self.in_ring[c].set(0);
+                None
+            }
+            // Only while a push is in flight; we are the only pusher.
+            Err(_) => None,
         }
     }
 
@@ -691,6 +733,7 @@ impl Worker {
             return false;
         };
         let now = clock::now();
+        self.pass_now.set(now);
         if now.saturating_sub(start) > self.shared.config.quantum {
             return true;
         }
@@ -702,7 +745,7 @@ impl Worker {
         let class = class as usize;
         (0..class).any(|c| {
             !self.local[c].borrow().is_empty()
-                || (self.shared.config.stealing && !self.steal_rx[c].borrow().is_empty())
+                || (self.shared.config.stealing && self.in_ring[c].get() != 0)
         })
     }
 
@@ -731,7 +774,6 @@ impl Worker {
         for r in buf.drain(..) {
             // Task rule 2: the thief names itself home before it runs it.
             r.metadata().set_home(self.index);
-            r.metadata().mark_ready(clock::now());
             self.push_ready(r);
         }
         *self.steal_buf.borrow_mut() = buf;
@@ -747,6 +789,17 @@ impl Worker {
             || self.remote().has_overflow()
             || self.local.iter().any(|q| !q.borrow().is_empty())
             || self.steal_rx.iter().any(|q| !q.borrow().is_empty())
+            || (self.shared.config.stealing && self.victim_backlog())
+    }
+
+    /// Another core has stealable work piling up (two or more tasks in one
+    /// class: one of them is probably its next poll). A sleeping core
+    /// would only be woken for it by that core's next spawn.
+    fn victim_backlog(&self) -> bool {
+        self.victims
+            .borrow()
+            .iter()
+            .any(|(_, side)| side.iter().any(|rx| rx.len() >= 2))
     }
 
     fn park(&self) {

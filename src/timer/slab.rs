@@ -403,6 +403,7 @@ mod tests {
         struct Bomb(bool);
         impl Drop for Bomb {
             fn drop(&mut self) {
+                // Relaxed: one thread drops and reads (a drop counter).
                 DROPS.fetch_add(1, Ordering::Relaxed);
                 assert!(!self.0, "boom");
             }
@@ -413,6 +414,7 @@ mod tests {
         slab.insert(NIL, NIL, 0, 1, Bomb(false));
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| slab.clear()));
         assert!(caught.is_err());
+        // Relaxed: the drops ran on this thread.
         assert_eq!(DROPS.load(Ordering::Relaxed), 3);
         assert_eq!(slab.len(), 0);
         assert_eq!(slab.find(bomb), None);

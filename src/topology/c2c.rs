@@ -175,6 +175,8 @@ impl PingPong<'_> {
         }
         let total = (self.warmup + self.batches * BATCH) as u64;
         for i in 0..total {
+            // Acquire/Release with A's ping (see `initiate`): a plain
+            // hand-off of the line, which is all the measurement needs.
             while self.line.load(Ordering::Acquire) != 2 * i + 1 {
                 std::hint::spin_loop();
             }

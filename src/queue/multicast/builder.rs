@@ -127,6 +127,7 @@ impl<T> Builder<T> {
             ring: self.tag,
             index: index as u32,
             gen: 0,
+            kind: self.specs[index].kind,
         }
     }
 
@@ -317,6 +318,7 @@ impl<T> Builder<T> {
                     ring: tag,
                     index: i as u32,
                     gen: 0,
+                    kind: self.specs[i].kind,
                 };
                 let r = ring.clone();
                 Some(match gate {

@@ -45,6 +45,7 @@ use crate::queue::Disconnected;
 /// assert_eq!(*l.pop().unwrap(), 1);
 /// let Err(TryRecvError::UpstreamFailed(f)) = l.pop() else { panic!() };
 /// assert_eq!((f.node, f.at), (NodeId::from(journal), 1));
+/// assert_eq!(f.to_string(), "upstream cursor #0 failed before releasing item 1");
 /// assert_eq!(l.pop_blocking(WaitStrategy::Park).unwrap_err(), RecvError::UpstreamFailed(f));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +64,7 @@ impl fmt::Display for UpstreamFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "upstream node {:?} failed before releasing item {}",
+            "upstream {} failed before releasing item {}",
             self.node, self.at
         )
     }

@@ -140,7 +140,8 @@ impl Upstream {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a node is; carried by its [`NodeId`], which names it by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     Cursor,
     Group,
@@ -236,6 +237,11 @@ impl Registry {
     /// Adds a node (ids are reused only with a new generation).
     pub(crate) fn insert(&mut self, gate: Option<Gate>, deps: Vec<Edge>, handles: usize) -> NodeId {
         self.lossy += usize::from(gate.is_none());
+        let kind = match gate {
+            Some(Gate::Cursor(_)) => Kind::Cursor,
+            Some(Gate::Group(_)) => Kind::Group,
+            None => Kind::Lossy,
+        };
         let node = Some(Node {
             gate,
             deps,
@@ -250,6 +256,7 @@ impl Registry {
                     ring: self.tag,
                     index,
                     gen: e.gen,
+                    kind,
                 }
             }
             None => {
@@ -259,6 +266,7 @@ impl Registry {
                     ring: self.tag,
                     index,
                     gen: 0,
+                    kind,
                 }
             }
         };

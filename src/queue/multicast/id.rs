@@ -3,11 +3,22 @@
 //! ([`Dep`], its [`OnFailure`] policy, and the sealed [`GatingId`] /
 //! [`IntoDep`] traits that `after` and `subscribe_after` take).
 
+use std::fmt;
+
+use super::graph::Kind;
+
 /// Identifies a node of a ring's consumer graph, whatever its kind: a
 /// cursor, a worker group or a lossy cursor. The typed ids ([`CursorId`],
 /// [`GroupId`], [`LossyId`]) convert into it; errors and
 /// [`UpstreamFailed`](super::UpstreamFailed) report nodes by it. An id of a
 /// node that has left is never reused for another node.
+///
+/// It displays as the node's kind and its index in the ring's graph:
+/// `cursor #0`, `worker group #1`, `lossy cursor #2`. Nodes declared on a
+/// [`Builder`](super::Builder) are numbered in the order they were
+/// declared, all kinds together; a node that joins later takes the next
+/// index, or the index of a node that has left, shown with its generation
+/// (`cursor #0 (gen 1)`) so that it reads differently from the leaver.
 ///
 /// # Examples
 ///
@@ -19,6 +30,7 @@
 /// let g = b.group(2);
 /// assert_ne!(NodeId::from(a), NodeId::from(g));
 /// assert_eq!(NodeId::from(a), a); // a typed id equals its erased id
+/// assert_eq!(NodeId::from(g).to_string(), "worker group #1");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId {
@@ -27,6 +39,24 @@ pub struct NodeId {
     pub(crate) ring: u32,
     pub(crate) index: u32,
     pub(crate) gen: u32,
+    /// Fixed for the node's life, so it only names it (`Display`); the
+    /// typed ids are what keep kinds apart at compile time.
+    pub(crate) kind: Kind,
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::Cursor => "cursor",
+            Kind::Group => "worker group",
+            Kind::Lossy => "lossy cursor",
+        };
+        write!(f, "{kind} #{}", self.index)?;
+        if self.gen != 0 {
+            write!(f, " (gen {})", self.gen)?;
+        }
+        Ok(())
+    }
 }
 
 /// The id of a broadcast [`Cursor`](super::Cursor), from

@@ -37,6 +37,9 @@ impl<T> Slot<T> {
     /// no-op outside loom builds.
     #[inline(always)]
     pub(crate) fn wrote(&self, pos: usize) {
+        // Relaxed, exactly as the value's bytes are written: the Release
+        // fence after `begin_write` orders it after the `WRITING` mark, and
+        // the stamp's publication (Release, or a run's fence) after it.
         #[cfg(corelane_loom)]
         self.probe.store(pos.wrapping_add(1), Ordering::Relaxed);
         #[cfg(not(corelane_loom))]
@@ -46,6 +49,9 @@ impl<T> Slot<T> {
     /// loom only: which write a racy copy taken now reads from.
     #[cfg(corelane_loom)]
     pub(crate) fn probe(&self) -> usize {
+        // Relaxed, exactly as the racy copy reads the bytes: if it read a
+        // later write, the Acquire fence of the `recheck` that follows syncs
+        // with that writer's fence and the seqlock rejects the copy.
         self.probe.load(Ordering::Relaxed)
     }
 }

@@ -34,6 +34,9 @@ impl Sequence {
     /// is validated by something else before anything depends on it.
     #[inline]
     pub(crate) fn get_relaxed(&self) -> usize {
+        // Relaxed: callers read their own last store, or take a guess (a
+        // CAS's expected value, `Busy` vs `Empty`, a sequence number to
+        // report); no slot is read or written on its strength alone.
         self.0.load(Ordering::Relaxed)
     }
 

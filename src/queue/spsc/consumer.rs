@@ -299,6 +299,9 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
+        // Acquire: pairs with the producer's Release store of `tail` (after
+        // its stamp, in `push` / a write chunk's commit). Only a count: no
+        // slot is read on its strength (the stamps decide what `pop` reads).
         let tail = self.shared.producer.tail.load(Ordering::Acquire);
         // The producer stores `tail` after the stamp, so we may have popped
         // past the `tail` we see: clamp a negative gap to 0.
@@ -371,6 +374,8 @@ impl<T> Consumer<T> {
     /// assert!(rx.is_disconnected());
     /// ```
     pub fn is_disconnected(&self) -> bool {
+        // Acquire: pairs with the Release store in the producer's `Drop`,
+        // so every item it pushed is visible to the pops after a `true`.
         self.shared.consumer.producer_gone.load(Ordering::Acquire)
     }
 }

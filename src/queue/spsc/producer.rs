@@ -353,6 +353,9 @@ impl<T> Producer<T> {
     /// assert_eq!(tx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
+        // Acquire: pairs with the consumer's Release store of `head` (`pop`,
+        // a read chunk's commit, its `Drop`). Only a count: pushes decide
+        // room from their own Acquire load in `free_slots`.
         let head = self.shared.consumer.head.load(Ordering::Acquire);
         // `head` never passes our own tail.
         let len = self.cursor.tail.wrapping_sub(head);
@@ -428,6 +431,8 @@ impl<T> Producer<T> {
     /// assert!(tx.is_disconnected());
     /// ```
     pub fn is_disconnected(&self) -> bool {
+        // Acquire: pairs with the Release store in the consumer's `Drop`
+        // (after its last `head` store); nothing else is read on it.
         self.shared.producer.consumer_gone.load(Ordering::Acquire)
     }
 }

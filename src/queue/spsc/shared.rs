@@ -81,6 +81,10 @@ impl<T> Shared<T> {
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         // Both handles are gone (we are the last Arc), so nobody races us.
+        // Acquire: pairs with the consumer's last Release `head` store (its
+        // `Drop`) and the producer's last Release `tail` store; the Arc's
+        // own release/acquire on the last decrement already orders them, so
+        // this is belt and braces, not what the drop relies on.
         let head = self.consumer.head.load(Ordering::Acquire);
         let tail = self.producer.tail.load(Ordering::Acquire);
         debug_assert!(

@@ -50,6 +50,8 @@ impl PopSide for SoleConsumer {
     #[inline]
     fn pop<T>(&mut self, ring: &Ring<T>) -> Result<T, PopError> {
         let pos = self.head;
+        // Relaxed: only this thread stores `head`, so it reads its own last
+        // store whatever the ordering.
         debug_assert_eq!(
             ring.head.load(Ordering::Relaxed),
             pos,
@@ -326,7 +328,8 @@ fn claim_run<T>(ring: &Ring<T>, cached_head: &mut usize, n: usize) -> (usize, us
             used = ahead(pos, *cached_head);
         }
         if used < 0 {
-            // A stale `tail`: the consumer is already past it.
+            // A stale `tail`: the consumer is already past it. Relaxed: a new
+            // hint, checked against `head` and by the CAS.
             pos = ring.tail.load(Ordering::Relaxed);
             continue;
         }

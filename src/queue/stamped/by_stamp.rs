@@ -52,6 +52,8 @@ impl PushSide for SoleProducer {
             return Err(PushError::Disconnected(value));
         }
         let pos = self.tail;
+        // Relaxed: only this thread stores `tail`, so it reads its own last
+        // store whatever the ordering.
         debug_assert_eq!(
             ring.tail.load(Ordering::Relaxed),
             pos,
@@ -91,6 +93,7 @@ impl SoleProducer {
         if ring.consumers_gone_hint() {
             return Err(Disconnected(()));
         }
+        // Relaxed: our own last store (only the sole producer stores `tail`).
         debug_assert_eq!(ring.tail.load(Ordering::Relaxed), self.tail);
         let first = self.tail;
         let mut run = RunWriter::new(ring, first, TailUpdate::AfterStamps, Some(&mut self.tail));
@@ -144,7 +147,8 @@ impl PushSide for SharedProducer {
                 // The slot still holds (or is being read for) the previous
                 // lap: full, or a consumer is mid-read.
                 d if d < 0 => return Err(push_failure(ring, pos, value)),
-                // Another producer took `pos`: start again from the tail.
+                // Another producer took `pos`: start again from the tail
+                // (Relaxed: a new hint, checked by the stamp and the CAS).
                 _ => pos = ring.tail.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
@@ -168,6 +172,38 @@ impl PushSide for SharedProducer {
 }
 
 impl RunClaim for SharedProducer {
+    /// `capacity - len()`. Only a hint that sizes the next group of clones
+    /// in `push_staged`, never a claim; a snapshot of two contended cursors
+    /// is good enough for that:
+    ///
+    /// * **It cannot make a batch over-claim.** [`claim_free_run`] loads
+    ///   the stamp of every position it claims and moves `tail` by one CAS
+    ///   from the position it scanned from, so a slot that is not free is
+    ///   never claimed, however much room the look reported.
+    /// * **Too high** (slots consumers have claimed by moving `head` but are
+    ///   still reading count as free; another producer claims some between
+    ///   the look and the claim): the claim gets fewer than were staged, the
+    ///   surplus clones are dropped, and the batch stops, because the next
+    ///   slot is not free at the claim, where a `push` would have failed
+    ///   too (`Busy` or `Full`).
+    /// * **Too low** (consumers freed slots since the look): the claim gets
+    ///   every position it asked for, and the loop looks again before the
+    ///   next group, so the batch does not stop early for it.
+    /// * **Zero** stops the batch before anything is cloned. `len` re-loads
+    ///   `tail` after its `head` load and retries until both `tail` loads
+    ///   agree, so the pair is `tail` and `head` at one moment (on
+    ///   multi-copy-atomic hardware such as x86-64 and AArch64, the three
+    ///   Acquire loads kept in order; the C++ model would allow a stale
+    ///   `head` here, as it allows a `push` to read a stale stamp and
+    ///   report `Full`). Zero
+    ///   room then means every slot held a claimed, unpopped position at
+    ///   that moment: a `push` would have failed then too.
+    ///
+    /// So `push_slice` pushes the longest prefix that fits as of its
+    /// claims, like a loop of `push`es stopping at the first failure. The
+    /// price is the look itself: one load of the consumers' `head` line per
+    /// group, and `len`'s retries while other producers keep moving `tail`
+    /// (lock-free, not wait-free).
     fn room<T>(&mut self, ring: &Ring<T>) -> usize {
         ring.free_len()
     }
@@ -246,7 +282,8 @@ fn claim_free_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
             n += 1;
         }
         if n == 0 {
-            // Another producer took `pos`: start again from the tail.
+            // Another producer took `pos`: start again from the tail
+            // (Relaxed: a new hint, checked by the stamps and the CAS).
             pos = ring.tail.load(Ordering::Relaxed);
             crate::sync::spin_hint();
             continue;
@@ -258,6 +295,9 @@ fn claim_free_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
         match ring.tail.compare_exchange_weak(
             pos,
             pos.wrapping_add(n),
+            // Relaxed on success: ownership only (above). Relaxed on
+            // failure: `now` is only the next guess, re-validated by the
+            // stamps and the next CAS.
             Ordering::Relaxed,
             Ordering::Relaxed,
         ) {
@@ -295,7 +335,8 @@ impl PopSide for SharedConsumer {
                 }
                 // Not written yet (or our `pos` is stale): decide why.
                 d if d < 0 => return Err(pop_failure(ring, pos)),
-                // Another consumer took `pos`: start again from the head.
+                // Another consumer took `pos`: start again from the head
+                // (Relaxed: a new hint, checked by the stamp and the CAS).
                 _ => pos = ring.head.load(Ordering::Relaxed),
             }
             crate::sync::spin_hint();
@@ -350,7 +391,8 @@ fn claim_ready_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
             n += 1;
         }
         if n == 0 {
-            // Another consumer took `pos`: start again from the head.
+            // Another consumer took `pos`: start again from the head
+            // (Relaxed: a new hint, checked by the stamps and the CAS).
             pos = ring.head.load(Ordering::Relaxed);
             crate::sync::spin_hint();
             continue;

@@ -239,6 +239,9 @@ impl<T> Ring<T> {
         // (another consumer took it), and later positions may hold items.
         self.handles.producers.load(Ordering::Acquire) == 0
             && ahead(
+                // Acquire, as every stamp load of a claim; after the count's
+                // Acquire every producer's stamp store happened before this
+                // load, so it reads the slot's final stamp.
                 self.slot(pos).seq.load(Ordering::Acquire),
                 pos.wrapping_add(1),
             ) < 0
@@ -302,7 +305,9 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // Every handle is gone, so every claim completed: [head, tail) holds
-        // written, unread items.
+        // written, unread items. Relaxed: `&mut self` (the last Arc) is
+        // synchronized with every handle's accesses by the Arc's final
+        // release/acquire decrement; nothing races these loads.
         let head = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Relaxed);
         debug_assert!(
