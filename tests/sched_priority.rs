@@ -312,8 +312,19 @@ impl Delays {
 
 const ROUNDS: usize = 50;
 
+/// Time the calling thread has spent runnable but not running (waiting on
+/// a run queue): the second field of `/proc/thread-self/schedstat`, zero
+/// where the kernel does not say.
+fn queued() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 /// A `High` driver on `core`: `ROUNDS` times, sleeps 1 ms (its lateness is
-/// noted too: a `High` sleeper under the flood), then spawns a `High` probe
+/// noted too, less its core thread's run-queue wait: a `High` sleeper under
+/// the flood), then spawns a `High` probe
 /// by `spawn(i)` and notes spawn → first poll. Returns (probe delays by
 /// kind, sleep lateness).
 async fn drive(
@@ -323,14 +334,17 @@ async fn drive(
     let driver = sched::spawn_on(core, Priority::High, async move {
         let (mut probes, mut late) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
-            let t = Instant::now();
+            let (q0, t) = (queued(), Instant::now());
             sched::sleep(Duration::from_millis(1)).await;
             let slept = t.elapsed();
             assert!(
                 slept >= Duration::from_millis(1),
                 "a High sleep under the flood was early: {slept:?}"
             );
-            late.push(slept - Duration::from_millis(1));
+            // Less the time the kernel kept this core's thread off the CPU
+            // (see `queued`): no runtime can make that up.
+            let off_cpu = queued().saturating_sub(q0);
+            late.push((slept - Duration::from_millis(1)).saturating_sub(off_cpu));
             let spawned = Instant::now();
             let first_poll = spawn(round).await.expect("probe");
             probes.push(first_poll - spawned);
@@ -403,7 +417,11 @@ fn high_task_spawned_under_a_low_flood_is_polled_promptly() {
         .check(HIGH_BOUND);
         let mut late = local_late;
         late.extend(stealable_late);
-        d("1 ms sleep lateness on the busy core", late).check(TICK + MARGIN);
+        d(
+            "1 ms sleep lateness on the busy core (less run-queue wait)",
+            late,
+        )
+        .check(TICK + MARGIN);
     });
 }
 

@@ -4,7 +4,9 @@
 //!   `Sleep` is created, for durations around the tick, on both cores and in
 //!   every idle mode; and at most one tick plus [`MARGIN`] late (the issue
 //!   says "one tick plus one loop pass"; the margin is generous because CI
-//!   machines are noisy, the precise figure belongs to the benchmark).
+//!   machines are noisy, the precise figure belongs to the benchmark), not
+//!   counting time the kernel kept the core's thread off the CPU (its
+//!   run-queue wait from `/proc/thread-self/schedstat`, logged).
 //! * Many concurrent sleepers, and sleepers dropped before they fire (their
 //!   wheel entries cancelled), leave every later sleep exact.
 //! * `timeout` fires on a pending future with `Elapsed` (never early, the
@@ -98,47 +100,96 @@ fn us(n: u64) -> Duration {
 /// Durations around the tick and a few well above it.
 const DURATIONS_US: [u64; 12] = [0, 1, 10, 50, 99, 100, 101, 250, 1_000, 1_500, 5_000, 12_000];
 
-/// One `sleep` and one `sleep_until` per duration, a few rounds; returns
-/// `(what, asked, slept)` for each.
-async fn measure_sleeps(rounds: usize) -> Vec<(&'static str, Duration, Duration)> {
+/// Time the calling thread has spent runnable but not running (waiting
+/// on a run queue) since it started: the second field of
+/// `/proc/thread-self/schedstat`. Zero where the kernel does not say.
+fn queued() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// One timed wait.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    what: &'static str,
+    asked: Duration,
+    took: Duration,
+    /// How long the core's thread sat on a run queue meanwhile: time the
+    /// kernel gave to other threads, which no timer wheel can make up for.
+    queued: Duration,
+}
+
+/// Times the wait `make` creates (created inside the timing, so its
+/// deadline cannot precede the start) on the calling core.
+async fn sample<F: std::future::Future<Output = ()>>(
+    what: &'static str,
+    asked: Duration,
+    make: impl FnOnce() -> F,
+) -> Sample {
+    let (q0, t0) = (queued(), Instant::now());
+    make().await;
+    let took = t0.elapsed();
+    Sample {
+        what,
+        asked,
+        took,
+        queued: queued().saturating_sub(q0),
+    }
+}
+
+/// One `sleep` and one `sleep_until` per duration, a few rounds.
+async fn measure_sleeps(rounds: usize) -> Vec<Sample> {
     let mut out = Vec::new();
     for _ in 0..rounds {
         for d in DURATIONS_US.map(us) {
-            let t0 = Instant::now();
-            sched::sleep(d).await;
-            out.push(("sleep", d, t0.elapsed()));
-
-            let t0 = Instant::now();
-            let deadline = t0 + d;
-            sched::sleep_until(deadline).await;
+            out.push(sample("sleep", d, || sched::sleep(d)).await);
+            let mut deadline = Instant::now();
+            let s = sample("sleep_until", d, || {
+                deadline = Instant::now() + d;
+                sched::sleep_until(deadline)
+            });
+            out.push(s.await);
             let woke = Instant::now();
             assert!(
                 woke >= deadline,
                 "sleep_until({d:?} from now) woke {:?} early",
                 deadline - woke
             );
-            out.push(("sleep_until", d, woke - t0));
         }
     }
     out
 }
 
-fn check_sleeps(label: &str, samples: &[(&'static str, Duration, Duration)]) {
-    let mut worst = Duration::ZERO;
-    for &(what, asked, slept) in samples {
+/// Never early; late by at most a tick, the margin, and whatever time the
+/// kernel kept the core's thread waiting for a CPU during the wait (on a
+/// shared two-vCPU machine, a busy-polling core loses whole time slices to
+/// other processes: up to 20 ms seen while other builds ran).
+fn check_sleeps(label: &str, samples: &[Sample]) {
+    let (mut worst, mut worst_own, mut queued) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for s in samples {
+        let Sample {
+            what,
+            asked,
+            took,
+            queued: q,
+        } = *s;
         assert!(
-            slept >= asked,
-            "{label}: {what}({asked:?}) returned after {slept:?}: early"
+            took >= asked,
+            "{label}: {what}({asked:?}) returned after {took:?}: early"
         );
-        let late = slept - asked;
+        let late = took - asked;
         assert!(
-            late <= TICK + MARGIN,
-            "{label}: {what}({asked:?}) returned after {slept:?}: {late:?} late, more than a tick ({TICK:?}) + {MARGIN:?}"
+            late <= TICK + MARGIN + q,
+            "{label}: {what}({asked:?}) returned after {took:?}: {late:?} late, more than a tick ({TICK:?}) + {MARGIN:?} + the {q:?} its core's thread waited for a CPU"
         );
         worst = worst.max(late);
+        worst_own = worst_own.max(late.saturating_sub(q));
+        queued += q;
     }
     eprintln!(
-        "{label}: {} sleeps, worst lateness {worst:?}",
+        "{label}: {} sleeps, worst lateness {worst:?} ({worst_own:?} less the core's run-queue wait; {queued:?} of run-queue wait summed over the samples)",
         samples.len()
     );
 }
@@ -198,18 +249,17 @@ fn many_concurrent_sleepers_are_never_early() {
         let handles: Vec<_> = (0..SLEEPERS)
             .map(|i| {
                 let d = us(rng.below(30_000));
-                rt.spawn_on(i % 2, Priority::Normal, async move {
-                    let t0 = Instant::now();
-                    sched::sleep(d).await;
-                    (d, t0.elapsed())
-                })
+                rt.spawn_on(
+                    i % 2,
+                    Priority::Normal,
+                    sample("sleep", d, move || sched::sleep(d)),
+                )
             })
             .collect();
         let samples = rt.block_on(async move {
             let mut out = Vec::new();
             for h in handles {
-                let (d, slept) = h.await.expect("sleeper");
-                out.push(("sleep", d, slept));
+                out.push(h.await.expect("sleeper"));
             }
             out
         });
@@ -279,9 +329,10 @@ fn timeout_fires_on_a_pending_future() {
                     let _guard = guard;
                     std::future::pending::<u32>().await
                 };
-                let t0 = Instant::now();
+                let (q0, t0) = (queued(), Instant::now());
                 let r: Result<u32, Elapsed> = sched::timeout(limit, inner).await;
-                let waited = t0.elapsed();
+                let took = t0.elapsed();
+                let queued = queued().saturating_sub(q0);
                 let e = r.expect_err("a pending future times out");
                 assert!(!e.to_string().is_empty(), "Elapsed displays");
                 let _: &dyn std::error::Error = &e;
@@ -290,7 +341,12 @@ fn timeout_fires_on_a_pending_future() {
                     i + 1,
                     "the timed-out future was dropped once"
                 );
-                samples.push(("timeout", limit, waited));
+                samples.push(Sample {
+                    what: "timeout",
+                    asked: limit,
+                    took,
+                    queued,
+                });
             }
             samples
         });
