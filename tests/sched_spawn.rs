@@ -20,7 +20,8 @@
 //!   `current_core` panic with a message saying so; the `try_` forms give
 //!   `NoRuntime`.
 //! * The builder refuses a CPU that does not exist, and one outside the
-//!   process mask, with an `Err`, not a panic.
+//!   process mask, with an `Err`, not a panic; `Runtime::try_spawn_on` an
+//!   out-of-range core is `NoSuchCore` (`spawn_on` panics, as documented).
 //!
 //! Every test body runs under a watchdog: a hang (a lost wake-up, a join
 //! that never resolves, a shutdown that never returns) fails the test
@@ -838,6 +839,44 @@ fn outside_a_runtime_spawn_panics_and_try_spawn_gives_no_runtime() {
         );
         rt.shutdown(SHUTDOWN).expect("shutdown");
         check_outside("after shutdown");
+    });
+}
+
+#[test]
+fn runtime_spawn_on_a_core_out_of_range() {
+    bounded(|| {
+        let rt = two_cores();
+        let drops = counter();
+        let guard = DropCount(drops.clone());
+        match rt.try_spawn_on(2, Priority::Normal, async move { drop(guard) }) {
+            Ok(_) => panic!("try_spawn_on(2) on a two-core runtime gave a handle"),
+            Err(e) => {
+                assert!(
+                    matches!(e, sched::SpawnError::NoSuchCore { index: 2, cores: 2 }),
+                    "NoSuchCore {{ index: 2, cores: 2 }}, got {e:?}"
+                );
+                assert!(!e.to_string().is_empty());
+            }
+        }
+        assert_eq!(
+            drops.load(SeqCst),
+            1,
+            "the refused future was dropped, once"
+        );
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(rt.spawn_on(7, Priority::Normal, async {}));
+        }))
+        .expect_err("Runtime::spawn_on(7) on a two-core runtime panics");
+        let h = rt.handle();
+        let also = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(h.spawn_on(7, Priority::Normal, async {}));
+        }));
+        assert!(also.is_err(), "Handle::spawn_on(7) panics too");
+        eprintln!("spawn_on(7) panics with: {}", panic_message(&*payload));
+        // The runtime is unharmed.
+        let h = rt.spawn_on(1, Priority::Normal, async { sched::current_core() });
+        assert_eq!(rt.block_on(h).expect("core 1"), 1);
+        rt.shutdown(SHUTDOWN).expect("shutdown");
     });
 }
 
