@@ -2,7 +2,7 @@
 //! peers a user would otherwise pick, measured side by side in one run.
 //!
 //! ```text
-//! cargo run --release --example latency            # full run (~1 min)
+//! cargo run --release --example latency            # full run (~1.5 min)
 //! cargo run --release --example latency -- --quick # CI smoke run
 //! cargo run --release --example latency -- --json  # machine-readable
 //! cargo run --release --example latency -- --svg c2c.svg  # core-to-core heat map
@@ -15,6 +15,11 @@
 //! The streaming rows (issue 11: tokio tasks and a forwarding thread, or
 //! three parking threads, on two CPUs) run in the same rounds and report
 //! ns per order as ratios to tokio::sync::mpsc and crossbeam-channel.
+//! The `corelane::sched` rows (issue 12: cross-core wake, a ping-pong
+//! between two runtime cores over tokio::sync::mpsc, a waker slot and spsc
+//! rings; `High`-task delay under full `Low` load; `latency/sched_row.rs`)
+//! run in the same rounds too, beside the spsc ring's round trip and
+//! tokio's figures (two pinned current_thread runtimes; multi_thread).
 //!
 //! Every figure is looked up by its row's name (the rings' `Ring::NAME`, the
 //! floors' and multicast rows' constants), never by position. With `--json`
@@ -31,6 +36,8 @@ mod multicast_row;
 mod report;
 #[path = "../benches/common/rings.rs"]
 mod rings;
+#[path = "latency/sched_row.rs"]
+mod sched_row;
 #[path = "../benches/common/stream.rs"]
 mod stream;
 #[path = "latency/targets.rs"]
@@ -99,6 +106,8 @@ struct Sizes {
     items: u64,
     /// Orders per streaming run (ping-pong: 1/PING_ITEMS_DIVISOR of them).
     stream_items: u64,
+    /// The sched rows' samples and wakes per round.
+    sched: sched_row::Sizes,
 }
 
 impl Sizes {
@@ -110,6 +119,11 @@ impl Sizes {
                 samples: 2_000,
                 items: 200_000,
                 stream_items: 20_000,
+                sched: sched_row::Sizes {
+                    busy_samples: 2_000,
+                    park_samples: 100,
+                    prio_wakes: 30,
+                },
             }
         } else {
             Sizes {
@@ -118,6 +132,11 @@ impl Sizes {
                 samples: 20_000,
                 items: 5_000_000,
                 stream_items: 200_000,
+                sched: sched_row::Sizes {
+                    busy_samples: 20_000,
+                    park_samples: 1_000,
+                    prio_wakes: 500,
+                },
             }
         }
     }
@@ -248,6 +267,8 @@ struct Results {
     /// capacity.
     streams: Vec<StreamRow>,
     multicast: Vec<McRow>,
+    /// The `corelane::sched` rows.
+    sched: sched_row::SchedRows,
     timer: Vec<(&'static str, f64)>,
     /// Where the timer row ran.
     timer_place: String,
@@ -344,7 +365,8 @@ fn print_topology(topo: &Topology, placement: Option<&str>, matrix: &c2c::Matrix
     println!("core-to-core cache-line round trip, median ns:\n{matrix}");
 }
 
-/// The interleaved rounds, then the timer row.
+/// The interleaved rounds (ring, multicast, streaming and sched rows), then
+/// the timer row.
 fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
     let table = benches();
     let mut rings: Vec<Row> = table.iter().map(|b| Row::new(b.name)).collect();
@@ -362,6 +384,8 @@ fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
     for (s, cap) in &stream_runs {
         (s.run)(cpus, *cap, s.items(sizes.stream_items / 10).max(1));
     }
+    let mut sched = sched_row::SchedRows::new();
+    sched_row::SchedRows::warm_up(cpus);
     for _round in 0..sizes.rounds {
         for (b, row) in table.iter().zip(&mut rings) {
             if let Some(rtt) = b.rtt {
@@ -379,6 +403,7 @@ fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
             let took = (s.run)(cpus, *cap, items);
             row.ns.push(took.as_nanos() as f64 / items as f64);
         }
+        sched.run_round(cpus, &sizes.sched, BATCH);
     }
     let (timer, timer_place) = run_timer(cpus.map(|c| c.0), quick);
     Results {
@@ -386,6 +411,7 @@ fn measure(cpus: Cpus, sizes: &Sizes, quick: bool) -> Results {
         rings,
         streams,
         multicast,
+        sched,
         timer,
         timer_place,
     }

@@ -7,13 +7,19 @@ use crate::rings::{
     ArrayQueue, CbChannel, CorelaneMpmc, CorelaneMpsc, CorelaneSpsc, CorelaneSpscBatch,
     CorelaneSpscNoNotify, Nexus, Ring, Ringbuf, Rtrb,
 };
+use crate::sched_row::{
+    MPSC_BUSY, MPSC_PARK, MPSC_SPIN, MPSC_TOKIO, PRIO_TIMER_CORELANE, PRIO_TIMER_TOKIO,
+    PRIO_WAKE_CORELANE, PRIO_WAKE_TOKIO, QUANTUM, SLOT_BUSY, SPSC_BUSY,
+};
 use crate::stream::{
     ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PARK_PING_CORELANE,
     PARK_PING_CROSSBEAM, PING_CORELANE, PING_TOKIO,
 };
 use crate::{Results, FLOOR_ONE_LINE, FLOOR_TWO_LINES};
 
-use Figure::{Multicast, PeerRtt, PeerTput, Rtt, Stream, Tput};
+use Figure::{
+    Multicast, PeerRtt, PeerTput, PrioP50, PrioP99, Quantum, Rtt, SchedRtt, Stream, Tput,
+};
 use Goal::{AtLeast, AtMost, Info};
 
 /// The single-item SPSC peers the SPSC targets compare against.
@@ -36,6 +42,15 @@ enum Figure {
     /// A streaming row's median ns per order (or per round trip), at a
     /// capacity.
     Stream(&'static str, usize),
+    /// A sched cross-core wake row's median round trip.
+    SchedRtt(&'static str),
+    /// A priority-isolation row's median delay (median of per-round p50s).
+    PrioP50(&'static str),
+    /// A priority-isolation row's p99 delay (over every round's samples).
+    PrioP99(&'static str),
+    /// The sched quantum of the priority-isolation row, ns (a setting,
+    /// not a measurement).
+    Quantum,
 }
 
 /// Which way a ratio must fall.
@@ -65,7 +80,7 @@ const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec 
 }
 
 #[rustfmt::skip]
-static TARGETS: [Spec; 15] = [
+static TARGETS: [Spec; 25] = [
     spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
     spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
     spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
@@ -84,6 +99,20 @@ static TARGETS: [Spec; 15] = [
     spec("park stream cap 64 / crossbeam-channel bounded", Stream(PARK_CORELANE, 64), Stream(PARK_CROSSBEAM, 64), AtMost(1.00)),
     spec("park stream cap 1024 / crossbeam-channel bounded", Stream(PARK_CORELANE, 1024), Stream(PARK_CROSSBEAM, 1024), AtMost(1.00)),
     spec("park ping-pong / crossbeam-channel bounded", Stream(PARK_PING_CORELANE, 64), Stream(PARK_PING_CROSSBEAM, 64), Info("Park's spin policy when every wait is a round trip")),
+    // sched (issue 12). Cross-core wake: ping-pong over tokio::sync::mpsc
+    // (every message wakes the other core's task). The issue's BusyPoll
+    // target is on one-way latency; both sides here are round trips (two
+    // one-way trips each), so the ratio is the same.
+    spec("sched wake BusyPoll / spsc ring, round trips (= one-way ratio)", SchedRtt(MPSC_BUSY), Rtt(SPSC), AtMost(2.00)),
+    spec("sched wake BusyPoll / tokio current_thread x2 pinned", SchedRtt(MPSC_BUSY), SchedRtt(MPSC_TOKIO), Info("tokio's threads park when idle")),
+    spec("sched wake Park / tokio current_thread x2 pinned", SchedRtt(MPSC_PARK), SchedRtt(MPSC_TOKIO), AtMost(0.50)),
+    spec("sched wake Spin(50 µs) default / tokio current_thread x2", SchedRtt(MPSC_SPIN), SchedRtt(MPSC_TOKIO), Info("spin, then park")),
+    spec("sched wake BusyPoll, waker slot / spsc ring, round trips", SchedRtt(SLOT_BUSY), Rtt(SPSC), Info("the wake without tokio mpsc's cost")),
+    spec("sched BusyPoll over spsc rings / spsc ring (ring spin, no wake)", SchedRtt(SPSC_BUSY), Rtt(SPSC), Info("see the wakes column")),
+    spec("High p99, thread wake: corelane / quantum (50 µs)", PrioP99(PRIO_WAKE_CORELANE), Quantum, AtMost(1.00)),
+    spec("High p99, thread wake: corelane / tokio multi_thread 2", PrioP99(PRIO_WAKE_CORELANE), PrioP99(PRIO_WAKE_TOKIO), AtMost(0.10)),
+    spec("High p50, thread wake: corelane / tokio multi_thread 2", PrioP50(PRIO_WAKE_CORELANE), PrioP50(PRIO_WAKE_TOKIO), Info("the median beside the p99")),
+    spec("High p99, timer: corelane (tick 10 µs) / tokio (1 ms grain)", PrioP99(PRIO_TIMER_CORELANE), PrioP99(PRIO_TIMER_TOKIO), Info("mostly tokio's timer grain")),
 ];
 
 /// A target's ratio in this run.
@@ -137,5 +166,9 @@ fn figure(r: &Results, f: Figure) -> f64 {
             .fold(0.0, f64::max),
         Multicast(name) => r.multicast(name).p50(),
         Stream(name, cap) => r.stream(name, cap).p50(),
+        SchedRtt(name) => r.sched.wake(name).p50(),
+        PrioP50(name) => r.sched.prio(name).p50(),
+        PrioP99(name) => r.sched.prio(name).p99(),
+        Quantum => QUANTUM.as_nanos() as f64,
     }
 }
