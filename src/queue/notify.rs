@@ -359,9 +359,19 @@ impl Notify {
             drop(slow);
             one.into_iter().for_each(Waker::wake);
         } else {
-            let all = std::mem::take(&mut slow.wakers);
+            let mut all = std::mem::take(&mut slow.wakers);
             drop(slow);
-            wake_all(all);
+            let panic = wake_all(&mut all);
+            // Hand the (now empty) buffer back so the next registration
+            // does not allocate, unless a registration came in meanwhile.
+            let mut slow = self.slow.lock();
+            if slow.wakers.capacity() == 0 {
+                slow.wakers = all;
+            }
+            drop(slow);
+            if let Some(payload) = panic {
+                std::panic::resume_unwind(payload);
+            }
         }
     }
 
@@ -601,9 +611,11 @@ impl Notify {
 /// panic is resumed (later ones are dropped: one panic is all a caller can
 /// take).
 #[cold]
-fn wake_all(wakers: Vec<Waker>) {
+/// Wakes (and empties) `wakers`, every one even if some panic; returns the
+/// first panic's payload for the caller to resume.
+fn wake_all(wakers: &mut Vec<Waker>) -> Option<Box<dyn std::any::Any + Send>> {
     let mut first_panic = None;
-    for waker in wakers {
+    for waker in wakers.drain(..) {
         // AssertUnwindSafe: the closure owns the waker, which is consumed
         // whether `wake` returns or unwinds; nothing of ours is left half
         // changed (the lock is released and the count already taken).
@@ -611,9 +623,7 @@ fn wake_all(wakers: Vec<Waker>) {
             first_panic.get_or_insert(payload);
         }
     }
-    if let Some(payload) = first_panic {
-        std::panic::resume_unwind(payload);
-    }
+    first_panic
 }
 
 /// The cell's protocol as the loom models in `loom-tests/` drive it (loom

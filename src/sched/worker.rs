@@ -384,7 +384,8 @@ impl Worker {
             prefer_ring: std::array::from_fn(|_| Cell::new(false)),
             counters: Counters::default(),
             expired: RefCell::new(Vec::new()),
-            steal_buf: RefCell::new(Vec::new()),
+            // A steal takes at most half a ring: no allocation per steal.
+            steal_buf: RefCell::new(Vec::with_capacity(shared.config.steal_capacity)),
             shared,
         }
     }
