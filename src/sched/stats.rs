@@ -36,14 +36,18 @@ pub(crate) struct Counters {
 /// Merged into the public `hdrhistogram` at publication.
 pub(crate) struct DelayHist {
     counts: Box<[u64; 64 * 16]>,
-    any: bool,
+    /// The range of buckets touched since the last drain (`lo > hi`: none),
+    /// so a drain walks only those (a core publishes whenever it parks).
+    lo: usize,
+    hi: usize,
 }
 
 impl DelayHist {
     fn new() -> DelayHist {
         DelayHist {
             counts: Box::new([0; 64 * 16]),
-            any: false,
+            lo: usize::MAX,
+            hi: 0,
         }
     }
 
@@ -69,23 +73,30 @@ impl DelayHist {
 
     #[inline]
     fn record(&mut self, v: u64) {
-        self.counts[Self::index(v)] += 1;
-        self.any = true;
+        let i = Self::index(v);
+        self.counts[i] += 1;
+        self.lo = self.lo.min(i);
+        self.hi = self.hi.max(i);
     }
 
     /// Moves the counts into `h` (each at its bucket's midpoint).
     fn drain_into(&mut self, h: &mut Histogram<u64>) {
-        if !self.any {
+        if self.lo > self.hi {
             return;
         }
-        for (i, c) in self.counts.iter_mut().enumerate() {
+        let (lo, hi) = (self.lo, self.hi);
+        for (i, c) in self.counts[lo..=hi]
+            .iter_mut()
+            .enumerate()
+            .map(|(k, c)| (k + lo, c))
+        {
             if *c != 0 {
                 let (lo, width) = Self::bucket(i);
                 h.saturating_record_n((lo + width / 2).clamp(1, MAX_NS), *c);
                 *c = 0;
             }
         }
-        self.any = false;
+        (self.lo, self.hi) = (usize::MAX, 0);
     }
 }
 
