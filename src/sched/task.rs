@@ -155,10 +155,21 @@ impl<F: Future> TaskCell<F> {
     /// Drops the user's future, swallowing a panic from its destructor
     /// (there is nowhere to report it; the task's outcome is already set).
     fn drop_inner(self: Pin<&mut Self>) {
-        // SAFETY: we never move the future; `set(None)` drops it in place,
-        // which pinning allows.
-        let slot = unsafe { &mut self.get_unchecked_mut().fut };
-        let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        // SAFETY: we never move the future; `drop_quietly` drops it in
+        // place, which pinning allows.
+        drop_quietly(unsafe { &mut self.get_unchecked_mut().fut });
+    }
+}
+
+/// Drops `*slot` in place (`None` afterwards). A panic from the destructor
+/// is swallowed and its payload leaked (its own destructor could panic
+/// too): async-task drops task futures and outputs under `abort_on_panic`,
+/// so a panic escaping there would abort the process.
+pub(crate) fn drop_quietly<T>(slot: &mut Option<T>) {
+    if slot.is_some() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *slot = None)) {
+            std::mem::forget(payload);
+        }
     }
 }
 
@@ -229,7 +240,10 @@ impl<F: Future> Drop for TaskCell<F> {
             let shared = &self.meta().shared;
             worker::deregister(shared, core as usize, slot);
         }
-        // The user's future (if still there) drops after this, in place.
+        // The user's future, if still there (shutdown, a closed task): in
+        // place, and not through the drop glue, whose panic would escape
+        // into async-task's `abort_on_panic` (see `drop_quietly`).
+        drop_quietly(&mut self.fut);
     }
 }
 
