@@ -6,7 +6,7 @@
 //! instead of the end of the whole test run. Scenarios that used to hang
 //! run under a watchdog.
 
-use corelane::sched::{Idle, Priority, Runtime};
+use corelane::sched::{self, Idle, Priority, Runtime};
 use std::time::Duration;
 
 fn rt(cores: usize) -> Runtime {
@@ -65,5 +65,37 @@ fn shutdown_drops_a_future_whose_drop_panics() {
         }));
         std::thread::sleep(Duration::from_millis(20));
         rt.shutdown(Duration::from_secs(5)).unwrap();
+    });
+}
+
+// A detached task's output whose destructor panics: async-task drops it
+// under `abort_on_panic` inside `Runnable::run`: the process aborted.
+#[test]
+fn detached_output_whose_drop_panics() {
+    in_child("detached_output_whose_drop_panics", || {
+        let rt = rt(1);
+        let v = rt.block_on(async {
+            drop(sched::spawn(Priority::High, async { PanicOnDrop }));
+            sched::yield_now().await;
+            sched::spawn(Priority::Normal, async { 7 }).await.unwrap()
+        });
+        assert_eq!(v, 7);
+    });
+}
+
+// The same with a panic payload whose destructor panics (the output of a
+// detached task that panicked is its `JoinError`).
+#[test]
+fn detached_panic_payload_whose_drop_panics() {
+    in_child("detached_panic_payload_whose_drop_panics", || {
+        let rt = rt(1);
+        let v = rt.block_on(async {
+            drop(sched::spawn(Priority::High, async {
+                std::panic::panic_any(PanicOnDrop)
+            }));
+            sched::yield_now().await;
+            sched::spawn(Priority::Normal, async { 7 }).await.unwrap()
+        });
+        assert_eq!(v, 7);
     });
 }

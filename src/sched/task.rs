@@ -174,16 +174,14 @@ pub(crate) fn drop_quietly<T>(slot: &mut Option<T>) {
 }
 
 impl<F: Future> Future for TaskCell<F> {
-    type Output = Result<F::Output, JoinError>;
+    type Output = Outcome<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Aborted before this poll (rule 5; the first poll of a task that
         // was never registered finds the flag here).
         if self.meta().aborted() {
             self.as_mut().drop_inner();
-            return Poll::Ready(Err(JoinError {
-                repr: Repr::Cancelled,
-            }));
+            return Poll::Ready(Outcome::cancelled());
         }
         // SAFETY: structural pinning of `fut`: it is never moved out, only
         // dropped in place (`drop_inner`).
@@ -198,13 +196,13 @@ impl<F: Future> Future for TaskCell<F> {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => {
                 self.as_mut().drop_inner();
-                return Poll::Ready(Ok(v));
+                return Poll::Ready(Outcome(Some(Ok(v))));
             }
             Err(payload) => {
                 self.as_mut().drop_inner();
-                return Poll::Ready(Err(JoinError {
+                return Poll::Ready(Outcome(Some(Err(JoinError {
                     repr: Repr::Panic(payload),
-                }));
+                }))));
             }
         }
         // Pending: the task now waits for something, so it must be
@@ -224,9 +222,7 @@ impl<F: Future> Future for TaskCell<F> {
                     // `abort` may have read `reg` before our store: it
                     // sent no wake-up, so act on the flag now.
                     self.as_mut().drop_inner();
-                    return Poll::Ready(Err(JoinError {
-                        repr: Repr::Cancelled,
-                    }));
+                    return Poll::Ready(Outcome::cancelled());
                 }
             }
         }
@@ -244,6 +240,30 @@ impl<F: Future> Drop for TaskCell<F> {
         // place, and not through the drop glue, whose panic would escape
         // into async-task's `abort_on_panic` (see `drop_quietly`).
         drop_quietly(&mut self.fut);
+    }
+}
+
+/// A task's result as async-task stores it. async-task drops the result of
+/// a detached task inside `Runnable::run`, under `abort_on_panic`; dropping
+/// an `Outcome` swallows a panic from the destructor of the value (or of a
+/// panic payload), so such a task cannot abort the process.
+pub(crate) struct Outcome<T>(Option<Result<T, JoinError>>);
+
+impl<T> Outcome<T> {
+    fn cancelled() -> Self {
+        Outcome(Some(Err(JoinError {
+            repr: Repr::Cancelled,
+        })))
+    }
+
+    fn into_inner(mut self) -> Result<T, JoinError> {
+        self.0.take().expect("an outcome is taken once")
+    }
+}
+
+impl<T> Drop for Outcome<T> {
+    fn drop(&mut self) {
+        drop_quietly(&mut self.0);
     }
 }
 
@@ -309,13 +329,14 @@ where
 /// # Ok::<(), corelane::sched::Error>(())
 /// ```
 pub struct JoinHandle<T> {
-    task: Option<async_task::FallibleTask<Result<T, JoinError>, Meta>>,
+    task: Option<async_task::FallibleTask<Outcome<T>, Meta>>,
     /// The task's metadata (async-task's fallible handle does not lend it).
     meta: NonNull<Meta>,
 }
 
-// SAFETY: a `JoinHandle<T>` is async-task's `FallibleTask<T, Meta>` (Send
-// when `T: Send`, Sync always, because `Meta: Send + Sync`) plus a pointer
+// SAFETY: a `JoinHandle<T>` is async-task's `FallibleTask<Outcome<T>, Meta>`
+// (Send when `T: Send`, an `Outcome<T>` being an optional
+// `Result<T, JoinError>`; Sync always, because `Meta: Send + Sync`) plus a pointer
 // to that task's `Meta`, through which it only makes shared references
 // (`Meta` is `Sync`: atomics and immutable fields). The pointer stays valid
 // while the handle holds its reference on the task (see `JoinHandle::meta`).
@@ -398,9 +419,14 @@ impl<T> Future for JoinHandle<T> {
                 self.task = None;
                 // `None`: the task's runnable was dropped before it finished
                 // (the runtime shut down).
-                Poll::Ready(out.unwrap_or(Err(JoinError {
-                    repr: Repr::Cancelled,
-                })))
+                Poll::Ready(out.map_or_else(
+                    || {
+                        Err(JoinError {
+                            repr: Repr::Cancelled,
+                        })
+                    },
+                    Outcome::into_inner,
+                ))
             }
         }
     }
