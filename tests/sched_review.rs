@@ -7,6 +7,10 @@
 //! run under a watchdog.
 
 use corelane::sched::{self, Idle, Priority, Runtime};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 fn rt(cores: usize) -> Runtime {
@@ -43,6 +47,19 @@ fn in_child(test: &str, scenario: impl FnOnce()) {
         stdout.contains("1 passed"),
         "child `{test}` ran nothing:\n{stdout}"
     );
+}
+
+/// Runs `f` on a thread and waits at most `limit` for it.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => v,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {limit:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("panicked (see above)"),
+    }
 }
 
 struct PanicOnDrop;
@@ -98,4 +115,66 @@ fn detached_panic_payload_whose_drop_panics() {
         });
         assert_eq!(v, 7);
     });
+}
+
+/// A waker whose `wake` panics.
+struct PanicOnWake;
+
+impl Wake for PanicOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("PanicOnWake woken");
+    }
+}
+
+/// A waker whose last reference panics when it is dropped.
+struct WakerPanicOnDrop;
+
+impl Wake for WakerPanicOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for WakerPanicOnDrop {
+    fn drop(&mut self) {
+        panic!("WakerPanicOnDrop dropped");
+    }
+}
+
+// A task polls a `Sleep` with its own waker, whose `wake` panics. The core
+// woke it from `fire_timers`, outside any task: the panic unwound out of
+// the worker loop and killed the core (block_on never returned).
+#[test]
+fn timer_waker_that_panics_does_not_kill_the_core() {
+    let rt = rt(1);
+    let v = within(Duration::from_secs(10), move || {
+        let v = rt.block_on(async {
+            let mut s = sched::sleep(Duration::from_millis(1));
+            {
+                let w = Waker::from(Arc::new(PanicOnWake));
+                let mut cx = Context::from_waker(&w);
+                assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+            }
+            sched::sleep(Duration::from_millis(10)).await; // s fires meanwhile
+            drop(s);
+            1
+        });
+        rt.shutdown(Duration::from_secs(5)).unwrap();
+        v
+    });
+    assert_eq!(v, 1);
+}
+
+// A waker left in the timer wheel (its `Sleep` leaked) whose drop panics:
+// shutdown drops the wheel on the core, the panic killed that core before
+// it reached the shutdown barrier, and the other core waited there forever.
+#[test]
+fn timer_waker_whose_drop_panics_does_not_wedge_shutdown() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let mut s = sched::sleep(Duration::from_secs(60));
+        let w = Waker::from(Arc::new(WakerPanicOnDrop));
+        let mut cx = Context::from_waker(&w);
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        std::mem::forget(s); // the wheel now holds the other reference
+    });
+    assert_eq!(rt.shutdown(Duration::from_secs(3)), Ok(()));
 }

@@ -534,9 +534,11 @@ impl Worker {
                 any |= !left.is_empty();
                 left.into_iter().for_each(dispose_here);
             }
-            // Timers hold wakers only; dropping them frees references.
+            // Timers hold wakers only; dropping them frees references. A
+            // waker a task made itself may panic when dropped: that must
+            // not kill the core before the next barrier.
             let timers = std::mem::take(&mut *self.wheel.borrow_mut());
-            drop(timers);
+            quietly(|| drop(timers));
             if !any {
                 break;
             }
@@ -599,7 +601,10 @@ impl Worker {
         let mut buf = std::mem::take(&mut *self.expired.borrow_mut());
         self.wheel.borrow_mut().advance(now, |w| buf.push(w));
         for w in buf.drain(..) {
-            w.wake(); // may schedule onto our queues: no borrow held
+            // May schedule onto our queues: no borrow held. A task can arm
+            // a timer with a waker of its own (a combinator's, say), whose
+            // wake may panic: the panic is that waker's, not the core's.
+            quietly(|| w.wake());
         }
         *self.expired.borrow_mut() = buf;
     }
@@ -838,6 +843,14 @@ impl Worker {
         let live = self.registry.borrow().len;
         let mut p = self.remote().published.lock();
         self.counters.publish_into(&mut p, depth, live);
+    }
+}
+
+/// Runs `f`, swallowing a panic (its payload leaked: its own destructor
+/// could panic too). For user code the loop calls outside any task.
+fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
     }
 }
 
