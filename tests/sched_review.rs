@@ -9,9 +9,9 @@
 use corelane::sched::{self, Idle, Priority, Runtime};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn rt(cores: usize) -> Runtime {
     Runtime::builder()
@@ -177,4 +177,37 @@ fn timer_waker_whose_drop_panics_does_not_wedge_shutdown() {
         std::mem::forget(s); // the wheel now holds the other reference
     });
     assert_eq!(rt.shutdown(Duration::from_secs(3)), Ok(()));
+}
+
+// Dropping a `Runtime` inside one of its own tasks waited (10 s) for every
+// core to stop, its own included, which cannot stop while it waits.
+#[test]
+fn dropping_the_runtime_inside_its_own_task_does_not_stall() {
+    let rt = rt(2);
+    let h = rt.handle();
+    // A pending task on the other core: shutdown still drops it.
+    let (dropped_tx, dropped_rx) = mpsc::channel::<()>();
+    drop(h.spawn_on(1, Priority::Low, async move {
+        let _tx = dropped_tx;
+        std::future::pending::<()>().await
+    }));
+    let slot = Arc::new(Mutex::new(Some(rt)));
+    let inside = slot.clone();
+    let (tx, rx) = mpsc::channel();
+    drop(h.spawn_on(0, Priority::Normal, async move {
+        let rt = inside.lock().unwrap().take();
+        let t0 = Instant::now();
+        drop(rt);
+        let _ = tx.send(t0.elapsed());
+    }));
+    let took = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(
+        dropped_rx.recv_timeout(Duration::from_secs(5)),
+        Err(mpsc::RecvTimeoutError::Disconnected),
+        "the pending task was dropped"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "dropping the runtime inside its own task blocked its core for {took:?}"
+    );
 }

@@ -241,7 +241,10 @@ impl Runtime {
     ///
     /// [`ShutdownTimeout`] if some core did not stop within `timeout` (a
     /// task blocking its thread): those threads are left running
-    /// detached.
+    /// detached. Called from one of the runtime's own tasks (dropping the
+    /// `Runtime` there included), it returns that error at once: the
+    /// caller's core cannot stop before the calling task returns, so the
+    /// cores are told to stop and finish detached.
     ///
     /// # Examples
     ///
@@ -256,6 +259,15 @@ impl Runtime {
         shared.shutdown.store(true, Ordering::Release);
         for remote in shared.cores.iter() {
             remote.doorbell.ring();
+        }
+        let on_own_core =
+            with_current(|w| std::ptr::eq(Arc::as_ptr(&w.shared), Arc::as_ptr(shared)));
+        if on_own_core == Some(true) {
+            // Waiting would block this core until the timeout: no core
+            // gets past the shutdown barrier without this one.
+            let stuck = *self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
+            self.threads.clear(); // detach
+            return Err(ShutdownTimeout { stuck });
         }
         let deadline = Instant::now() + timeout;
         let mut alive = self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
