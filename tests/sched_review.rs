@@ -211,3 +211,18 @@ fn dropping_the_runtime_inside_its_own_task_does_not_stall() {
         "dropping the runtime inside its own task blocked its core for {took:?}"
     );
 }
+
+// `interval(Duration::MAX)` ("never again after the first tick"): computing
+// the second tick's instant overflowed `Instant + Duration` and panicked.
+#[test]
+fn interval_with_a_huge_period() {
+    let rt = rt(1);
+    let second_tick_pending = rt.block_on(async {
+        let mut iv = sched::interval(Duration::MAX);
+        iv.tick().await;
+        sched::timeout(Duration::from_millis(5), iv.tick())
+            .await
+            .is_err()
+    });
+    assert!(second_tick_pending);
+}
