@@ -226,3 +226,18 @@ fn interval_with_a_huge_period() {
     });
     assert!(second_tick_pending);
 }
+
+// A huge wheel tick: the loop's next timer check `now + tick` overflowed
+// (a panic in debug builds, which killed the core; block_on never returned).
+#[test]
+fn huge_tick_does_not_overflow_the_loop_clock() {
+    let rt = Runtime::builder()
+        .cores([0])
+        .pin(false)
+        .idle(Idle::Park)
+        .tick(Duration::MAX)
+        .build()
+        .unwrap();
+    let v = within(Duration::from_secs(10), move || rt.block_on(async { 5 }));
+    assert_eq!(v, 5);
+}

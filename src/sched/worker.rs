@@ -584,11 +584,13 @@ impl Worker {
 
     /// Once per wheel tick: fire due timers, publish statistics now and then.
     fn periodic(&self, now: Ticks) {
-        self.next_check.set(now + self.check_every);
+        // Saturating: `check_every` is up to `u64::MAX` for a huge
+        // `Builder::tick`.
+        self.next_check.set(now.saturating_add(self.check_every));
         self.fire_timers();
         if now >= self.next_publish.get() {
             self.next_publish
-                .set(now + clock::from_duration(Duration::from_millis(1)));
+                .set(now.saturating_add(clock::from_duration(Duration::from_millis(1))));
             self.publish();
         }
     }
