@@ -241,3 +241,21 @@ fn huge_tick_does_not_overflow_the_loop_clock() {
     let v = within(Duration::from_secs(10), move || rt.block_on(async { 5 }));
     assert_eq!(v, 5);
 }
+
+// `Idle::Spin(d)` compared against `d.as_nanos() as u64`, which wraps: a
+// spin of 2^64 ns (584 years, "spin, never park") became 0 ns.
+#[test]
+fn huge_spin_does_not_wrap_to_zero() {
+    let spin = Duration::new(18_446_744_073, 709_551_616); // 2^64 ns
+    let rt = Runtime::builder()
+        .cores([0])
+        .pin(false)
+        .idle(Idle::Spin(spin))
+        .build()
+        .unwrap();
+    rt.block_on(async {});
+    std::thread::sleep(Duration::from_millis(20));
+    rt.block_on(async {});
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(rt.stats().cores[0].parks, 0, "a 584-year spin parked");
+}

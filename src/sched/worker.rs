@@ -570,7 +570,9 @@ impl Worker {
                 Idle::BusyPoll => crate::sync::spin_hint(),
                 Idle::Spin(d) => {
                     let start = *idle_since.get_or_insert(now);
-                    if clock::to_nanos(now.saturating_sub(start)) < d.as_nanos() as u64 {
+                    // Saturating (not `as`, which wraps: 2^64 ns became 0).
+                    let spin_ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                    if clock::to_nanos(now.saturating_sub(start)) < spin_ns {
                         crate::sync::spin_hint();
                     } else {
                         self.park();
