@@ -259,3 +259,26 @@ fn huge_spin_does_not_wrap_to_zero() {
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(rt.stats().cores[0].parks, 0, "a 584-year spin parked");
 }
+
+// A JoinHandle polled with a waker whose `wake` panics: the core wakes the
+// awaiter when the task finishes, inside `Runnable::run`, where async-task
+// wakes it under `abort_on_panic`: the process aborted.
+#[test]
+fn join_handle_awaiter_that_panics() {
+    in_child("join_handle_awaiter_that_panics", || {
+        let rt = rt(1);
+        let mut h = rt.spawn_on(0, Priority::Normal, async {
+            sched::sleep(Duration::from_millis(10)).await;
+            1
+        });
+        {
+            let w = Waker::from(Arc::new(PanicOnWake));
+            let mut cx = Context::from_waker(&w);
+            assert!(Pin::new(&mut h).poll(&mut cx).is_pending());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(h.is_finished());
+        drop(h);
+        rt.shutdown(Duration::from_secs(5)).unwrap();
+    });
+}
