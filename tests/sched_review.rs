@@ -282,3 +282,12 @@ fn join_handle_awaiter_that_panics() {
         rt.shutdown(Duration::from_secs(5)).unwrap();
     });
 }
+
+// `shutdown(Duration::MAX)` ("wait as long as it takes"): the deadline
+// `Instant::now() + timeout` overflowed and panicked in the caller.
+#[test]
+fn shutdown_with_an_unbounded_timeout() {
+    let rt = rt(1);
+    assert_eq!(rt.block_on(async { 3 }), 3);
+    assert_eq!(rt.shutdown(Duration::MAX), Ok(()));
+}

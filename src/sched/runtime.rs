@@ -269,10 +269,13 @@ impl Runtime {
             self.threads.clear(); // detach
             return Err(ShutdownTimeout { stuck });
         }
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout past what an `Instant` holds, i.e. no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         let mut alive = self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
         while *alive > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 let stuck = *alive;
                 drop(alive);
