@@ -241,7 +241,10 @@ impl Runtime {
     ///
     /// [`ShutdownTimeout`] if some core did not stop within `timeout` (a
     /// task blocking its thread): those threads are left running
-    /// detached.
+    /// detached. Called from one of the runtime's own tasks (dropping the
+    /// `Runtime` there included), it returns that error at once: the
+    /// caller's core cannot stop before the calling task returns, so the
+    /// cores are told to stop and finish detached.
     ///
     /// # Examples
     ///
@@ -257,10 +260,22 @@ impl Runtime {
         for remote in shared.cores.iter() {
             remote.doorbell.ring();
         }
-        let deadline = Instant::now() + timeout;
+        let on_own_core =
+            with_current(|w| std::ptr::eq(Arc::as_ptr(&w.shared), Arc::as_ptr(shared)));
+        if on_own_core == Some(true) {
+            // Waiting would block this core until the timeout: no core
+            // gets past the shutdown barrier without this one.
+            let stuck = *self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
+            self.threads.clear(); // detach
+            return Err(ShutdownTimeout { stuck });
+        }
+        // `None`: a timeout past what an `Instant` holds, i.e. no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         let mut alive = self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
         while *alive > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 let stuck = *alive;
                 drop(alive);

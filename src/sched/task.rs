@@ -35,14 +35,15 @@
 use super::inbox::Msg;
 use super::worker::{self, Shared};
 use super::Priority;
-use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicU8, Mutex, Ordering};
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// How a task may move between cores.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -155,24 +156,33 @@ impl<F: Future> TaskCell<F> {
     /// Drops the user's future, swallowing a panic from its destructor
     /// (there is nowhere to report it; the task's outcome is already set).
     fn drop_inner(self: Pin<&mut Self>) {
-        // SAFETY: we never move the future; `set(None)` drops it in place,
-        // which pinning allows.
-        let slot = unsafe { &mut self.get_unchecked_mut().fut };
-        let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        // SAFETY: we never move the future; `drop_quietly` drops it in
+        // place, which pinning allows.
+        drop_quietly(unsafe { &mut self.get_unchecked_mut().fut });
+    }
+}
+
+/// Drops `*slot` in place (`None` afterwards). A panic from the destructor
+/// is swallowed and its payload leaked (its own destructor could panic
+/// too): async-task drops task futures and outputs under `abort_on_panic`,
+/// so a panic escaping there would abort the process.
+pub(crate) fn drop_quietly<T>(slot: &mut Option<T>) {
+    if slot.is_some() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *slot = None)) {
+            std::mem::forget(payload);
+        }
     }
 }
 
 impl<F: Future> Future for TaskCell<F> {
-    type Output = Result<F::Output, JoinError>;
+    type Output = Outcome<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Aborted before this poll (rule 5; the first poll of a task that
         // was never registered finds the flag here).
         if self.meta().aborted() {
             self.as_mut().drop_inner();
-            return Poll::Ready(Err(JoinError {
-                repr: Repr::Cancelled,
-            }));
+            return Poll::Ready(Outcome::cancelled());
         }
         // SAFETY: structural pinning of `fut`: it is never moved out, only
         // dropped in place (`drop_inner`).
@@ -183,17 +193,21 @@ impl<F: Future> Future for TaskCell<F> {
             // async-task never polls a completed future; be defensive.
             None => return Poll::Pending,
         };
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        // A JoinHandle awaited with exactly this waker needs no relay.
+        let outer = POLLING.replace(cx.waker().data());
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        POLLING.set(outer);
+        match polled {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => {
                 self.as_mut().drop_inner();
-                return Poll::Ready(Ok(v));
+                return Poll::Ready(Outcome(Some(Ok(v))));
             }
             Err(payload) => {
                 self.as_mut().drop_inner();
-                return Poll::Ready(Err(JoinError {
+                return Poll::Ready(Outcome(Some(Err(JoinError {
                     repr: Repr::Panic(payload),
-                }));
+                }))));
             }
         }
         // Pending: the task now waits for something, so it must be
@@ -213,9 +227,7 @@ impl<F: Future> Future for TaskCell<F> {
                     // `abort` may have read `reg` before our store: it
                     // sent no wake-up, so act on the flag now.
                     self.as_mut().drop_inner();
-                    return Poll::Ready(Err(JoinError {
-                        repr: Repr::Cancelled,
-                    }));
+                    return Poll::Ready(Outcome::cancelled());
                 }
             }
         }
@@ -229,7 +241,34 @@ impl<F: Future> Drop for TaskCell<F> {
             let shared = &self.meta().shared;
             worker::deregister(shared, core as usize, slot);
         }
-        // The user's future (if still there) drops after this, in place.
+        // The user's future, if still there (shutdown, a closed task): in
+        // place, and not through the drop glue, whose panic would escape
+        // into async-task's `abort_on_panic` (see `drop_quietly`).
+        drop_quietly(&mut self.fut);
+    }
+}
+
+/// A task's result as async-task stores it. async-task drops the result of
+/// a detached task inside `Runnable::run`, under `abort_on_panic`; dropping
+/// an `Outcome` swallows a panic from the destructor of the value (or of a
+/// panic payload), so such a task cannot abort the process.
+pub(crate) struct Outcome<T>(Option<Result<T, JoinError>>);
+
+impl<T> Outcome<T> {
+    fn cancelled() -> Self {
+        Outcome(Some(Err(JoinError {
+            repr: Repr::Cancelled,
+        })))
+    }
+
+    fn into_inner(mut self) -> Result<T, JoinError> {
+        self.0.take().expect("an outcome is taken once")
+    }
+}
+
+impl<T> Drop for Outcome<T> {
+    fn drop(&mut self) {
+        drop_quietly(&mut self.0);
     }
 }
 
@@ -269,6 +308,7 @@ where
         JoinHandle {
             task: Some(task.fallible()),
             meta,
+            relay: None,
         },
     )
 }
@@ -295,19 +335,24 @@ where
 /// # Ok::<(), corelane::sched::Error>(())
 /// ```
 pub struct JoinHandle<T> {
-    task: Option<async_task::FallibleTask<Result<T, JoinError>, Meta>>,
+    task: Option<async_task::FallibleTask<Outcome<T>, Meta>>,
     /// The task's metadata (async-task's fallible handle does not lend it).
     meta: NonNull<Meta>,
+    /// The awaiter relay, made the first time the handle is polled with a
+    /// waker that is not its polling task's own.
+    relay: Option<std::sync::Arc<Relay>>,
 }
 
-// SAFETY: a `JoinHandle<T>` is async-task's `FallibleTask<T, Meta>` (Send
-// when `T: Send`, Sync always, because `Meta: Send + Sync`) plus a pointer
+// SAFETY: a `JoinHandle<T>` is async-task's `FallibleTask<Outcome<T>, Meta>`
+// (Send when `T: Send`, an `Outcome<T>` being an optional
+// `Result<T, JoinError>`; Sync always, because `Meta: Send + Sync`) plus a pointer
 // to that task's `Meta`, through which it only makes shared references
-// (`Meta` is `Sync`: atomics and immutable fields). The pointer stays valid
+// (`Meta` is `Sync`: atomics and immutable fields), and an optional `Arc`
+// of a `Relay` (a mutex of a `Waker`: Send and Sync). The pointer stays valid
 // while the handle holds its reference on the task (see `JoinHandle::meta`).
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: as above: `&JoinHandle` only reaches `is_finished` (async-task's
-// `Task` is Sync for every `T`) and `&Meta`.
+// `Task` is Sync for every `T`) and `&Meta` (never the relay).
 unsafe impl<T> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
@@ -371,22 +416,95 @@ impl<T> JoinHandle<T> {
     }
 }
 
+thread_local! {
+    /// The data pointer of the waker of the task this thread is polling
+    /// (null when none).
+    static POLLING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// What a [`JoinHandle`] polled with any other waker than its polling
+/// task's own gives async-task as the awaiter. async-task wakes the awaiter
+/// inside `Runnable::run` (or the drop of a `Runnable`) on a core, under
+/// `abort_on_panic`: a caller's waker whose `wake` (or drop) panics would
+/// abort the process there. The relay forwards the wake with the panic
+/// swallowed. A task awaiting a handle directly (or through `join!` and the
+/// like, which pass its waker on) needs none and pays one thread-local read.
+struct Relay(Mutex<Option<Waker>>);
+
+impl Relay {
+    fn new() -> Relay {
+        Relay(Mutex::new(None))
+    }
+
+    /// The waker to forward to (the caller's: its clone and drop run here,
+    /// in the caller's context, outside the lock).
+    fn set(&self, waker: &Waker) {
+        if self.0.lock().as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return;
+        }
+        let new = waker.clone();
+        let old = self.0.lock().replace(new);
+        drop(old);
+    }
+}
+
+impl Wake for Relay {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        let w = self.0.lock().take();
+        if let Some(w) = w {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| w.wake())) {
+                std::mem::forget(payload);
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // The last reference may be async-task's (inside `abort_on_panic`).
+        let mut w = self.0.lock().take();
+        drop_quietly(&mut w);
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(task) = self.task.as_mut() else {
+        let this = &mut *self;
+        let Some(task) = this.task.as_mut() else {
             panic!("JoinHandle polled after it returned its output");
         };
-        match Pin::new(task).poll(cx) {
+        let data = cx.waker().data();
+        let own = !data.is_null() && POLLING.get() == data;
+        let polled = if own {
+            Pin::new(task).poll(cx)
+        } else {
+            let relay = this
+                .relay
+                .get_or_insert_with(|| std::sync::Arc::new(Relay::new()));
+            relay.set(cx.waker());
+            let waker = Waker::from(relay.clone());
+            Pin::new(task).poll(&mut Context::from_waker(&waker))
+        };
+        match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(out) => {
                 self.task = None;
                 // `None`: the task's runnable was dropped before it finished
                 // (the runtime shut down).
-                Poll::Ready(out.unwrap_or(Err(JoinError {
-                    repr: Repr::Cancelled,
-                })))
+                Poll::Ready(out.map_or_else(
+                    || {
+                        Err(JoinError {
+                            repr: Repr::Cancelled,
+                        })
+                    },
+                    Outcome::into_inner,
+                ))
             }
         }
     }

@@ -262,6 +262,11 @@ pub fn try_sleep_until(deadline: Instant) -> Result<Sleep, NoRuntime> {
     Ok(Sleep::new(deadline))
 }
 
+/// `at + d`, or [`far_future`] where that overflows.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or_else(far_future)
+}
+
 fn far_future() -> Instant {
     // About 30 years: far beyond any wheel horizon, which keeps it in its
     // overflow list.
@@ -445,16 +450,21 @@ impl Interval {
         }
         let fired = self.next;
         let now = Instant::now();
-        let mut next = fired + self.period;
+        // Checked: a huge period (`Duration::MAX` as "never again") would
+        // overflow `Instant + Duration`.
+        let mut next = later(fired, self.period);
         if next <= now {
             next = match self.behavior {
                 MissedTickBehavior::Burst => next,
-                MissedTickBehavior::Delay => now + self.period,
+                MissedTickBehavior::Delay => later(now, self.period),
                 MissedTickBehavior::Skip => {
                     let behind = now.duration_since(fired).as_nanos();
                     let p = self.period.as_nanos().max(1);
                     let periods = behind / p + 1;
-                    fired + Duration::from_nanos((p * periods).min(u64::MAX as u128) as u64)
+                    later(
+                        fired,
+                        Duration::from_nanos((p * periods).min(u64::MAX as u128) as u64),
+                    )
                 }
             };
         }

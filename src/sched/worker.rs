@@ -535,9 +535,11 @@ impl Worker {
                 any |= !left.is_empty();
                 left.into_iter().for_each(dispose_here);
             }
-            // Timers hold wakers only; dropping them frees references.
+            // Timers hold wakers only; dropping them frees references. A
+            // waker a task made itself may panic when dropped: that must
+            // not kill the core before the next barrier.
             let timers = std::mem::take(&mut *self.wheel.borrow_mut());
-            drop(timers);
+            quietly(|| drop(timers));
             if !any {
                 break;
             }
@@ -569,7 +571,9 @@ impl Worker {
                 Idle::BusyPoll => crate::sync::spin_hint(),
                 Idle::Spin(d) => {
                     let start = *idle_since.get_or_insert(now);
-                    if clock::to_nanos(now.saturating_sub(start)) < d.as_nanos() as u64 {
+                    // Saturating (not `as`, which wraps: 2^64 ns became 0).
+                    let spin_ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                    if clock::to_nanos(now.saturating_sub(start)) < spin_ns {
                         crate::sync::spin_hint();
                     } else {
                         self.park();
@@ -583,11 +587,13 @@ impl Worker {
 
     /// Once per wheel tick: fire due timers, publish statistics now and then.
     fn periodic(&self, now: Ticks) {
-        self.next_check.set(now + self.check_every);
+        // Saturating: `check_every` is up to `u64::MAX` for a huge
+        // `Builder::tick`.
+        self.next_check.set(now.saturating_add(self.check_every));
         self.fire_timers();
         if now >= self.next_publish.get() {
             self.next_publish
-                .set(now + clock::from_duration(Duration::from_millis(1)));
+                .set(now.saturating_add(clock::from_duration(Duration::from_millis(1))));
             self.publish();
         }
     }
@@ -600,7 +606,10 @@ impl Worker {
         let mut buf = std::mem::take(&mut *self.expired.borrow_mut());
         self.wheel.borrow_mut().advance(now, |w| buf.push(w));
         for w in buf.drain(..) {
-            w.wake(); // may schedule onto our queues: no borrow held
+            // May schedule onto our queues: no borrow held. A task can arm
+            // a timer with a waker of its own (a combinator's, say), whose
+            // wake may panic: the panic is that waker's, not the core's.
+            quietly(|| w.wake());
         }
         *self.expired.borrow_mut() = buf;
     }
@@ -839,6 +848,14 @@ impl Worker {
         let live = self.registry.borrow().len;
         let mut p = self.remote().published.lock();
         self.counters.publish_into(&mut p, depth, live);
+    }
+}
+
+/// Runs `f`, swallowing a panic (its payload leaked: its own destructor
+/// could panic too). For user code the loop calls outside any task.
+fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
     }
 }
 
