@@ -223,8 +223,10 @@ impl Runtime {
         self.handle.try_spawn_on(core, class, fut)
     }
 
-    /// Per-core counters and per-class queueing-delay histograms (each
-    /// core publishes about once a millisecond and whenever it parks).
+    /// Per-core counters and per-class queueing-delay histograms. Each core
+    /// is asked for a fresh snapshot and given up to 10 ms to answer (a
+    /// core stuck in one long poll answers with the snapshot it published
+    /// last: at most a millisecond older than that poll's start).
     ///
     /// # Examples
     ///
@@ -410,6 +412,7 @@ impl Handle {
     /// # Ok::<(), corelane::sched::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
+        self.refresh_stats();
         Stats {
             cores: self
                 .shared
@@ -421,6 +424,39 @@ impl Handle {
                     s
                 })
                 .collect(),
+        }
+    }
+
+    /// Asks every core for a fresh snapshot and waits (at most 10 ms) for
+    /// them: a core publishes at its next loop pass (a parked core is woken
+    /// for it); a core busy in one long poll answers after it.
+    fn refresh_stats(&self) {
+        let shared = &self.shared;
+        if shared.is_shutdown() {
+            return;
+        }
+        // Relaxed: a request counter; the acks carry the ordering.
+        let epoch = shared.stats_epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        // Our own core (if we are one) cannot answer while we run: publish.
+        with_current(|w| {
+            if std::ptr::eq(Arc::as_ptr(&w.shared), Arc::as_ptr(shared)) {
+                w.publish_on_request();
+            }
+        });
+        for remote in shared.cores.iter() {
+            remote.doorbell.ring();
+        }
+        let deadline = Instant::now() + Duration::from_millis(10);
+        // Acquire: pairs with the Release ack in `publish_on_request`.
+        while shared
+            .cores
+            .iter()
+            .any(|r| r.stats_ack.load(Ordering::Acquire) < epoch)
+        {
+            if Instant::now() >= deadline || shared.is_shutdown() {
+                return;
+            }
+            std::thread::yield_now();
         }
     }
 }

@@ -2,9 +2,9 @@
 //! class, the queueing delay (ready → first poll) as a histogram.
 //!
 //! Each core counts in plain cells and records delays into its own
-//! histograms; about once a millisecond, and whenever it parks or stops, it
-//! merges them into a snapshot behind a mutex that `stats()` copies. A
-//! snapshot is therefore up to a millisecond old for a busy core.
+//! histograms; about once a millisecond, whenever it parks or stops, and
+//! when `stats()` asks (at its next loop pass), it merges them into a
+//! snapshot behind a mutex that `stats()` copies.
 
 use super::{Priority, CLASSES};
 use hdrhistogram::Histogram;

@@ -66,6 +66,8 @@ pub(crate) struct Remote {
     overflow_len: AtomicUsize,
     /// The latest statistics this core published.
     pub(crate) published: Mutex<Published>,
+    /// The last `Shared::stats_epoch` this core published for.
+    pub(crate) stats_ack: AtomicU64,
 }
 
 impl Remote {
@@ -76,6 +78,7 @@ impl Remote {
             overflow: Mutex::new(VecDeque::new()),
             overflow_len: AtomicUsize::new(0),
             published: Mutex::new(Published::new()),
+            stats_ack: AtomicU64::new(0),
         }
     }
 
@@ -101,6 +104,8 @@ pub(crate) struct Shared {
     /// Parked cores that steal (bit per core index < 64): a hint for
     /// owners that have stealable work piling up.
     sleepers: AtomicU64,
+    /// Bumped by `Runtime::stats` to ask every core for a fresh snapshot.
+    pub(crate) stats_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -110,6 +115,7 @@ impl Shared {
             config,
             shutdown: AtomicBool::new(false),
             sleepers: AtomicU64::new(0),
+            stats_epoch: AtomicU64::new(0),
         }
     }
 
@@ -249,6 +255,7 @@ pub(crate) struct Worker {
     next_check: Cell<Ticks>,
     check_every: Ticks,
     next_publish: Cell<Ticks>,
+    stats_seen: Cell<u64>,
     last_served: [Cell<Ticks>; CLASSES],
     prefer_ring: [Cell<bool>; CLASSES],
     pub(crate) counters: Counters,
@@ -380,6 +387,7 @@ impl Worker {
             next_check: Cell::new(now),
             check_every,
             next_publish: Cell::new(now),
+            stats_seen: Cell::new(0),
             last_served: std::array::from_fn(|_| Cell::new(now)),
             prefer_ring: std::array::from_fn(|_| Cell::new(false)),
             counters: Counters::default(),
@@ -557,6 +565,11 @@ impl Worker {
             self.pass_now.set(now);
             if now >= self.next_check.get() {
                 self.periodic(now);
+            }
+            // Relaxed: a request flag; the snapshot itself goes through
+            // the `published` mutex, and the ack below is Release.
+            if self.shared.stats_epoch.load(Ordering::Relaxed) != self.stats_seen.get() {
+                self.publish_on_request();
             }
             if let Some((class, r)) = self.next_task(now) {
                 idle_since = None;
@@ -840,6 +853,17 @@ impl Worker {
         }
         // The wait may have outlasted a tick: check timers at once.
         self.next_check.set(0);
+    }
+
+    /// Publishes for the latest `Runtime::stats` request and acknowledges it.
+    pub(crate) fn publish_on_request(&self) {
+        // Relaxed: see the check in `run`.
+        let req = self.shared.stats_epoch.load(Ordering::Relaxed);
+        self.stats_seen.set(req);
+        self.publish();
+        // Release: pairs with the Acquire in `Handle::stats` (the ack is
+        // read before the snapshot; the mutex orders the snapshot anyway).
+        self.remote().stats_ack.store(req, Ordering::Release);
     }
 
     /// Copies the counters and histograms out for `Runtime::stats`.
