@@ -7,7 +7,7 @@ use super::stats::Stats;
 use super::task::{self, JoinHandle, Kind, Meta};
 use super::worker::{self, with_current, Parts, Shared};
 use super::Priority;
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 use crate::topology::CpuId;
 use std::fmt;
 use std::future::Future;
@@ -251,12 +251,7 @@ impl Runtime {
     }
 
     fn stop(&mut self, timeout: Duration) -> Result<(), ShutdownTimeout> {
-        let shared = &self.handle.shared;
-        // Release: pairs with the Acquire in `Shared::is_shutdown`.
-        shared.shutdown.store(true, Ordering::Release);
-        for remote in shared.cores.iter() {
-            remote.doorbell.ring();
-        }
+        self.handle.shared.begin_shutdown();
         let deadline = Instant::now() + timeout;
         let mut alive = self.exit.alive.lock().unwrap_or_else(|e| e.into_inner());
         while *alive > 0 {
