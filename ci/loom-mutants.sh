@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds each deliberately broken variant of the wake-up cell (the `Mutant`s
-# of src/queue/notify.rs) and checks that the loom models guarding its rule
-# FAIL against it. A mutant that passes means a model proves less than its
-# docs say. Runnable by hand; slow (one loom build per mutant).
+# Builds each deliberately broken variant of a protocol (the `Mutant`s of
+# src/queue/notify.rs, and the `loom_mutant("...")` sites of src/sched and
+# src/queue/stamped/by_stamp.rs) and checks that the loom models guarding
+# its rule FAIL against it. A mutant that passes means a model proves less
+# than its docs say. Runnable by hand; slow (one loom build per mutant).
+# Arguments, if any, pick the mutants to check (by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg corelane_loom"
@@ -11,29 +13,54 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 # by an environment variable, and must never overwrite it.
 target="${LOOM_MUTANTS_TARGET_DIR:-target/loom-mutants}"
 
-# mutant: the models of loom-tests/tests/notify.rs that must fail against it.
+# mutant: the models (test file:model) that must fail against it.
 declare -A models=(
-  [ParkedNotCounted]="asymmetric_park_is_woken"
-  [SwitchWithoutBarrier]="park_across_the_switch async_waits_across_the_switch"
-  [PublisherSkipsFence]="park_across_the_switch async_waits_across_the_switch"
-  [WaitersFenceEarly]="two_waiters_during_the_switch"
-  [WokenNotCleared]="two_waiters_during_the_switch"
-  [TimedParkKeepsCount]="timed_park_leaves_the_counts_balanced"
+  # The wake-up cell (loom-tests/tests/notify.rs).
+  [ParkedNotCounted]="notify:asymmetric_park_is_woken"
+  [SwitchWithoutBarrier]="notify:park_across_the_switch notify:async_waits_across_the_switch"
+  [PublisherSkipsFence]="notify:park_across_the_switch notify:async_waits_across_the_switch"
+  [WaitersFenceEarly]="notify:two_waiters_during_the_switch"
+  [WokenNotCleared]="notify:two_waiters_during_the_switch"
+  [TimedParkKeepsCount]="notify:timed_park_leaves_the_counts_balanced"
+  # The scheduler (loom-tests/tests/sched.rs). The doorbell's two fences
+  # (src/sched/inbox.rs):
+  [RingSkipsFence]="sched:inbox_push_vs_park sched:foreign_push_vs_park sched:two_senders_vs_park sched:remote_wake_during_poll"
+  [ParkSkipsFence]="sched:inbox_push_vs_park sched:foreign_push_vs_park sched:two_senders_vs_park sched:remote_wake_during_poll"
+  # Abort's Dekker pair (task rule 5, src/sched/task.rs):
+  [PollSkipsFence]="sched:abort_vs_first_poll sched:abort_vs_first_poll_on_the_core"
+  [AbortSkipsFence]="sched:abort_vs_first_poll sched:abort_vs_first_poll_on_the_core"
+  # The steal's claim (src/queue/stamped/by_stamp.rs, `claim_ready_run`):
+  [StealClaimNotAtomic]="sched:steal_vs_owner_pop"
+  [StealStampRelaxed]="sched:steal_vs_owner_pop"
 )
+
+if [ "$#" -gt 0 ]; then
+  mutants=("$@")
+else
+  mutants=("${!models[@]}")
+fi
 
 # A log of our own: two runs at once (by hand and in CI) must not share one.
 log="$(mktemp -t loom-mutant.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 
 status=0
-for mutant in "${!models[@]}"; do
-  for model in ${models[$mutant]}; do
+for mutant in "${mutants[@]}"; do
+  if [ -z "${models[$mutant]:-}" ]; then
+    echo "ERROR: no models listed for mutant $mutant"
+    status=1
+    continue
+  fi
+  for entry in ${models[$mutant]}; do
+    test="${entry%%:*}" model="${entry#*:}"
     if CORELANE_LOOM_MUTANT="$mutant" cargo test --release -p corelane-loom-tests \
-        --target-dir "$target" --test notify -- --exact "$model" >"$log" 2>&1; then
-      echo "MUTANT SURVIVED: $mutant passes $model"
+        --target-dir "$target" --test "$test" -- --exact "$model" >"$log" 2>&1; then
+      echo "MUTANT SURVIVED: $mutant passes $test::$model"
       status=1
     elif grep -q "deadlock\|panicked" "$log"; then
-      echo "ok: $mutant fails $model ($(grep -oE 'deadlock[^]]*|assertion .*failed.*' "$log" | head -1 | cut -c1-60))"
+      # The panic's message: the line after the first "panicked at".
+      why="$(grep -m1 -A1 'panicked at' "$log" | sed -n 2p | cut -c1-80)"
+      echo "ok: $mutant fails $test::$model ($why)"
     else
       echo "ERROR: $mutant / $model failed without a model failure (build error?)"
       tail -20 "$log"

@@ -9,7 +9,8 @@ if [ "$#" -gt 0 ]; then
     LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" loom "$@"
     exit
 fi
-# Every model at two preemptions, except the cloning-tap models: at two they
+# Every model at two preemptions (sched.rs, the scheduler's models through
+# the real worker loop: about 3 s in all), except the cloning-tap models: at two they
 # take over 20 minutes on 2 CPUs. At one they take ~15 s and still fail on
 # the broken protocols they were written against (a publisher that skips
 # the wait for announced clones fails all six). The full run, by hand:

@@ -101,5 +101,9 @@ pub(crate) mod sync;
 #[cfg(corelane_loom)]
 #[doc(hidden)]
 pub use queue::notify::loom_hooks as __loom;
+/// The scheduler's protocols for the loom models (loom builds only).
+#[cfg(corelane_loom)]
+#[doc(hidden)]
+pub use sched::loom_hooks as __loom_sched;
 pub mod timer;
 pub mod topology;

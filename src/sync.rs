@@ -39,6 +39,42 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(corelane_loom)]
 pub(crate) use loom::sync::Arc;
 
+/// Declares a `static` thread-local with a `const` initializer: std's
+/// `thread_local!` (const-initialized: no lazy-init check on access), or
+/// under loom loom's, whose values are per *model* thread. loom runs every
+/// model thread on one OS thread, so a std thread-local would be shared by
+/// all of them (a worker's pointer to itself seen from a waker's thread).
+/// loom's macro takes no `const { .. }` initializer, hence this one.
+macro_rules! thread_local_const {
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr;) => {
+        #[cfg(not(corelane_loom))]
+        std::thread_local! {
+            $(#[$attr])* $vis static $name: $t = const { $init };
+        }
+        #[cfg(corelane_loom)]
+        loom::thread_local! {
+            $(#[$attr])* $vis static $name: $t = $init;
+        }
+    };
+}
+pub(crate) use thread_local_const;
+
+/// True in a loom build made with `CORELANE_LOOM_MUTANT=<name>` (the
+/// deliberately broken variants `ci/loom-mutants.sh` checks the models
+/// fail against); a constant `false` in every other build. The names are
+/// listed where they are used and in `ci/loom-mutants.sh` (the wake-up
+/// cell keeps its own enum, `queue::notify::Mutant`).
+#[inline(always)]
+pub(crate) fn loom_mutant(name: &str) -> bool {
+    #[cfg(corelane_loom)]
+    return option_env!("CORELANE_LOOM_MUTANT") == Some(name);
+    #[cfg(not(corelane_loom))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// A mutex for slow paths (waker lists); poisoning is ignored because the
 /// protected data (a list of wakers) stays consistent whatever panics.
 #[cfg(not(corelane_loom))]
@@ -89,6 +125,16 @@ pub(crate) fn prefetch<T>(p: *const T) {
     }
     #[cfg(not(all(target_arch = "x86_64", not(corelane_loom))))]
     let _ = p;
+}
+
+/// Under loom, a yield to the model scheduler; nothing in other builds.
+/// For a loop that can go round waiting for another thread's progress
+/// without a spin hint of its own (say, a ring slot claimed and not yet
+/// written): loom must be told, or it runs the loop forever.
+#[inline(always)]
+pub(crate) fn loom_yield() {
+    #[cfg(corelane_loom)]
+    loom::thread::yield_now();
 }
 
 /// Yields the thread to the OS scheduler (loom: to the model scheduler).

@@ -102,9 +102,15 @@ pub(crate) fn init() {
     let _ = cal();
 }
 
-/// The current reading.
+/// The current reading. Under loom time does not pass (as in
+/// `sync::Futex::wait_timeout`): always 0, so a model's worker loop takes
+/// the same path in every execution (its once-a-tick and once-a-millisecond
+/// steps would otherwise depend on how long loom took to get there).
 #[inline]
 pub(crate) fn now() -> Ticks {
+    if cfg!(corelane_loom) {
+        return 0;
+    }
     let c = cal();
     if c.use_tsc {
         raw_tsc()

@@ -29,9 +29,14 @@
 //! after the core woke by itself (timeout) leaves the eventfd readable;
 //! the next sleep then returns at once, re-checks and sleeps again: a
 //! spurious wake, never a lost one.
+//!
+//! loom models (`loom-tests/tests/sched.rs`): a push from another core's
+//! producer or from a foreign thread against a core going to park, and the
+//! whole worker loop taking a remote wake; each fails without either fence
+//! (the `RingSkipsFence` and `ParkSkipsFence` mutants).
 
 use super::task::Runnable;
-use crate::sync::{fence, AtomicU32, CachePadded, Ordering};
+use crate::sync::{fence, loom_mutant, AtomicU32, CachePadded, Ordering};
 
 /// One item in a core's inbox.
 pub(crate) enum Msg {
@@ -66,8 +71,11 @@ impl Doorbell {
     #[inline]
     pub(crate) fn ring(&self) -> bool {
         // SeqCst fence: the sender's half of the Dekker pair with the one
-        // in `prepare_park` (push; fence; load state).
-        fence(Ordering::SeqCst);
+        // in `prepare_park` (push; fence; load state). (`RingSkipsFence`:
+        // the loom mutant without it, see `ci/loom-mutants.sh`.)
+        if !loom_mutant("RingSkipsFence") {
+            fence(Ordering::SeqCst);
+        }
         // Relaxed load: ordered by the fence above; only a PARKED reading
         // leads anywhere, and the swap below re-reads it atomically.
         if self.state.load(Ordering::Relaxed) == PARKED
@@ -90,7 +98,10 @@ impl Doorbell {
         // Relaxed store: the fence below orders it before the re-check
         // (the sleeper's half of the Dekker pair with `ring`).
         self.state.store(PARKED, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        // (`ParkSkipsFence`: the loom mutant without it.)
+        if !loom_mutant("ParkSkipsFence") {
+            fence(Ordering::SeqCst);
+        }
     }
 
     /// The sleeper is awake (or decided not to sleep).

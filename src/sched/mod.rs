@@ -53,6 +53,10 @@
 mod builder;
 mod clock;
 mod inbox;
+/// The scheduler's protocols for the loom models (loom builds only).
+#[cfg(corelane_loom)]
+#[doc(hidden)]
+pub mod loom_hooks;
 mod park;
 mod runtime;
 mod stats;

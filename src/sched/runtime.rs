@@ -257,11 +257,7 @@ impl Runtime {
 
     fn stop(&mut self, timeout: Duration) -> Result<(), ShutdownTimeout> {
         let shared = &self.handle.shared;
-        // Release: pairs with the Acquire in `Shared::is_shutdown`.
-        shared.shutdown.store(true, Ordering::Release);
-        for remote in shared.cores.iter() {
-            remote.doorbell.ring();
-        }
+        shared.begin_shutdown();
         let on_own_core =
             with_current(|w| std::ptr::eq(Arc::as_ptr(&w.shared), Arc::as_ptr(shared)));
         if on_own_core == Some(true) {

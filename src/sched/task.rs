@@ -24,18 +24,26 @@
 //!    shutdown each core wakes what its registry holds, so every pending
 //!    future is dropped exactly once, on its core.
 //! 5. **Abort** is a flag plus a wake. Every poll starts by reading the
-//!    flag; the first `Pending` publishes `reg` and then reads the flag
-//!    again; `abort` sets the flag and then reads `reg` (all SeqCst: a
-//!    Dekker pair). Either the wrapper sees the flag right after
-//!    registering, or `abort` sees the slot and wakes the task through the
-//!    registry's core, which leads to a poll that starts with the check. A
-//!    task not yet registered is queued or running, so a poll that reads
-//!    the flag is still to come.
+//!    flag. The first poll that returns `Pending` publishes `reg` and then
+//!    reads the flag again ([`Meta::publish_registration`],
+//!    [`Meta::aborted`]); `abort` sets the flag and then reads `reg`
+//!    ([`Meta::request_abort`]), each side with a SeqCst fence between its
+//!    store and its load: a Dekker pair, as the doorbell's. Either the
+//!    wrapper sees the flag right after registering, or `abort` sees the
+//!    slot and wakes the task through the registry's core, which leads to
+//!    a later poll (whose first load of the flag the inbox hand-over
+//!    orders after the flag's store). A task not yet registered is queued
+//!    or in its first poll, so a read of the flag is still to come. Fences,
+//!    not SeqCst accesses: the guarantee is the same, and loom can check
+//!    only the fence form (it treats SeqCst loads and stores as Acquire and
+//!    Release). loom models: `loom-tests/tests/sched.rs`, which fail
+//!    without either fence (the `PollSkipsFence` and `AbortSkipsFence`
+//!    mutants).
 
 use super::inbox::Msg;
 use super::worker::{self, Shared};
 use super::Priority;
-use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicU8, Mutex, Ordering};
+use crate::sync::{fence, loom_mutant, Arc, AtomicU32, AtomicU64, AtomicU8, Mutex, Ordering};
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
@@ -117,10 +125,44 @@ impl Meta {
         self.ready_at.load(Ordering::Relaxed)
     }
 
-    fn aborted(&self) -> bool {
-        // SeqCst: the reader half of rule 5's Dekker pair (after the
-        // wrapper's SeqCst store of `reg`).
-        self.flags.load(Ordering::SeqCst) & ABORT != 0
+    /// Rule 5, the wrapper's first half (its first poll): publish the
+    /// registry entry, then fence; [`Meta::aborted`] follows.
+    #[inline]
+    pub(crate) fn publish_registration(&self, core: u32, slot: u32) {
+        // Relaxed: the fence orders it before the flag's load.
+        self.reg
+            .store((core as u64) << 32 | slot as u64, Ordering::Relaxed);
+        // SeqCst fence: the wrapper's half of the Dekker pair with the one
+        // in `request_abort`. (`PollSkipsFence`: the loom mutant without it.)
+        if !loom_mutant("PollSkipsFence") {
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the task was aborted: rule 5's read of the flag.
+    #[inline]
+    pub(crate) fn aborted(&self) -> bool {
+        // Relaxed: at the first poll the fence in `publish_registration`
+        // orders it; at a later one, the hand-over of the wake that
+        // `request_abort`'s caller sent orders the flag's store before it.
+        self.flags.load(Ordering::Relaxed) & ABORT != 0
+    }
+
+    /// Rule 5, `abort`'s half: set the flag, fence, then read the
+    /// registration. Returns the `(core, slot)` to wake through, or
+    /// `None` if the task was not polled yet (its first poll reads the
+    /// flag).
+    #[inline]
+    pub(crate) fn request_abort(&self) -> Option<(usize, u32)> {
+        // Relaxed: the fence orders it before the load of `reg`.
+        self.flags.fetch_or(ABORT, Ordering::Relaxed);
+        // SeqCst fence: pairs with the one in `publish_registration`.
+        // (`AbortSkipsFence`: the loom mutant without it.)
+        if !loom_mutant("AbortSkipsFence") {
+            fence(Ordering::SeqCst);
+        }
+        let reg = self.reg.load(Ordering::Relaxed);
+        (reg != UNREGISTERED).then_some(((reg >> 32) as usize, reg as u32))
     }
 }
 
@@ -178,8 +220,7 @@ impl<F: Future> Future for TaskCell<F> {
     type Output = Outcome<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Aborted before this poll (rule 5; the first poll of a task that
-        // was never registered finds the flag here).
+        // Aborted before this poll (rule 5).
         if self.meta().aborted() {
             self.as_mut().drop_inner();
             return Poll::Ready(Outcome::cancelled());
@@ -218,11 +259,8 @@ impl<F: Future> Future for TaskCell<F> {
             if let Some((core, slot)) = worker::register(cx.waker()) {
                 // SAFETY: `reg` is not structurally pinned (plain data).
                 unsafe { self.as_mut().get_unchecked_mut() }.reg = Some((core, slot));
-                // SeqCst: the writer half of rule 5's Dekker pair with
-                // `JoinHandle::abort` (store reg, then load the flag).
-                self.meta()
-                    .reg
-                    .store((core as u64) << 32 | slot as u64, Ordering::SeqCst);
+                // Rule 5: publish the entry, then read the flag.
+                self.meta().publish_registration(core, slot);
                 if self.meta().aborted() {
                     // `abort` may have read `reg` before our store: it
                     // sent no wake-up, so act on the flag now.
@@ -384,12 +422,10 @@ impl<T> JoinHandle<T> {
         // SAFETY: `self.task` is `Some`: the handle still holds its
         // reference on the task, so the allocation holding `Meta` is alive.
         let meta = unsafe { self.meta.as_ref() };
-        // SeqCst: rule 5 (set the flag, then read `reg`).
-        meta.flags.fetch_or(ABORT, Ordering::SeqCst);
-        let reg = meta.reg.load(Ordering::SeqCst);
-        if reg != UNREGISTERED {
-            // Not yet polled: the flag is enough (the first poll reads it).
-            worker::send(&meta.shared, (reg >> 32) as usize, Msg::Abort(reg as u32));
+        // Rule 5: set the flag, then read the registration. Not polled
+        // yet: the flag is enough (the first poll reads it).
+        if let Some((core, slot)) = meta.request_abort() {
+            worker::send(&meta.shared, core, Msg::Abort(slot));
         }
     }
 

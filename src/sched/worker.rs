@@ -90,9 +90,18 @@ impl Remote {
         self.overflow_len.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn has_overflow(&self) -> bool {
+    pub(crate) fn has_overflow(&self) -> bool {
         // Relaxed: see `spill`.
         self.overflow_len.load(Ordering::Relaxed) != 0
+    }
+
+    /// Takes up to `max` spilled messages, oldest first (the core's thread).
+    pub(crate) fn take_overflow(&self, max: usize) -> Vec<Msg> {
+        let mut o = self.overflow.lock();
+        let k = o.len().min(max);
+        // Relaxed: see `spill`.
+        self.overflow_len.fetch_sub(k, Ordering::Relaxed);
+        o.drain(..k).collect()
     }
 }
 
@@ -120,8 +129,18 @@ impl Shared {
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        // Acquire: pairs with the Release store in `Runtime::shutdown`.
+        // Acquire: pairs with the Release store in `begin_shutdown`.
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Tells every core to stop: the flag, then every doorbell (a parked
+    /// core's re-check reads the flag).
+    pub(crate) fn begin_shutdown(&self) {
+        // Release: pairs with the Acquire in `is_shutdown`.
+        self.shutdown.store(true, Ordering::Release);
+        for remote in self.cores.iter() {
+            remote.doorbell.ring();
+        }
     }
 }
 
@@ -263,8 +282,9 @@ pub(crate) struct Worker {
     steal_buf: RefCell<Vec<Runnable>>,
 }
 
-thread_local! {
-    static CURRENT: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+// The shim's thread-local: under loom every model thread has its own.
+crate::sync::thread_local_const! {
+    static CURRENT: Cell<*const Worker> = Cell::new(std::ptr::null());
 }
 
 /// Runs `f` with the worker of this thread (`None` off runtime threads).
@@ -344,14 +364,32 @@ pub(crate) fn send(shared: &Shared, core: usize, msg: Msg) {
         None => {
             let remote = &shared.cores[core];
             let pushed = remote.foreign.lock().push(msg);
-            match pushed {
-                Ok(()) => {}
-                Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
-                Err(PushError::Disconnected(msg)) => return dispose(msg),
-            }
-            remote.doorbell.ring();
+            deliver(remote, pushed);
         }
     })
+}
+
+/// The rest of a send once the push into `remote`'s inbox was tried (the
+/// lock of a shared producer released): a full ring spills, then the
+/// doorbell rings (its fence orders the push, or the spill, before its
+/// read of the core's state).
+pub(crate) fn deliver(remote: &Remote, pushed: Result<(), PushError<Msg>>) {
+    match pushed {
+        Ok(()) => {}
+        Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
+        Err(PushError::Disconnected(msg)) => return dispose(msg),
+    }
+    remote.doorbell.ring();
+}
+
+/// One steal from one victim queue: half of what it holds, rounded up (one
+/// claim, `pop_batch`). Returns how many items were moved to `out`.
+pub(crate) fn steal_half<T>(rx: &mut spmc::Consumer<T>, out: &mut Vec<T>) -> usize {
+    let len = rx.len();
+    if len == 0 {
+        return 0;
+    }
+    rx.pop_batch(out, len.div_ceil(2)).unwrap_or(0)
 }
 
 impl Worker {
@@ -445,14 +483,8 @@ impl Worker {
 
     /// Sends to a core's inbox with this worker's own producer.
     pub(crate) fn send(&self, core: usize, msg: Msg) {
-        let remote = &self.shared.cores[core];
         let pushed = self.peers.borrow_mut()[core].push(msg);
-        match pushed {
-            Ok(()) => {}
-            Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
-            Err(PushError::Disconnected(msg)) => return dispose(msg),
-        }
-        remote.doorbell.ring();
+        deliver(&self.shared.cores[core], pushed);
     }
 
     /// Spawns a task whose home is this core.
@@ -532,14 +564,7 @@ impl Worker {
                 dispose_here(m);
             }
             if self.remote().has_overflow() {
-                let left: Vec<Msg> = {
-                    let mut o = self.remote().overflow.lock();
-                    // Relaxed: see `Remote::spill`.
-                    self.remote()
-                        .overflow_len
-                        .fetch_sub(o.len(), Ordering::Relaxed);
-                    o.drain(..).collect()
-                };
+                let left = self.remote().take_overflow(usize::MAX);
                 any |= !left.is_empty();
                 left.into_iter().for_each(dispose_here);
             }
@@ -636,13 +661,7 @@ impl Worker {
             self.handle(m);
         }
         if n < INBOX_BATCH && self.remote().has_overflow() {
-            let batch: Vec<Msg> = {
-                let mut o = self.remote().overflow.lock();
-                let k = o.len().min(INBOX_BATCH - n);
-                // Relaxed: see `Remote::spill`.
-                self.remote().overflow_len.fetch_sub(k, Ordering::Relaxed);
-                o.drain(..k).collect()
-            };
+            let batch = self.remote().take_overflow(INBOX_BATCH - n);
             n += batch.len();
             batch.into_iter().for_each(|m| self.handle(m));
         }
@@ -781,15 +800,10 @@ impl Worker {
             let mut victims = self.victims.borrow_mut();
             'outer: for (_, side) in victims.iter_mut() {
                 for rx in side.iter_mut() {
-                    let len = rx.len();
-                    if len == 0 {
-                        continue;
-                    }
-                    if let Ok(n) = rx.pop_batch(&mut buf, len.div_ceil(2)) {
-                        if n > 0 {
-                            got = n;
-                            break 'outer;
-                        }
+                    let n = steal_half(rx, &mut buf);
+                    if n > 0 {
+                        got = n;
+                        break 'outer;
                     }
                 }
             }
@@ -845,6 +859,11 @@ impl Worker {
                 self.counters.bump(&self.counters.parks);
                 self.park.borrow_mut().park(&remote.doorbell, timeout);
             }
+        } else {
+            // The inbox may hold a slot claimed and not yet written: the
+            // next pass pops nothing and comes back here. loom must be
+            // told the loop waits for that producer (no-op otherwise).
+            crate::sync::loom_yield();
         }
         remote.doorbell.finish_park();
         if stealing {

@@ -25,7 +25,7 @@ use super::batch::{
 use super::{PopSide, PushSide, Ring};
 use crate::queue::position::ahead;
 use crate::queue::{Disconnected, PopError, PushError};
-use crate::sync::Ordering;
+use crate::sync::{loom_mutant, Ordering};
 
 /// The single producer of an SPMC ring: it owns `tail`, so a claim is a
 /// plain store, not a CAS.
@@ -380,8 +380,14 @@ fn claim_ready_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
             let p = pos.wrapping_add(n);
             // Acquire: pairs with the producer's Release in
             // `write_and_stamp` (or a run's Release fence): its write of the
-            // value happens before our read.
-            let seq = ring.slot_prefetched(p).seq.load(Ordering::Acquire);
+            // value happens before our read. (`StealStampRelaxed`: the loom
+            // mutant with a Relaxed load, see `ci/loom-mutants.sh`.)
+            let order = if loom_mutant("StealStampRelaxed") {
+                Ordering::Relaxed
+            } else {
+                Ordering::Acquire
+            };
+            let seq = ring.slot_prefetched(p).seq.load(order);
             if seq != p.wrapping_add(1) {
                 if n == 0 && ahead(seq, p.wrapping_add(1)) < 0 {
                     return (pos, 0);
@@ -399,17 +405,36 @@ fn claim_ready_run<T>(ring: &Ring<T>, max: usize) -> (usize, usize) {
         }
         // Relaxed: ownership only, as in `pop`. Success means `head` was
         // still `pos`: no other consumer claimed any of `pos..pos + n`.
-        match ring.head.compare_exchange_weak(
-            pos,
-            pos.wrapping_add(n),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
+        let claim = if loom_mutant("StealClaimNotAtomic") {
+            // The mutant: a check, then a store (another consumer's claim
+            // can land between the two).
+            claim_by_check_then_store(ring, pos, n)
+        } else {
+            ring.head.compare_exchange_weak(
+                pos,
+                pos.wrapping_add(n),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+        };
+        match claim {
             Ok(_) => return (pos, n),
             Err(now) => pos = now,
         }
         crate::sync::spin_hint();
     }
+}
+
+/// The `StealClaimNotAtomic` loom mutant's claim: `head`'s CAS split into a
+/// load and a store, so two consumers can claim the same positions.
+#[cold]
+fn claim_by_check_then_store<T>(ring: &Ring<T>, pos: usize, n: usize) -> Result<usize, usize> {
+    let head = ring.head.load(Ordering::Relaxed);
+    if head != pos {
+        return Err(head);
+    }
+    ring.head.store(pos.wrapping_add(n), Ordering::Relaxed);
+    Ok(head)
 }
 
 /// Why position `pos` could not be pushed: every slot holds an item no
