@@ -261,6 +261,8 @@ pub(crate) struct Worker {
     /// its only producer, thieves only take. Zero means empty, so a core
     /// running only pinned and local tasks never touches its rings.
     in_ring: [Cell<usize>; CLASSES],
+    /// Per class, stealable tasks waiting for room in the ring.
+    spill: [RefCell<VecDeque<Runnable>>; CLASSES],
     victims: RefCell<Vec<(usize, StealSide)>>,
     inbox: RefCell<mpsc::Consumer<Msg>>,
     peers: RefCell<Vec<mpsc::Producer<Msg>>>,
@@ -414,6 +416,7 @@ impl Worker {
             steal_tx: steal_tx.map(RefCell::new),
             steal_rx: steal_rx.map(RefCell::new),
             in_ring: std::array::from_fn(|_| Cell::new(0)),
+            spill: std::array::from_fn(|_| RefCell::new(VecDeque::new())),
             victims: RefCell::new(victims),
             inbox: RefCell::new(inbox),
             peers: RefCell::new(peers),
@@ -445,15 +448,21 @@ impl Worker {
         let meta = r.metadata();
         let class = meta.class as usize;
         if meta.kind == Kind::Stealable && self.shared.config.stealing {
+            if !self.spill[class].borrow().is_empty() {
+                // Behind what already waits for room in the ring (FIFO).
+                self.spill[class].borrow_mut().push_back(r);
+                return;
+            }
             let pushed = self.steal_tx[class].borrow_mut().push(r);
             match pushed {
                 Ok(()) => {
                     self.in_ring[class].set(self.in_ring[class].get() + 1);
                     self.maybe_wake_thief()
                 }
-                // Full: keep it here (it just cannot be stolen this time).
+                // Full: wait in the spill queue; each pop from the ring
+                // moves one back in, so a burst of spawns stays stealable.
                 Err(PushError::Full(r) | PushError::Busy(r) | PushError::Disconnected(r)) => {
-                    self.local[class].borrow_mut().push_back(r)
+                    self.spill[class].borrow_mut().push_back(r)
                 }
             }
         } else {
@@ -553,6 +562,12 @@ impl Worker {
                 loop {
                     let r = self.steal_rx[c].borrow_mut().pop();
                     let Ok(r) = r else { break };
+                    any = true;
+                    drop(r);
+                }
+                loop {
+                    let r = self.spill[c].borrow_mut().pop_front();
+                    let Some(r) = r else { break };
                     any = true;
                     drop(r);
                 }
@@ -707,6 +722,10 @@ impl Worker {
     /// Pops our own stealable ring of class `c` (skipped while the bound
     /// says it is empty).
     fn pop_ring(&self, c: usize) -> Option<Runnable> {
+        if self.in_ring[c].get() == 0 {
+            // Thieves emptied it, or everything waits in the spill.
+            self.refill(c);
+        }
         let n = self.in_ring[c].get();
         if n == 0 {
             return None;
@@ -715,15 +734,44 @@ impl Worker {
         match popped {
             Ok(r) => {
                 self.in_ring[c].set(n - 1);
+                self.refill(c);
                 Some(r)
             }
             // Thieves took the rest.
             Err(PopError::Empty | PopError::Disconnected) => {
                 self.in_ring[c].set(0);
-                None
+                self.refill(c);
+                // The oldest spilled task is now at the ring's head.
+                let again = self.steal_rx[c].borrow_mut().pop().ok();
+                if again.is_some() {
+                    self.in_ring[c].set(self.in_ring[c].get().saturating_sub(1));
+                }
+                again
             }
             // Only while a push is in flight; we are the only pusher.
             Err(_) => None,
+        }
+    }
+
+    /// Moves spilled stealable tasks into the ring while it has room (one
+    /// per pop in the steady state), so they stay stealable in order.
+    fn refill(&self, c: usize) {
+        loop {
+            let r = self.spill[c].borrow_mut().pop_front();
+            let Some(r) = r else { return };
+            let pushed = self.steal_tx[c].borrow_mut().push(r);
+            match pushed {
+                Ok(()) => {
+                    self.in_ring[c].set(self.in_ring[c].get() + 1);
+                    if self.in_ring[c].get() >= self.shared.config.steal_capacity / 2 {
+                        return;
+                    }
+                }
+                Err(PushError::Full(r) | PushError::Busy(r) | PushError::Disconnected(r)) => {
+                    self.spill[c].borrow_mut().push_front(r);
+                    return;
+                }
+            }
         }
     }
 
@@ -787,7 +835,8 @@ impl Worker {
         let class = class as usize;
         (0..class).any(|c| {
             !self.local[c].borrow().is_empty()
-                || (self.shared.config.stealing && self.in_ring[c].get() != 0)
+                || (self.shared.config.stealing
+                    && (self.in_ring[c].get() != 0 || !self.spill[c].borrow().is_empty()))
         })
     }
 
@@ -826,6 +875,7 @@ impl Worker {
             || self.remote().has_overflow()
             || self.local.iter().any(|q| !q.borrow().is_empty())
             || self.steal_rx.iter().any(|q| !q.borrow().is_empty())
+            || self.spill.iter().any(|q| !q.borrow().is_empty())
             || (self.shared.config.stealing && self.victim_backlog())
     }
 
