@@ -153,8 +153,11 @@ fn abort_vs_first_poll_on_the_core() {
         let stats = core.stats();
         assert_eq!(stats.live_tasks, 0);
         assert!((1..=2).contains(&stats.polls), "{} polls", stats.polls);
+        // Relaxed: a std counter of explored cases, read after `model`
+        // returns (every execution joined), outside the model.
         CASES[stats.polls as usize - 1].fetch_add(1, StdOrdering::Relaxed);
     });
+    // Relaxed: see the increment above.
     let [once, twice] = CASES.each_ref().map(|c| c.load(StdOrdering::Relaxed));
     assert!(
         once > 0 && twice > 0,
@@ -233,10 +236,12 @@ fn remote_wake_during_poll() {
                     *during
                 });
                 *w.lock().unwrap() = Some(t);
+                // Relaxed: only this task writes it; read after the join.
                 p.store(1, Ordering::Relaxed);
                 *i.lock().unwrap() = false;
                 Poll::Pending
             } else {
+                // Relaxed: as above.
                 p.store(2, Ordering::Relaxed);
                 Poll::Ready(())
             }
@@ -248,6 +253,7 @@ fn remote_wake_during_poll() {
         thread.join().unwrap();
         let waker = waker_thread.lock().unwrap().take();
         let during = waker.expect("the first poll spawned it").join().unwrap();
+        // Relaxed: the join of the core's thread orders the task's stores.
         assert_eq!(polls.load(Ordering::Relaxed), 2);
         let stats = core.stats();
         assert_eq!(stats.polls, 2, "polled twice");
@@ -255,6 +261,7 @@ fn remote_wake_during_poll() {
         // a local one (async-task's reschedule after the poll, on the
         // core) if it came during the poll, else a remote one.
         let local = u64::from(during);
+        // Relaxed: a std counter of explored cases, read after `model`.
         CASES[usize::from(during)].fetch_add(1, StdOrdering::Relaxed);
         assert_eq!(
             (stats.local_wakes, stats.remote_wakes),
@@ -262,6 +269,7 @@ fn remote_wake_during_poll() {
             "scheduled again exactly once, by the path its timing implies"
         );
     });
+    // Relaxed: see the increment above.
     let [after, during] = CASES.each_ref().map(|c| c.load(StdOrdering::Relaxed));
     assert!(
         after > 0 && during > 0,

@@ -188,10 +188,9 @@ impl<F: Future> TaskCell<F> {
     }
 
     fn meta(&self) -> &Meta {
-        // SAFETY: async-task keeps the metadata in the same allocation as
-        // this future and drops the future first (it is dropped on
-        // completion or cancellation; the metadata when the allocation is
-        // freed), so the pointer is valid for as long as `self` exists.
+        // async-task drops the future (completion, cancellation) before it
+        // frees the allocation that holds the metadata.
+        // SAFETY: the metadata shares this future's allocation and outlives it.
         unsafe { self.meta.as_ref() }
     }
 
@@ -330,10 +329,10 @@ where
     F::Output: 'static,
 {
     let builder = async_task::Builder::new().metadata(meta);
-    // SAFETY: F and its output are 'static. A `!Send` F stays on its
-    // thread by rule 3 (the caller's contract); the schedule function is a
-    // plain `fn` (Send + Sync + 'static); the future borrows the metadata
-    // only through a raw pointer that lives as long as the allocation.
+    // The future borrows the metadata only through a raw pointer that lives
+    // as long as the allocation; the schedule function is a plain `fn`.
+    // SAFETY: F is 'static; a `!Send` F stays on its thread (rule 3, the
+    // caller's contract); the schedule fn is Send + Sync + 'static.
     let (runnable, task) = unsafe {
         builder.spawn_unchecked(
             |m: &Meta| TaskCell::new(fut, m),
@@ -388,6 +387,7 @@ pub struct JoinHandle<T> {
 // (`Meta` is `Sync`: atomics and immutable fields), and an optional `Arc`
 // of a `Relay` (a mutex of a `Waker`: Send and Sync). The pointer stays valid
 // while the handle holds its reference on the task (see `JoinHandle::meta`).
+// SAFETY: as just argued: Send exactly when async-task's handle is.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: as above: `&JoinHandle` only reaches `is_finished` (async-task's
 // `Task` is Sync for every `T`) and `&Meta` (never the relay).

@@ -293,10 +293,9 @@ crate::sync::thread_local_const! {
 #[inline]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let p = CURRENT.with(|c| c.get());
-    // SAFETY: `CURRENT` is set by `Worker::main` to a worker that lives on
-    // this thread's stack for the whole time the pointer is set (it is
-    // cleared before the worker is dropped), and only shared references
-    // are ever made from it.
+    // `Worker::main` clears `CURRENT` before its worker is dropped.
+    // SAFETY: `CURRENT` points to a worker on this thread's stack while set;
+    // only shared references are ever made from it.
     f(unsafe { p.as_ref() })
 }
 
