@@ -416,7 +416,7 @@ impl Handle {
                 .iter()
                 .map(|r| {
                     let mut s = r.published.lock().stats.clone();
-                    s.inbox_depth = r.foreign.lock().len();
+                    s.inbox_depth = r.foreign.lock().tx.len();
                     s
                 })
                 .collect(),

@@ -60,7 +60,7 @@ pub(crate) struct Config {
 pub(crate) struct Remote {
     pub(crate) doorbell: Doorbell,
     /// The producer threads outside the runtime share.
-    pub(crate) foreign: Mutex<mpsc::Producer<Msg>>,
+    pub(crate) foreign: Mutex<Foreign>,
     /// Where a push to a full inbox goes (never lost).
     overflow: Mutex<VecDeque<Msg>>,
     overflow_len: AtomicUsize,
@@ -74,7 +74,10 @@ impl Remote {
     pub(crate) fn new(doorbell: Doorbell, foreign: mpsc::Producer<Msg>) -> Remote {
         Remote {
             doorbell,
-            foreign: Mutex::new(foreign),
+            foreign: Mutex::new(Foreign {
+                tx: foreign,
+                closed: false,
+            }),
             overflow: Mutex::new(VecDeque::new()),
             overflow_len: AtomicUsize::new(0),
             published: Mutex::new(Published::new()),
@@ -103,6 +106,13 @@ impl Remote {
         self.overflow_len.fetch_sub(k, Ordering::Relaxed);
         o.drain(..k).collect()
     }
+}
+
+/// The producer threads outside the runtime share, and whether the core
+/// has made its last drain (then nothing may enter: it would be stranded).
+pub(crate) struct Foreign {
+    pub(crate) tx: mpsc::Producer<Msg>,
+    closed: bool,
 }
 
 /// The runtime's shared half (every task's metadata holds an `Arc` of it).
@@ -364,7 +374,23 @@ pub(crate) fn send(shared: &Shared, core: usize, msg: Msg) {
         Some(w) => w.send(core, msg),
         None => {
             let remote = &shared.cores[core];
-            let pushed = remote.foreign.lock().push(msg);
+            let mut foreign = remote.foreign.lock();
+            if foreign.closed {
+                // The core has exited: nobody would ever take it.
+                drop(foreign);
+                return dispose(msg);
+            }
+            let pushed = foreign.tx.push(msg);
+            // A spill happens under the lock too, so the core's last drain
+            // (which holds it) sees every message that got in.
+            let pushed = match pushed {
+                Err(PushError::Full(msg) | PushError::Busy(msg)) => {
+                    remote.spill(msg);
+                    Ok(())
+                }
+                other => other,
+            };
+            drop(foreign);
             deliver(remote, pushed);
         }
     })
@@ -545,6 +571,15 @@ impl Worker {
             self.drop_queued();
             barrier.wait();
         }
+        // Last: close the door to threads outside the runtime and drain
+        // once more under its lock. A foreign wake or spawn whose push got
+        // in before is dropped here, on this core; one that comes later is
+        // disposed of by its sender (a `Send` task dropped there, a local
+        // one leaked, never dropped off its thread).
+        let mut foreign = self.remote().foreign.lock();
+        foreign.closed = true;
+        self.drop_queued();
+        drop(foreign);
         self.publish();
     }
 
