@@ -46,6 +46,8 @@ pub(crate) enum Msg {
     Deregister(u32),
     /// Wake whatever task holds this registry slot (it was aborted).
     Abort(u32),
+    /// Cancel a timer of this core's wheel (a `Sleep` whose task moved).
+    CancelTimer(crate::timer::TimerKey),
 }
 
 const RUNNING: u32 = 0;

@@ -46,7 +46,7 @@ fn one_core(inbox_capacity: usize) -> (Arc<Shared>, mpsc::Producer<Msg>, mpsc::C
 fn id(m: Msg) -> u32 {
     match m {
         Msg::Deregister(v) | Msg::Abort(v) => v,
-        Msg::Run(_) => unreachable!("the inbox models send no tasks"),
+        Msg::Run(_) | Msg::CancelTimer(_) => unreachable!("the inbox models send ids only"),
     }
 }
 

@@ -167,6 +167,7 @@ impl Published {
                 starvation_polls: 0,
                 inbox_depth: 0,
                 live_tasks: 0,
+                timers: 0,
                 classes: std::array::from_fn(|i| ClassStats {
                     priority: Priority::from_index(i),
                     delay: histogram(),
@@ -252,6 +253,8 @@ pub struct CoreStats {
     pub inbox_depth: usize,
     /// Tasks that have been polled here and are not finished.
     pub live_tasks: usize,
+    /// Timers pending in this core's wheel (sleeps, timeouts, intervals).
+    pub timers: usize,
     /// Per class, highest first.
     pub classes: [ClassStats; CLASSES],
 }

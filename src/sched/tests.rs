@@ -2,6 +2,7 @@
 //! `tests/sched_*.rs` cover the public behaviour at scale).
 
 use super::*;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,4 +143,50 @@ fn shutdown_drops_pending_once() {
     std::thread::sleep(Duration::from_millis(20));
     rt.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 20);
+}
+
+#[test]
+fn a_sleep_that_moves_cores_cancels_its_old_entry() {
+    let rt = Runtime::builder()
+        .cores([0, 1])
+        .pin(false)
+        .idle(Idle::Park)
+        .build();
+    let Ok(rt) = rt else { return }; // a one-CPU machine: nothing to move between
+                                     // Register a long sleep on core 0, then poll it from a task on core 1
+                                     // (what a stolen task does).
+    let s = rt.block_on(async {
+        let mut s = Box::pin(sleep(Duration::from_secs(60)));
+        let waker = std::task::Waker::noop();
+        assert!(s
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+            .is_pending());
+        s
+    });
+    assert_eq!(rt.stats().cores[0].timers, 1);
+    let h = rt.spawn_on(1, Priority::Normal, async move {
+        let mut s = s;
+        let waker = std::task::Waker::noop();
+        assert!(s
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+            .is_pending());
+        s
+    });
+    let s = rt.block_on(h).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let st = rt.stats();
+        if st.cores[0].timers == 0 {
+            assert_eq!(st.cores[1].timers, 1);
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "core 0 kept the moved sleep's entry"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(s); // dropped outside the runtime: its entry on core 1 stays to fire
 }

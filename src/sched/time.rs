@@ -5,15 +5,17 @@
 //! A [`Sleep`] registers its waker in the wheel of the core that polls it
 //! and remembers the entry's key; dropping it on that core cancels the
 //! entry in O(1). A sleep whose task moved to another core (a stolen task)
-//! leaves its old entry to fire harmlessly (a spurious wake) and registers
-//! again where it runs now.
+//! registers again where it runs now and has the old core cancel the old
+//! entry through its inbox (keys carry a generation: a late cancel of a
+//! fired entry touches nothing).
 //!
 //! **Never early**: a sleep is ready only when `Instant::now()` has reached
 //! its deadline, checked on every poll. The wheel rounds deadlines up to
 //! its tick; the loop fires due timers once per tick, so a sleep ends at
 //! most one tick plus one loop pass late.
 
-use super::worker::with_current;
+use super::inbox::Msg;
+use super::worker::{with_current, Worker};
 use super::{NoRuntime, NOT_IN_RUNTIME};
 use crate::timer::TimerKey;
 use std::fmt;
@@ -41,8 +43,27 @@ use std::time::{Duration, Instant};
 #[must_use = "a Sleep does nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    /// `(core, key)` of our wheel entry.
-    entry: Option<(usize, TimerKey)>,
+    /// Our wheel entry.
+    entry: Option<Entry>,
+}
+
+/// Where a `Sleep`'s wheel entry lives: a core of one runtime.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    core: usize,
+    key: TimerKey,
+    /// The runtime (its shared half's address: identity only).
+    rt: usize,
+}
+
+fn runtime_id(w: &Worker) -> usize {
+    crate::sync::Arc::as_ptr(&w.shared) as usize
+}
+
+impl Entry {
+    fn is_on(&self, w: &Worker) -> bool {
+        self.core == w.index && self.rt == runtime_id(w)
+    }
 }
 
 impl Sleep {
@@ -90,9 +111,8 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        if let Some((core, key)) = self.entry {
-            let moved =
-                with_current(|w| w.index == core && w.wheel.borrow_mut().reset(key, deadline));
+        if let Some(e) = self.entry {
+            let moved = with_current(|w| e.is_on(w) && w.wheel.borrow_mut().reset(e.key, deadline));
             if moved != Some(true) {
                 self.cancel();
             }
@@ -118,14 +138,8 @@ impl Sleep {
     }
 
     fn cancel(&mut self) {
-        if let Some((core, key)) = self.entry.take() {
-            let waker = with_current(|w| {
-                if w.index == core {
-                    w.wheel.borrow_mut().cancel(key)
-                } else {
-                    None
-                }
-            });
+        if let Some(e) = self.entry.take() {
+            let waker = with_current(|w| cancel_entry(w, e)).flatten();
             drop(waker); // outside the wheel's borrow
         }
     }
@@ -142,34 +156,53 @@ impl Future for Sleep {
         let deadline = self.deadline;
         let entry = self.entry;
         let registered = with_current(|w| {
-            if let Some((core, key)) = entry {
-                if core == w.index {
+            if let Some(e) = entry {
+                if e.is_on(w) {
                     let mut wheel = w.wheel.borrow_mut();
-                    if let Some(stored) = wheel.get_mut(key) {
+                    if let Some(stored) = wheel.get_mut(e.key) {
                         if !stored.will_wake(cx.waker()) {
                             let old = std::mem::replace(stored, cx.waker().clone());
                             drop(wheel);
                             drop(old);
                         }
-                        return Some((core, key));
+                        return e;
                     }
                     // Fired (a spurious poll before the deadline by the
                     // real clock): register again below.
+                } else {
+                    // The task moved (stolen): the old core cancels the
+                    // old entry when its inbox gets to it.
+                    drop(cancel_entry(w, e));
                 }
             }
             let key = w.wheel.borrow_mut().insert(deadline, cx.waker().clone());
-            Some((w.index, key))
+            Entry {
+                core: w.index,
+                key,
+                rt: runtime_id(w),
+            }
         });
         match registered {
             Some(e) => {
-                // An entry on another core (a stolen task) is left to fire.
-                if self.entry != e {
-                    self.entry = e;
-                }
+                self.entry = Some(e);
                 Poll::Pending
             }
             None => panic!("Sleep polled {NOT_IN_RUNTIME}"),
         }
+    }
+}
+
+/// Cancels `e` from the worker `w`: in place if it is `w`'s, through the
+/// owning core's inbox if another core of the same runtime holds it, not
+/// at all if another runtime does (it fires harmlessly: a spurious wake).
+fn cancel_entry(w: &Worker, e: Entry) -> Option<std::task::Waker> {
+    if e.is_on(w) {
+        w.wheel.borrow_mut().cancel(e.key)
+    } else {
+        if e.rt == runtime_id(w) {
+            w.send(e.core, Msg::CancelTimer(e.key));
+        }
+        None
     }
 }
 

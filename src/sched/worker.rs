@@ -727,6 +727,11 @@ impl Worker {
                 let w = self.registry.borrow_mut().remove(slot);
                 drop(w);
             }
+            Msg::CancelTimer(key) => {
+                let w = self.wheel.borrow_mut().cancel(key);
+                // Outside the borrow; a waker's drop may panic (user code).
+                quietly(|| drop(w));
+            }
             Msg::Abort(slot) => {
                 let w = self.registry.borrow().get(slot).cloned();
                 if let Some(w) = w {
@@ -973,8 +978,10 @@ impl Worker {
     pub(crate) fn publish(&self) {
         let depth = self.inbox.borrow().len();
         let live = self.registry.borrow().len;
+        let timers = self.wheel.borrow().len();
         let mut p = self.remote().published.lock();
         self.counters.publish_into(&mut p, depth, live);
+        p.stats.timers = timers;
     }
 }
 
@@ -990,6 +997,6 @@ fn quietly(f: impl FnOnce()) {
 fn dispose_here(m: Msg) {
     match m {
         Msg::Run(r) => drop(r),
-        Msg::Deregister(_) | Msg::Abort(_) => {}
+        Msg::Deregister(_) | Msg::Abort(_) | Msg::CancelTimer(_) => {}
     }
 }
