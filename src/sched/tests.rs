@@ -162,8 +162,9 @@ fn a_sleep_that_moves_cores_cancels_its_old_entry() {
             .as_mut()
             .poll(&mut std::task::Context::from_waker(waker))
             .is_pending());
-        s
+        Some(s) // wrapped: a future handed out of a task, not awaited by it
     });
+    let s = s.unwrap();
     assert_eq!(rt.stats().cores[0].timers, 1);
     let h = rt.spawn_on(1, Priority::Normal, async move {
         let mut s = s;
@@ -172,9 +173,9 @@ fn a_sleep_that_moves_cores_cancels_its_old_entry() {
             .as_mut()
             .poll(&mut std::task::Context::from_waker(waker))
             .is_pending());
-        s
+        Some(s)
     });
-    let s = rt.block_on(h).unwrap();
+    let s = rt.block_on(h).unwrap().unwrap();
     let t0 = Instant::now();
     loop {
         let st = rt.stats();
