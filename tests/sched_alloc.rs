@@ -24,14 +24,17 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use corelane::queue::spsc;
-use corelane::sched::{self, Idle, JoinHandle, Priority, Runtime};
-use corelane::topology::{self, CpuId};
+use corelane::sched::{self, JoinHandle, Priority};
+
+#[path = "common/sched.rs"]
+mod common;
+use common::{bounded, two_cores};
 
 struct Counting;
 
@@ -96,21 +99,6 @@ fn allocs() -> u64 {
 
 const BATCH: usize = 256;
 const WAKES: u64 = 10_000;
-const WATCHDOG: Duration = Duration::from_secs(60);
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -193,22 +181,7 @@ struct Figures {
 
 #[test]
 fn one_allocation_per_spawn_and_none_per_wake() {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = measure();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {}
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("still running after {WATCHDOG:?}: hang")
-        }
-    }
-    let f = match body.join() {
-        Ok(f) => f,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
+    let f = bounded(measure);
     eprintln!("allocation figures (batch {BATCH}, {WAKES} wakes): {f:#?}");
     for (kind, spawning, joining) in &f.spawns {
         assert_eq!(
@@ -236,12 +209,7 @@ fn one_allocation_per_spawn_and_none_per_wake() {
 }
 
 fn measure() -> Figures {
-    let rt = Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(Idle::Park)
-        .build()
-        .expect("runtime");
+    let rt = two_cores();
     // Every window below runs on the cores while this thread waits in
     // `block_on`, its own allocations not counted; first, both cores are
     // up (their start-up allocations done).

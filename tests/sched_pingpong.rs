@@ -15,19 +15,21 @@
 //! cache traffic; the tokio channels wake the other core's task on every
 //! hop (one remote wake each). Each test logs the per-core counts.
 //!
-//! The tests spin both cores, so they run one at a time (the [`serial`]
-//! lock), each under a watchdog.
+//! The tests spin both cores, so they run one at a time (the
+//! [`common::serial`] lock), each under a watchdog.
 
-use std::sync::{mpsc as std_mpsc, Mutex, MutexGuard};
-use std::thread;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use corelane::queue::spsc;
 use corelane::sched::{self, Idle, Priority, Runtime};
-use corelane::topology::{self, CpuId};
 
+#[path = "common/sched.rs"]
+mod common;
+use common::{bounded_by, serial, two_core_builder, SHUTDOWN};
+
+/// This file's watchdog, twice [`common::WATCHDOG`].
 const WATCHDOG: Duration = Duration::from_secs(120);
-const SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// Round trips with spinning cores. The rings: 1M in release builds (about
 /// 1 s on the quiet 2-vCPU dev VM), 50k in debug. tokio's channels cost far
@@ -46,56 +48,6 @@ fn spinning_rounds(rings: bool) -> u64 {
 }
 
 const PARKED_ROUNDS: u64 = 10_000;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _serial = serial();
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang (a lost wake-up?)")
-        }
-    }
-}
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
-fn runtime(idle: Idle) -> Runtime {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(idle)
-        .build()
-        .expect("build a two-core runtime")
-}
 
 /// What each side saw: round trips (or replies) and hops run off its core.
 struct Outcome {
@@ -127,61 +79,69 @@ fn check(label: &str, rounds: u64, o: Outcome) {
     );
 }
 
-fn rings(idle: Idle, rounds: u64) -> Outcome {
-    bounded(move || {
-        let rt = runtime(idle);
-        let (mut to_pong, mut from_ping) = spsc::channel::<u64>(1);
-        let (mut to_ping, mut from_pong) = spsc::channel::<u64>(1);
-        let pong = rt.spawn_on(1, Priority::Normal, async move {
-            let (mut served, mut off) = (0u64, 0u64);
-            while let Ok(v) = from_ping.recv().await {
-                off += u64::from(sched::current_core() != 1);
-                to_ping
-                    .send(v + 1)
-                    .await
-                    .expect("the ping side waits for its reply");
-                served += 1;
-            }
-            (served, off)
-        });
-        let ping = rt.spawn_on(0, Priority::Normal, async move {
-            let (mut done, mut off) = (0u64, 0u64);
-            let t = Instant::now();
-            for i in 0..rounds {
-                to_pong.send(2 * i).await.expect("the pong side is alive");
-                let reply = from_pong.recv().await.expect("the pong side replies");
-                assert_eq!(reply, 2 * i + 1, "round {i}: the reply to this ping");
-                off += u64::from(sched::current_core() != 0);
-                done += 1;
-            }
-            ((done, off), t.elapsed())
-        });
-        let (ping, took) = rt.block_on(ping).expect("ping task");
-        let pong = rt
-            .block_on(pong)
-            .expect("pong task ends when the ping side hangs up");
-        let cores = core_figures(&rt);
-        rt.shutdown(SHUTDOWN).expect("shutdown");
-        Outcome {
-            ping,
-            pong,
-            took,
-            cores,
-        }
-    })
+/// One kind of channel the counter bounces through.
+trait Channel: 'static {
+    type Tx: Send + 'static;
+    type Rx: Send + 'static;
+    type SendError: std::fmt::Debug;
+    /// A channel of capacity 1.
+    fn channel() -> (Self::Tx, Self::Rx);
+    fn send(tx: &mut Self::Tx, v: u64) -> impl Future<Output = Result<(), Self::SendError>> + Send;
+    /// `None` once the sending side has hung up.
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = Option<u64>> + Send;
 }
 
-fn tokio_channels(idle: Idle, rounds: u64) -> Outcome {
-    bounded(move || {
-        let rt = runtime(idle);
-        let (to_pong, mut from_ping) = tokio::sync::mpsc::channel::<u64>(1);
-        let (to_ping, mut from_pong) = tokio::sync::mpsc::channel::<u64>(1);
+/// corelane's SPSC rings.
+struct Rings;
+
+impl Channel for Rings {
+    type Tx = spsc::Producer<u64>;
+    type Rx = spsc::Consumer<u64>;
+    type SendError = corelane::queue::Disconnected<u64>;
+    fn channel() -> (Self::Tx, Self::Rx) {
+        spsc::channel(1)
+    }
+    fn send(tx: &mut Self::Tx, v: u64) -> impl Future<Output = Result<(), Self::SendError>> + Send {
+        tx.send(v)
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        rx.recv().await.ok()
+    }
+}
+
+/// `tokio::sync::mpsc` channels.
+struct TokioChannels;
+
+impl Channel for TokioChannels {
+    type Tx = tokio::sync::mpsc::Sender<u64>;
+    type Rx = tokio::sync::mpsc::Receiver<u64>;
+    type SendError = tokio::sync::mpsc::error::SendError<u64>;
+    fn channel() -> (Self::Tx, Self::Rx) {
+        tokio::sync::mpsc::channel(1)
+    }
+    fn send(tx: &mut Self::Tx, v: u64) -> impl Future<Output = Result<(), Self::SendError>> + Send {
+        tx.send(v)
+    }
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = Option<u64>> + Send {
+        rx.recv()
+    }
+}
+
+/// `rounds` round trips between a task on core 0 and one on core 1
+/// through a pair of `C` channels.
+fn ping_pong<C: Channel>(idle: Idle, rounds: u64) -> Outcome {
+    let _serial = serial();
+    bounded_by(WATCHDOG, "hang (a lost wake-up?)", move || {
+        let rt = two_core_builder(idle)
+            .build()
+            .expect("build a two-core runtime");
+        let (mut to_pong, mut from_ping) = C::channel();
+        let (mut to_ping, mut from_pong) = C::channel();
         let pong = rt.spawn_on(1, Priority::Normal, async move {
             let (mut served, mut off) = (0u64, 0u64);
-            while let Some(v) = from_ping.recv().await {
+            while let Some(v) = C::recv(&mut from_ping).await {
                 off += u64::from(sched::current_core() != 1);
-                to_ping
-                    .send(v + 1)
+                C::send(&mut to_ping, v + 1)
                     .await
                     .expect("the ping side waits for its reply");
                 served += 1;
@@ -192,8 +152,12 @@ fn tokio_channels(idle: Idle, rounds: u64) -> Outcome {
             let (mut done, mut off) = (0u64, 0u64);
             let t = Instant::now();
             for i in 0..rounds {
-                to_pong.send(2 * i).await.expect("the pong side is alive");
-                let reply = from_pong.recv().await.expect("the pong side replies");
+                C::send(&mut to_pong, 2 * i)
+                    .await
+                    .expect("the pong side is alive");
+                let reply = C::recv(&mut from_pong)
+                    .await
+                    .expect("the pong side replies");
                 assert_eq!(reply, 2 * i + 1, "round {i}: the reply to this ping");
                 off += u64::from(sched::current_core() != 0);
                 done += 1;
@@ -221,7 +185,7 @@ fn million_cross_core_ping_pongs_through_corelane_rings() {
     check(
         "spsc rings, Idle::Spin(50us)",
         n,
-        rings(Idle::Spin(Duration::from_micros(50)), n),
+        ping_pong::<Rings>(Idle::Spin(Duration::from_micros(50)), n),
     );
 }
 
@@ -231,7 +195,7 @@ fn cross_core_ping_pongs_through_tokio_channels() {
     check(
         "tokio mpsc, Idle::Spin(50us)",
         n,
-        tokio_channels(Idle::Spin(Duration::from_micros(50)), n),
+        ping_pong::<TokioChannels>(Idle::Spin(Duration::from_micros(50)), n),
     );
 }
 
@@ -240,7 +204,7 @@ fn cross_core_ping_pongs_with_parked_cores_through_corelane_rings() {
     check(
         "spsc rings, Idle::Park",
         PARKED_ROUNDS,
-        rings(Idle::Park, PARKED_ROUNDS),
+        ping_pong::<Rings>(Idle::Park, PARKED_ROUNDS),
     );
 }
 
@@ -249,6 +213,6 @@ fn cross_core_ping_pongs_with_parked_cores_through_tokio_channels() {
     check(
         "tokio mpsc, Idle::Park",
         PARKED_ROUNDS,
-        tokio_channels(Idle::Park, PARKED_ROUNDS),
+        ping_pong::<TokioChannels>(Idle::Park, PARKED_ROUNDS),
     );
 }

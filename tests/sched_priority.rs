@@ -24,70 +24,27 @@
 //! more is left out (not adjusted); at least half must remain.
 //!
 //! These tests load both cores and measure time, so they run one at a time
-//! (the [`serial`] lock), each under a watchdog.
+//! (the [`common::serial`] lock), each under a watchdog.
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use corelane::sched::{self, Idle, JoinHandle, Priority, Runtime};
-use corelane::topology::{self, CpuId};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
-const SHUTDOWN: Duration = Duration::from_secs(5);
+#[path = "common/sched.rs"]
+mod common;
+use common::{queued, queued_of, serial_bounded, two_core_builder, SHUTDOWN};
+
 /// Spawn (or wake) to first poll of a `High` task under the `Low` flood.
 const HIGH_BOUND: Duration = Duration::from_millis(20);
 const TICK: Duration = Duration::from_micros(100);
 const MARGIN: Duration = Duration::from_millis(5);
 const STARVATION: Duration = Duration::from_millis(1);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _serial = serial();
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang")
-        }
-    }
-}
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
 fn builder() -> sched::Builder {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(Idle::Park)
+    two_core_builder(Idle::Park)
         .tick(TICK)
         .quantum(Duration::from_micros(50))
 }
@@ -133,7 +90,7 @@ enum How {
 
 #[test]
 fn strict_order_for_tasks_spawned_by_a_task_that_does_not_yield() {
-    bounded(|| {
+    serial_bounded(|| {
         // A starvation bound far away: a descheduled vCPU must not let a
         // `Low` task jump the queue legitimately. No stealing: `spawn`ed
         // tasks stay on the spawner's core.
@@ -178,7 +135,7 @@ fn strict_order_for_tasks_spawned_by_a_task_that_does_not_yield() {
 
 #[test]
 fn strict_order_for_tasks_queued_in_a_busy_cores_inbox() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = builder()
             .starvation_bound(Duration::from_secs(10))
             .build()
@@ -342,16 +299,6 @@ impl Delays {
 
 const ROUNDS: usize = 50;
 
-/// Time the calling thread has spent runnable but not running (waiting on
-/// a run queue): the second field of `/proc/thread-self/schedstat`, zero
-/// where the kernel does not say.
-fn queued() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
-
 /// Each core's thread id, learned from a task on it (`/proc/thread-self`
 /// links to `<pid>/task/<tid>`).
 fn core_threads(rt: &Runtime) -> [u32; 2] {
@@ -369,14 +316,6 @@ fn core_threads(rt: &Runtime) -> [u32; 2] {
         }
         tids
     })
-}
-
-/// [`queued`] of another thread of this process.
-fn queued_of(tid: u32) -> Duration {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 /// When something was handed to the cores, and how long each core's thread
@@ -448,7 +387,7 @@ async fn drive(
 
 #[test]
 fn high_task_spawned_under_a_low_flood_is_polled_promptly() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = builder().build().expect("runtime");
         let stop = Arc::new(AtomicBool::new(false));
         let tids = core_threads(&rt);
@@ -517,7 +456,7 @@ fn high_task_spawned_under_a_low_flood_is_polled_promptly() {
 
 #[test]
 fn high_task_woken_from_a_plain_thread_under_a_low_flood_is_polled_promptly() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = builder().build().expect("runtime");
         let tids = core_threads(&rt);
         let stop = Arc::new(AtomicBool::new(false));
@@ -569,7 +508,7 @@ fn high_task_woken_from_a_plain_thread_under_a_low_flood_is_polled_promptly() {
 
 #[test]
 fn lower_classes_are_polled_within_the_starvation_bound_under_a_high_flood() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = builder()
             .starvation_bound(STARVATION)
             .build()

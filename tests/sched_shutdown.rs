@@ -22,52 +22,11 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use corelane::sched::{self, Idle, JoinHandle, Priority, Runtime};
-use corelane::topology::{self, CpuId};
+use corelane::sched::{self, JoinHandle, Priority, Runtime};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
-const SHUTDOWN: Duration = Duration::from_secs(5);
-
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang")
-        }
-    }
-}
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
-fn two_cores() -> Runtime {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(Idle::Park)
-        .build()
-        .expect("build a two-core runtime")
-}
+#[path = "common/sched.rs"]
+mod common;
+use common::{bounded, two_cores, SHUTDOWN};
 
 const CLASSES: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
 

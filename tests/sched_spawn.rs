@@ -41,69 +41,9 @@ use std::time::{Duration, Instant};
 use corelane::sched::{self, Idle, JoinHandle, NoRuntime, Priority, Runtime};
 use corelane::topology::{self, CpuId};
 
-/// Generous limit for one test body; reaching it means a hang.
-const WATCHDOG: Duration = Duration::from_secs(60);
-/// What `shutdown` may take in these tests (it has no pending sleepers).
-const SHUTDOWN: Duration = Duration::from_secs(5);
-
-/// Runs `f` on its own thread and fails if it has not returned within
-/// [`WATCHDOG`]; a panic in `f` is re-raised here with its payload.
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        // `Disconnected`: `f` panicked, `join` hands the panic back.
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang")
-        }
-    }
-}
-
-/// The first two CPUs of the process mask.
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
-/// Two unpinned cores that park when idle.
-fn two_cores() -> Runtime {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(Idle::Park)
-        .build()
-        .expect("build a two-core runtime")
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Counts its drops; the counter is shared with the test.
-struct DropCount(Arc<AtomicUsize>);
-
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
+#[path = "common/sched.rs"]
+mod common;
+use common::{bounded, ms, two_core_builder, two_cores, two_cpus, DropCount, SHUTDOWN};
 
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
@@ -659,10 +599,7 @@ fn a_dropped_join_handle_detaches_the_task() {
 fn spawn_local_takes_a_non_send_future_and_never_moves_it() {
     const TASKS: usize = 200;
     bounded(|| {
-        let rt = Runtime::builder()
-            .cores(two_cpus())
-            .pin(false)
-            .idle(Idle::Park)
+        let rt = two_core_builder(Idle::Park)
             .stealing(true)
             .build()
             .expect("runtime");

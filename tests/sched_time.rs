@@ -18,98 +18,35 @@
 //!   process is redone (see `clean_run`).
 //!
 //! The tests of this file measure time, so they run one at a time (the
-//! [`serial`] lock), each under a watchdog.
+//! [`common::serial`] lock), each under a watchdog.
 
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::Poll;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use corelane::sched::{self, Elapsed, Idle, MissedTickBehavior, Priority, Runtime};
-use corelane::topology::{self, CpuId};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
-const SHUTDOWN: Duration = Duration::from_secs(5);
+#[path = "common/sched.rs"]
+mod common;
+use common::{ms, queued, serial_bounded, two_core_builder, us, DropCount, SHUTDOWN};
+
 /// The wheel tick these runtimes are built with (the default).
 const TICK: Duration = Duration::from_micros(100);
 /// Lateness allowed beyond one tick: scheduling noise on a shared VM.
 const MARGIN: Duration = Duration::from_millis(5);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// One timing test at a time in this binary (a failed one poisons nothing).
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _serial = serial();
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang")
-        }
-    }
-}
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
 fn runtime(idle: Idle) -> Runtime {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(idle)
+    two_core_builder(idle)
         .tick(TICK)
         .build()
         .expect("build a two-core runtime")
 }
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn us(n: u64) -> Duration {
-    Duration::from_micros(n)
-}
-
 /// Durations around the tick and a few well above it.
 const DURATIONS_US: [u64; 12] = [0, 1, 10, 50, 99, 100, 101, 250, 1_000, 1_500, 5_000, 12_000];
-
-/// Time the calling thread has spent runnable but not running (waiting
-/// on a run queue) since it started: the second field of
-/// `/proc/thread-self/schedstat`. Zero where the kernel does not say.
-fn queued() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
 
 /// One timed wait.
 #[derive(Clone, Copy, Debug)]
@@ -196,7 +133,7 @@ fn check_sleeps(label: &str, samples: &[Sample]) {
 }
 
 fn sleeps_in_mode(label: &'static str, idle: Idle) {
-    bounded(move || {
+    serial_bounded(move || {
         let rt = runtime(idle);
         // Core 0 (block_on) and core 1 at the same time.
         let on_1 = rt.spawn_on(1, Priority::Normal, async {
@@ -244,7 +181,7 @@ impl Rng {
 #[test]
 fn many_concurrent_sleepers_are_never_early() {
     const SLEEPERS: usize = 500;
-    bounded(|| {
+    serial_bounded(|| {
         let rt = runtime(Idle::Park);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let handles: Vec<_> = (0..SLEEPERS)
@@ -271,7 +208,7 @@ fn many_concurrent_sleepers_are_never_early() {
 
 #[test]
 fn sleeps_dropped_before_they_fire_leave_later_sleeps_exact() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = runtime(Idle::Park);
         let samples = rt.block_on(async {
             let mut rng = Rng(7);
@@ -305,17 +242,9 @@ fn sleeps_dropped_before_they_fire_leave_later_sleeps_exact() {
 // timeout
 // ---------------------------------------------------------------------------
 
-struct DropCount(Arc<AtomicUsize>);
-
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
 #[test]
 fn timeout_fires_on_a_pending_future() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = runtime(Idle::Park);
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
@@ -359,7 +288,7 @@ fn timeout_fires_on_a_pending_future() {
 
 #[test]
 fn timeout_passes_a_ready_or_soon_ready_future_through() {
-    bounded(|| {
+    serial_bounded(|| {
         let rt = runtime(Idle::Park);
         rt.block_on(async {
             let t0 = Instant::now();
@@ -417,7 +346,7 @@ fn timeout_passes_a_ready_or_soon_ready_future_through() {
 fn interval_ticks_at_its_period() {
     const PERIOD: Duration = Duration::from_millis(10);
     const TICKS: u32 = 20;
-    bounded(|| {
+    serial_bounded(|| {
         let rt = runtime(Idle::Park);
         let (start, returned) = clean_run("interval period", || {
             rt.block_on(async {
@@ -483,7 +412,7 @@ impl Tick {
 /// Tick 0, then no tick for 3.5 periods (the task sleeps), then five
 /// ticks. Returns the return time of tick 0 and the five.
 fn after_a_stall(behavior: Option<MissedTickBehavior>) -> (Instant, Vec<Tick>) {
-    bounded(move || {
+    serial_bounded(move || {
         let rt = runtime(Idle::Park);
         let r = clean_run(&format!("interval {behavior:?}"), || {
             rt.block_on(async move {

@@ -16,16 +16,17 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use corelane::sched::{self, Idle, Priority, Runtime};
-use corelane::topology::{self, CpuId};
+use corelane::sched::{self, Priority};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
-const SHUTDOWN: Duration = Duration::from_secs(5);
+#[path = "common/sched.rs"]
+mod common;
+use common::{bounded, two_cores, DropCount, SHUTDOWN};
+
 /// One lockstep round, or a whole free-running run, may take this long.
 const ROUND_LIMIT: Duration = Duration::from_secs(10);
 
@@ -35,47 +36,6 @@ fn rounds() -> usize {
     } else {
         10_000
     }
-}
-
-fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done_tx, done_rx) = std_mpsc::channel();
-    let body = thread::spawn(move || {
-        let r = f();
-        let _ = done_tx.send(());
-        r
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => match body.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(std_mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test body still running after {WATCHDOG:?}: hang")
-        }
-    }
-}
-
-fn two_cpus() -> [CpuId; 2] {
-    let cpus: Vec<CpuId> = topology::allowed_cpus()
-        .expect("read the process mask")
-        .iter()
-        .take(2)
-        .collect();
-    assert_eq!(
-        cpus.len(),
-        2,
-        "the sched tests need two CPUs in the process mask"
-    );
-    [cpus[0], cpus[1]]
-}
-
-fn two_cores() -> Runtime {
-    Runtime::builder()
-        .cores(two_cpus())
-        .pin(false)
-        .idle(Idle::Park)
-        .build()
-        .expect("build a two-core runtime")
 }
 
 // ---------------------------------------------------------------------------
@@ -373,14 +333,6 @@ fn racing_wakes_from_two_threads_lose_nothing() {
 // ---------------------------------------------------------------------------
 // Waking what is gone
 // ---------------------------------------------------------------------------
-
-struct DropCount(Arc<AtomicUsize>);
-
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
 
 /// Hands its waker out on the first poll, counts its polls, completes on
 /// the second (`finish`) or never.
