@@ -181,6 +181,10 @@ struct Slow {
     /// One per registered task (deduplicated with `will_wake`), each
     /// counted in `state`.
     wakers: Vec<Waker>,
+    /// An empty buffer swapped in while a multi-waker wake has `wakers`
+    /// out of the lock, so a registration meanwhile does not allocate;
+    /// the emptied buffer comes back as the next spare.
+    spare: Vec<Waker>,
     meter: SwitchMeter,
 }
 
@@ -271,6 +275,7 @@ impl Notify {
             epoch: Futex::new(),
             slow: Mutex::new(Slow {
                 wakers: Vec::new(),
+                spare: Vec::new(),
                 meter: SwitchMeter::new(),
             }),
             hints: CachePadded::new(SpinHints {
@@ -359,14 +364,15 @@ impl Notify {
             drop(slow);
             one.into_iter().for_each(Waker::wake);
         } else {
-            let mut all = std::mem::take(&mut slow.wakers);
+            let spare = std::mem::take(&mut slow.spare);
+            let mut all = std::mem::replace(&mut slow.wakers, spare);
             drop(slow);
             let panic = wake_all(&mut all);
-            // Hand the (now empty) buffer back so the next registration
-            // does not allocate, unless a registration came in meanwhile.
+            // The (now empty) buffer is the next spare: once both have
+            // grown, waking and registering allocate nothing.
             let mut slow = self.slow.lock();
-            if slow.wakers.capacity() == 0 {
-                slow.wakers = all;
+            if slow.spare.capacity() < all.capacity() {
+                slow.spare = all;
             }
             drop(slow);
             if let Some(payload) = panic {
