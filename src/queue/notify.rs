@@ -153,6 +153,9 @@ const ASYNC_SPINS: u32 = 1;
 /// failed (a degraded mode that costs wake-ups, never correctness).
 pub(crate) const DEGRADED_RECHECK: Duration = Duration::from_millis(1);
 
+/// Wakers each cell has room for before its first registration.
+const WAKER_ROOM: usize = 4;
+
 /// One side's wake-up cell. See the module docs for the protocol.
 pub(crate) struct Notify {
     /// Mode bits, registered async wakers, parked threads (module docs).
@@ -274,8 +277,12 @@ impl Notify {
             state: AtomicUsize::new(0),
             epoch: Futex::new(),
             slow: Mutex::new(Slow {
-                wakers: Vec::new(),
-                spare: Vec::new(),
+                // Room for a few wakers up front: the first registration
+                // on a cell can come at any time (a wait registers only
+                // once its re-polls fail), and a wake path that allocates
+                // then is one that allocates in a hot loop's first stall.
+                wakers: Vec::with_capacity(WAKER_ROOM),
+                spare: Vec::with_capacity(WAKER_ROOM),
                 meter: SwitchMeter::new(),
             }),
             hints: CachePadded::new(SpinHints {
@@ -610,15 +617,13 @@ impl Notify {
     }
 }
 
-/// Wakes every waker of `wakers`. The wakers were taken from the cell and
-/// uncounted, so no later notify would wake one this call skips: a `wake`
-/// that panics must not leave the rest to be dropped unwoken by the unwind.
-/// Each `wake` runs under `catch_unwind`; once all have run, the first
-/// panic is resumed (later ones are dropped: one panic is all a caller can
-/// take).
+/// Wakes (and empties) every waker of `wakers`. The wakers were taken from
+/// the cell and uncounted, so no later notify would wake one this call
+/// skips: a `wake` that panics must not leave the rest to be dropped
+/// unwoken by the unwind. Each `wake` runs under `catch_unwind`; the first
+/// panic's payload is returned for the caller to resume once the buffer is
+/// back (later ones are dropped: one panic is all a caller can take).
 #[cold]
-/// Wakes (and empties) `wakers`, every one even if some panic; returns the
-/// first panic's payload for the caller to resume.
 fn wake_all(wakers: &mut Vec<Waker>) -> Option<Box<dyn std::any::Any + Send>> {
     let mut first_panic = None;
     for waker in wakers.drain(..) {
