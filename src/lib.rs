@@ -94,6 +94,8 @@ compile_error!(
      never wrap, and the sentinels some protocols reserve must stay out of their reach"
 );
 
+#[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+pub mod io;
 pub mod queue;
 pub mod sched;
 pub(crate) mod sync;

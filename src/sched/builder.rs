@@ -86,6 +86,15 @@ pub enum Error {
     Topology(topology::Error),
     /// A setting is out of range (a zero tick, say).
     Config(&'static str),
+    /// A core could not make its io_uring and
+    /// [`io::Config::required`](crate::io::Config::required) was set.
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    Io {
+        /// The core index.
+        core: usize,
+        /// Why.
+        cause: crate::io::Unavailable,
+    },
 }
 
 impl fmt::Display for Error {
@@ -102,6 +111,8 @@ impl fmt::Display for Error {
             Error::Doorbell(e) => write!(f, "creating a core's doorbell (eventfd) failed: {e}"),
             Error::Topology(e) => write!(f, "reading the CPU topology failed: {e}"),
             Error::Config(what) => write!(f, "invalid runtime setting: {what}"),
+            #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+            Error::Io { core, cause } => write!(f, "core {core} has no io_uring: {cause}"),
         }
     }
 }
@@ -146,6 +157,8 @@ pub struct Builder {
     quantum: Duration,
     starvation: Duration,
     inbox_capacity: usize,
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    io: crate::io::Config,
 }
 
 impl Default for Builder {
@@ -159,6 +172,8 @@ impl Default for Builder {
             quantum: Duration::from_micros(50),
             starvation: Duration::from_millis(1),
             inbox_capacity: 1024,
+            #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+            io: crate::io::Config::default(),
         }
     }
 }
@@ -260,6 +275,25 @@ impl Builder {
         self
     }
 
+    /// The io_uring driver each core makes on its thread (default:
+    /// [`io::Config::default`](crate::io::Config::default), io where the
+    /// kernel allows; [`io::Config::off`](crate::io::Config::off) for none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::{io, sched::Runtime};
+    ///
+    /// let rt = Runtime::builder().io(io::Config::off()).build()?;
+    /// assert!(rt.stats().cores.iter().all(|c| c.io.is_none()));
+    /// # Ok::<(), corelane::sched::Error>(())
+    /// ```
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    pub fn io(mut self, cfg: crate::io::Config) -> Self {
+        self.io = cfg;
+        self
+    }
+
     /// Starts one thread per core.
     ///
     /// # Errors
@@ -291,6 +325,8 @@ impl Builder {
             starvation: clock::from_duration(self.starvation),
             inbox_capacity: self.inbox_capacity,
             steal_capacity: 256,
+            #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+            io: self.io.clone(),
         };
         let mut inboxes = Vec::with_capacity(n);
         let mut remotes = Vec::with_capacity(n);
@@ -437,7 +473,7 @@ pub(crate) fn spawn_threads(
     let n = parts.len();
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
     let gate = std::sync::Arc::new(Gate::default());
-    let (report_tx, report_rx) = std::sync::mpsc::channel::<(usize, Result<(), topology::Error>)>();
+    let (report_tx, report_rx) = std::sync::mpsc::channel::<(usize, Result<(), Error>)>();
     let mut threads = Vec::with_capacity(n);
     for p in parts {
         let (index, cpu) = (p.index, cpus[p.index]);
@@ -453,12 +489,26 @@ pub(crate) fn spawn_threads(
                 let _exit = exit.guard();
                 let pinned = if pin {
                     topology::pin_current_thread(cpu)
+                        .map_err(|source| Error::PinRefused { cpu, source })
                 } else {
                     Ok(())
                 };
+                // The ring is made here, on the core's own thread, after
+                // pinning (a single-issuer ring belongs to its creator).
+                #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+                let (pinned, io) = match pinned {
+                    Ok(()) => make_io(&p, index),
+                    Err(e) => (Err(e), None),
+                };
                 let _ = report.send((index, pinned));
                 if gate2.wait() {
-                    Worker::new(p).main(&barrier);
+                    #[allow(unused_mut)]
+                    let mut w = Worker::new(p);
+                    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+                    if let Some(io) = io {
+                        w.set_io(io);
+                    }
+                    w.main(&barrier);
                 }
             });
         match spawned {
@@ -481,11 +531,8 @@ pub(crate) fn spawn_threads(
     let mut failure = None;
     for _ in 0..n {
         match report_rx.recv() {
-            Ok((i, Err(source))) => {
-                failure.get_or_insert(Error::PinRefused {
-                    cpu: cpus[i],
-                    source,
-                });
+            Ok((_, Err(e))) => {
+                failure.get_or_insert(e);
             }
             Ok((_, Ok(()))) => {}
             Err(_) => break,
@@ -501,6 +548,22 @@ pub(crate) fn spawn_threads(
     }
     gate.open(true);
     Ok(threads)
+}
+
+/// Makes core `index`'s io driver if io is on: `(Ok, Some)` with a ring,
+/// `(Ok, None)` without one (the cause is kept for io calls to report),
+/// `(Err, None)` when io is required and the ring cannot be made.
+#[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+fn make_io(p: &Parts, index: usize) -> (Result<(), Error>, Option<crate::io::IoPark>) {
+    let cfg = &p.shared.config.io;
+    if !cfg.enabled {
+        return (Ok(()), None);
+    }
+    match crate::io::install(cfg) {
+        Ok(park) => (Ok(()), Some(park)),
+        Err(cause) if cfg.required => (Err(Error::Io { core: index, cause }), None),
+        Err(_) => (Ok(()), None),
+    }
 }
 
 /// Holds the core threads until every one has started and pinned.

@@ -52,14 +52,14 @@
 
 mod builder;
 mod clock;
-mod inbox;
+pub(crate) mod inbox;
 /// The scheduler's protocols for the loom models (loom builds only).
 #[cfg(corelane_loom)]
 #[doc(hidden)]
 pub mod loom_hooks;
-mod park;
+pub(crate) mod park;
 mod runtime;
-mod stats;
+pub(crate) mod stats;
 mod task;
 mod time;
 mod worker;
@@ -69,7 +69,7 @@ mod tests;
 
 pub use builder::{Builder, Error, Idle};
 pub use runtime::{Handle, Runtime, ShutdownTimeout, SpawnError};
-pub use stats::{ClassStats, CoreStats, Stats};
+pub use stats::{ClassStats, CoreStats, IoStats, RingSetup, Stats};
 pub use task::{JoinError, JoinHandle};
 pub use time::{
     interval, sleep, sleep_until, timeout, try_interval, try_sleep, try_sleep_until, try_timeout,

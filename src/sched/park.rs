@@ -20,9 +20,13 @@ pub(crate) trait Park {
 
     /// Makes progress without blocking (reap completions). Returns whether
     /// anything happened. The default has nothing to do.
-    #[allow(dead_code)] // the io driver's hook
     fn poll(&mut self) -> bool {
         false
+    }
+
+    /// The io driver's counters, if this park step is one.
+    fn io_stats(&self) -> Option<super::stats::IoStats> {
+        None
     }
 }
 

@@ -172,6 +172,7 @@ impl Published {
                     priority: Priority::from_index(i),
                     delay: histogram(),
                 }),
+                io: None,
             },
         }
     }
@@ -257,6 +258,80 @@ pub struct CoreStats {
     pub timers: usize,
     /// Per class, highest first.
     pub classes: [ClassStats; CLASSES],
+    /// The core's io_uring driver (`None`: the core has no io).
+    pub io: Option<IoStats>,
+}
+
+/// How a core's io_uring was set up (the first the kernel accepted).
+///
+/// # Examples
+///
+/// See [`IoStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RingSetup {
+    /// `SINGLE_ISSUER | DEFER_TASKRUN` (6.1+): completions run only when
+    /// the core enters the kernel for them, on its own thread.
+    #[default]
+    DeferTaskrun,
+    /// `COOP_TASKRUN | TASKRUN_FLAG` (5.19+).
+    CoopTaskrun,
+    /// No setup flags.
+    Plain,
+}
+
+/// One core's io_uring counters (cumulative since start).
+///
+/// # Examples
+///
+/// ```
+/// use corelane::sched::Runtime;
+///
+/// let rt = Runtime::builder().build()?;
+/// for core in &rt.stats().cores {
+///     if let Some(io) = &core.io {
+///         println!("{:?}: {} enters, {} completions", io.setup, io.enters, io.cqes);
+///     }
+/// }
+/// # Ok::<(), corelane::sched::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct IoStats {
+    /// The ring's setup flags.
+    pub setup: RingSetup,
+    /// Accepted connections use direct descriptors (a ring file table).
+    pub direct: bool,
+    /// `io_uring_enter` calls.
+    pub enters: u64,
+    /// Enters that could block (the park step).
+    pub parks: u64,
+    /// Submission entries queued.
+    pub sqes: u64,
+    /// Completions reaped.
+    pub cqes: u64,
+    /// Completions the kernel had to hold back (the CQ was full).
+    pub cq_overflow: u64,
+    /// Enters refused with `EBUSY` (completion backpressure).
+    pub busy: u64,
+    /// The longest submission backlog (entries waiting for SQ room).
+    pub backlog_max: u64,
+    /// Completions that matched no live op (always 0 unless a bug).
+    pub stale: u64,
+    /// Multishot receives ended by an empty buffer ring.
+    pub enobufs: u64,
+    /// Times a receive waited for buffers to come back.
+    pub enobufs_waits: u64,
+    /// Multishot receives armed (first arms and re-arms).
+    pub recv_arms: u64,
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Direct descriptors open now.
+    pub direct_open: u64,
+    /// Ops submitted and not yet finished.
+    pub ops_in_flight: u64,
+    /// Receive buffers lent out as `Bytes` now.
+    pub buffers_lent: u64,
 }
 
 /// One class on one core.

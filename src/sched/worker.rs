@@ -54,6 +54,9 @@ pub(crate) struct Config {
     pub(crate) starvation: Ticks,
     pub(crate) inbox_capacity: usize,
     pub(crate) steal_capacity: usize,
+    /// The io driver's settings (each core makes its ring on its thread).
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    pub(crate) io: crate::io::Config,
 }
 
 /// The part of a core other threads reach.
@@ -278,7 +281,12 @@ pub(crate) struct Worker {
     peers: RefCell<Vec<mpsc::Producer<Msg>>>,
     pub(crate) wheel: RefCell<Wheel<Waker>>,
     registry: RefCell<Registry>,
-    park: RefCell<Box<dyn Park + Send>>,
+    park: RefCell<Box<dyn Park>>,
+    /// The park step is an io driver: poll it while busy and spinning.
+    has_io: bool,
+    /// Task polls since the io driver was last entered, and when it was.
+    since_io: Cell<u32>,
+    last_io: Cell<Ticks>,
     /// The class and start of the poll in progress.
     running: Cell<Option<(Priority, Ticks)>>,
     /// The clock at the start of this loop pass.
@@ -448,6 +456,9 @@ impl Worker {
             wheel: RefCell::new(wheel),
             registry: RefCell::new(Registry::default()),
             park: RefCell::new(park),
+            has_io: false,
+            since_io: Cell::new(0),
+            last_io: Cell::new(now),
             running: Cell::new(None),
             pass_now: Cell::new(now),
             next_check: Cell::new(now),
@@ -539,6 +550,25 @@ impl Worker {
         self.counters.bump(&self.counters.spawns);
         self.push_ready(runnable);
         handle
+    }
+
+    /// Replaces the park step with the core's io driver (made on this
+    /// thread: a single-issuer ring belongs to the thread that made it).
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    pub(crate) fn set_io(&mut self, park: crate::io::IoPark) {
+        *self.park.get_mut() = Box::new(park);
+        self.has_io = true;
+    }
+
+    /// Enters the io driver without blocking (submits what tasks queued,
+    /// reaps completions, wakes their tasks). Returns whether it woke any.
+    fn poll_io(&self) -> bool {
+        self.since_io.set(0);
+        self.last_io.set(self.pass_now.get());
+        match self.park.try_borrow_mut() {
+            Ok(mut p) => p.poll(),
+            Err(_) => false,
+        }
     }
 
     /// The thread body: runs the loop until shutdown, then takes part in
@@ -648,6 +678,25 @@ impl Worker {
             if let Some((class, r)) = self.next_task(now) {
                 idle_since = None;
                 self.run_task(class, r, now);
+                // A busy core still submits and reaps every 32 polls (and
+                // once per tick in `periodic`).
+                if self.has_io {
+                    let n = self.since_io.get() + 1;
+                    self.since_io.set(n);
+                    if n >= 32 {
+                        self.poll_io();
+                    }
+                }
+                continue;
+            }
+            // Out of tasks. Spinning cores enter the ring without blocking
+            // (what queued tasks submitted goes out; completions come in);
+            // a parking core does both in its one blocking enter.
+            if self.has_io
+                && !matches!(self.shared.config.idle, Idle::Park)
+                && self.poll_io()
+            {
+                idle_since = None;
                 continue;
             }
             if self.shared.config.stealing && self.steal() {
@@ -678,6 +727,14 @@ impl Worker {
         // `Builder::tick`.
         self.next_check.set(now.saturating_add(self.check_every));
         self.fire_timers();
+        // A core busy with tasks for a whole tick still enters its ring
+        // (right after a park, the next park will do).
+        if self.has_io
+            && self.since_io.get() > 0
+            && now.saturating_sub(self.last_io.get()) >= self.check_every
+        {
+            self.poll_io();
+        }
         if now >= self.next_publish.get() {
             self.next_publish
                 .set(now.saturating_add(clock::from_duration(Duration::from_millis(1))));
@@ -947,6 +1004,8 @@ impl Worker {
             if timeout != Some(Duration::ZERO) {
                 self.counters.bump(&self.counters.parks);
                 self.park.borrow_mut().park(&remote.doorbell, timeout);
+                self.since_io.set(0);
+                self.last_io.set(clock::now());
             }
         } else {
             // The inbox may hold a slot claimed and not yet written: the
@@ -979,9 +1038,13 @@ impl Worker {
         let depth = self.inbox.borrow().len();
         let live = self.registry.borrow().len;
         let timers = self.wheel.borrow().len();
+        let io = self.park.try_borrow().ok().and_then(|p| p.io_stats());
         let mut p = self.remote().published.lock();
         self.counters.publish_into(&mut p, depth, live);
         p.stats.timers = timers;
+        if io.is_some() {
+            p.stats.io = io;
+        }
     }
 }
 

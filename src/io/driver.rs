@@ -1,0 +1,957 @@
+//! One core's io_uring: the ring, the ops slab, the submission backlog, the
+//! doorbell poll and the park step.
+//!
+//! **Ownership.** Every operation lives in a slab slot from submission to
+//! its terminal completion (the one without `IORING_CQE_F_MORE`). The slot,
+//! not the future that asked for the op, owns the op's memory (the `Bytes`
+//! being sent, the address being connected to), so dropping a future never
+//! frees memory the kernel may still touch: the slot turns into an orphan,
+//! an `ASYNC_CANCEL` is queued, and the slot is freed by the terminal
+//! completion. A connection that an orphaned accept still produced is
+//! closed; data an orphaned recv still received is dropped.
+//!
+//! **Keys.** `user_data` packs the slot, the op kind and the slot's
+//! generation; a completion whose generation or kind does not match its
+//! slot is counted and ignored (it cannot happen while slots are freed only
+//! at terminal completions, and the check keeps it that way).
+//!
+//! **Reentrancy.** The driver sits in a `RefCell`. Wakers are collected
+//! while it is borrowed and woken after; drop paths that find it borrowed
+//! (an old waker whose task's output owns a stream, say) queue their work
+//! in `deferred`, run at the next entry.
+
+use super::buf_ring::{self, BufRing};
+use super::{Config, Unavailable};
+use crate::sched::stats::{IoStats, RingSetup};
+use bytes::Bytes;
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `user_data` of the doorbell's poll.
+const DOORBELL: u64 = u64::MAX;
+/// `user_data` of fire-and-forget ops (cancels, closes of orphans).
+const IGNORE: u64 = u64::MAX - 1;
+const IORING_ENTER_GETEVENTS: u32 = 1;
+
+/// What an op is (checked against the completion's key).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    AcceptMulti = 1,
+    RecvMulti = 2,
+    Send = 3,
+    Connect = 4,
+    Close = 5,
+    Shutdown = 6,
+}
+
+impl Kind {
+    fn multishot(self) -> bool {
+        matches!(self, Kind::AcceptMulti | Kind::RecvMulti)
+    }
+}
+
+/// A descriptor as the ring sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Target {
+    Fd(RawFd),
+    /// A direct descriptor (an index into the ring's file table).
+    Fixed(u32),
+}
+
+/// A slab key: slot and generation (the kind is checked separately).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Key {
+    slot: u32,
+    gen: u32,
+}
+
+impl Key {
+    fn user_data(self, kind: Kind) -> u64 {
+        (u64::from(self.gen & 0xff_ffff) << 40) | ((kind as u64) << 32) | u64::from(self.slot)
+    }
+}
+
+/// Memory an op needs until its terminal completion.
+pub(crate) enum Mem {
+    None,
+    Send(Bytes),
+    Copy(Vec<u8>),
+    Addr(Box<(libc::sockaddr_storage, libc::socklen_t)>),
+}
+
+/// One multishot completion.
+pub(crate) enum Event {
+    /// Received bytes (a lent buffer).
+    Data(Bytes),
+    /// A result: an accepted descriptor, `0` (end of stream) or `-errno`.
+    Res(i32),
+}
+
+struct Slot {
+    gen: u32,
+    live: bool,
+    kind: Kind,
+    orphan: bool,
+    /// The terminal completion has arrived.
+    ended: bool,
+    waker: Option<Waker>,
+    result: i32,
+    events: VecDeque<Event>,
+    mem: Mem,
+    next_free: u32,
+}
+
+/// A drop-path action that found the driver borrowed.
+pub(crate) enum Deferred {
+    Release(Key),
+    Close(Target),
+}
+
+pub(crate) struct Driver {
+    ring: IoUring,
+    pub(crate) direct: bool,
+    slots: Vec<Slot>,
+    free: u32,
+    inflight: usize,
+    backlog: VecDeque<squeue::Entry>,
+    bufs: Option<BufRing>,
+    cfg: Config,
+    doorbell: Option<RawFd>,
+    doorbell_armed: bool,
+    wake: Vec<Waker>,
+    /// Receives that ended for want of buffers.
+    starved: Vec<Waker>,
+    /// Spare buffers for `write_all` (copies of borrowed slices).
+    pool: Vec<Vec<u8>>,
+    pub(crate) stats: IoStats,
+}
+
+/// The driver as futures and the park step share it on one thread.
+pub(crate) struct Inner {
+    pub(crate) driver: RefCell<Driver>,
+    deferred: RefCell<Vec<Deferred>>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Reads `kernel.io_uring_disabled` (0 when absent).
+fn sysctl_disabled() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> Result<(), String> {
+    // SAFETY: uname fills a zeroed, live utsname.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a live, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Ok(()); // cannot tell: let the ring setup decide
+    }
+    let rel: String = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    let mut it = rel.split(|c: char| !c.is_ascii_digit());
+    let maj: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let min: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    if (maj, min) >= (major, minor) {
+        Ok(())
+    } else {
+        Err(rel)
+    }
+}
+
+fn classify(e: std::io::Error) -> Unavailable {
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => match sysctl_disabled() {
+            0 => Unavailable::NotPermitted {
+                errno: e.raw_os_error().unwrap_or(0),
+            },
+            n => Unavailable::Disabled { sysctl: n },
+        },
+        Some(libc::ENOSYS) => Unavailable::NotSupported,
+        Some(libc::ENOMEM) | Some(libc::EMFILE) | Some(libc::ENFILE) => Unavailable::Resources {
+            errno: e.raw_os_error().unwrap_or(0),
+        },
+        other => Unavailable::Other {
+            errno: other.unwrap_or(0),
+        },
+    }
+}
+
+impl Driver {
+    /// Creates this core's ring: `SINGLE_ISSUER | DEFER_TASKRUN`, else
+    /// `COOP_TASKRUN | TASKRUN_FLAG`, else plain. Must run on the core's
+    /// thread (a single-issuer ring belongs to the thread that made it).
+    pub(crate) fn new(cfg: &Config) -> Result<Driver, Unavailable> {
+        if let Err(release) = kernel_at_least(6, 0) {
+            return Err(Unavailable::OldKernel { release });
+        }
+        let sq = cfg.sq_entries;
+        let cq = cfg.cq_entries.max(sq * 2);
+        let attempts: [(RingSetup, fn(&mut io_uring::Builder)); 3] = [
+            (RingSetup::DeferTaskrun, |b| {
+                b.setup_single_issuer().setup_defer_taskrun();
+            }),
+            (RingSetup::CoopTaskrun, |b| {
+                b.setup_coop_taskrun().setup_taskrun_flag();
+            }),
+            (RingSetup::Plain, |_| {}),
+        ];
+        let mut last = None;
+        let mut built = None;
+        for (mode, set) in attempts {
+            let mut b = IoUring::builder();
+            b.setup_cqsize(cq).setup_submit_all();
+            set(&mut b);
+            match b.build(sq) {
+                Ok(r) => {
+                    built = Some((r, mode));
+                    break;
+                }
+                // EINVAL: a flag this kernel does not know; try the next.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        let Some((ring, setup)) = built else {
+            return Err(classify(last.unwrap_or_else(|| {
+                std::io::Error::from_raw_os_error(libc::EINVAL)
+            })));
+        };
+        if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
+            return Err(Unavailable::OldKernel {
+                release: "without IORING_FEAT_EXT_ARG / NODROP".into(),
+            });
+        }
+        let direct = cfg.direct_descriptors > 0
+            && ring
+                .submitter()
+                .register_files_sparse(cfg.direct_descriptors)
+                .is_ok();
+        let stats = IoStats {
+            setup,
+            direct,
+            ..IoStats::default()
+        };
+        Ok(Driver {
+            ring,
+            direct,
+            slots: Vec::with_capacity(256),
+            free: NONE,
+            inflight: 0,
+            backlog: VecDeque::with_capacity(64),
+            bufs: None,
+            cfg: cfg.clone(),
+            doorbell: None,
+            doorbell_armed: false,
+            wake: Vec::with_capacity(64),
+            starved: Vec::new(),
+            pool: Vec::new(),
+            stats,
+        })
+    }
+
+    fn alloc(&mut self, kind: Kind, mem: Mem) -> Key {
+        let slot = if self.free != NONE {
+            let i = self.free;
+            self.free = self.slots[i as usize].next_free;
+            i
+        } else {
+            self.slots.push(Slot {
+                gen: 0,
+                live: false,
+                kind,
+                orphan: false,
+                ended: false,
+                waker: None,
+                result: 0,
+                events: VecDeque::with_capacity(8),
+                mem: Mem::None,
+                next_free: NONE,
+            });
+            (self.slots.len() - 1) as u32
+        };
+        let s = &mut self.slots[slot as usize];
+        s.gen = s.gen.wrapping_add(1) & 0xff_ffff;
+        s.live = true;
+        s.kind = kind;
+        s.orphan = false;
+        s.ended = false;
+        s.result = 0;
+        s.mem = mem;
+        Key { slot, gen: s.gen }
+    }
+
+    fn free_slot(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        s.live = false;
+        s.waker = None;
+        let mem = std::mem::replace(&mut s.mem, Mem::None);
+        let direct = self.direct;
+        let kind = s.kind;
+        // Connections an accept produced that nobody will take: close them.
+        while let Some(ev) = self.slots[slot as usize].events.pop_front() {
+            if let (Kind::AcceptMulti, Event::Res(fd)) = (kind, &ev) {
+                if *fd >= 0 {
+                    let t = if direct {
+                        Target::Fixed(*fd as u32)
+                    } else {
+                        Target::Fd(*fd)
+                    };
+                    self.close_orphan(t);
+                }
+            }
+        }
+        self.recycle_mem(mem);
+        self.slots[slot as usize].next_free = self.free;
+        self.free = slot;
+    }
+
+    pub(crate) fn recycle_mem(&mut self, mem: Mem) {
+        if let Mem::Copy(mut v) = mem {
+            if self.pool.len() < 64 && v.capacity() <= 1 << 16 {
+                v.clear();
+                self.pool.push(v);
+            }
+        }
+    }
+
+    /// A spare buffer for a copy (reused; allocates only when the pool is dry).
+    pub(crate) fn copy_buf(&mut self) -> Vec<u8> {
+        self.pool.pop().unwrap_or_default()
+    }
+
+    fn push(&mut self, e: squeue::Entry) {
+        self.stats.sqes += 1;
+        if self.backlog.is_empty() {
+            // SAFETY: every pointer in an entry we build points into memory
+            // owned by the op's slot (or the driver) until the op's terminal
+            // completion; see `submit`.
+            if unsafe { self.ring.submission().push(&e) }.is_ok() {
+                return;
+            }
+        }
+        self.backlog.push_back(e);
+        self.stats.backlog_max = self.stats.backlog_max.max(self.backlog.len() as u64);
+    }
+
+    /// Queues an op whose memory `mem` moves into its slot; `build` makes the
+    /// entry from the slot's memory (stable: it is on the heap).
+    pub(crate) fn submit(
+        &mut self,
+        kind: Kind,
+        mem: Mem,
+        build: impl FnOnce(&Mem) -> squeue::Entry,
+    ) -> Key {
+        let key = self.alloc(kind, mem);
+        let e = build(&self.slots[key.slot as usize].mem).user_data(key.user_data(kind));
+        self.inflight += 1;
+        self.push(e);
+        key
+    }
+
+    /// A fire-and-forget op (its completion is ignored).
+    fn submit_ignored(&mut self, e: squeue::Entry) {
+        self.push(e.user_data(IGNORE));
+    }
+
+    fn close_orphan(&mut self, t: Target) {
+        let e = match t {
+            Target::Fd(fd) => opcode::Close::new(types::Fd(fd)).build(),
+            Target::Fixed(i) => {
+                self.stats.direct_open = self.stats.direct_open.saturating_sub(1);
+                opcode::Close::new(types::Fixed(i)).build()
+            }
+        };
+        self.submit_ignored(e);
+    }
+
+    /// Closes a descriptor through the ring (nobody waits for the result).
+    pub(crate) fn close(&mut self, t: Target) {
+        self.close_orphan(t);
+    }
+
+    fn slot(&mut self, key: Key) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(key.slot as usize)
+            .filter(|s| s.live && s.gen == key.gen)
+    }
+
+    /// A single-shot op's result, once it is in (frees the slot).
+    pub(crate) fn poll_result(&mut self, key: Key, cx: &mut Context<'_>) -> Poll<(i32, Mem)> {
+        let Some(s) = self.slot(key) else {
+            return Poll::Ready((-libc::ECANCELED, Mem::None));
+        };
+        if s.ended {
+            let out = (s.result, std::mem::replace(&mut s.mem, Mem::None));
+            self.free_slot(key.slot);
+            return Poll::Ready(out);
+        }
+        set_waker(&mut s.waker, cx.waker());
+        Poll::Pending
+    }
+
+    /// The next completion of a multishot op: `Some(event)`, `None` once it
+    /// has ended and every event was taken (the caller then releases it).
+    pub(crate) fn poll_event(&mut self, key: Key, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let Some(s) = self.slot(key) else {
+            return Poll::Ready(None);
+        };
+        if let Some(ev) = s.events.pop_front() {
+            return Poll::Ready(Some(ev));
+        }
+        if s.ended {
+            return Poll::Ready(None);
+        }
+        set_waker(&mut s.waker, cx.waker());
+        Poll::Pending
+    }
+
+    /// The owner of `key` lets go: freed now if the op is over, otherwise
+    /// cancelled and freed by its terminal completion.
+    pub(crate) fn release(&mut self, key: Key) {
+        let Some(s) = self.slot(key) else { return };
+        if s.ended {
+            self.free_slot(key.slot);
+            return;
+        }
+        s.orphan = true;
+        s.waker = None;
+        let ud = key.user_data(s.kind);
+        // Data already received is dropped now (its buffers go home);
+        // accepted connections are closed.
+        let kind = s.kind;
+        let evs: Vec<Event> = if kind == Kind::AcceptMulti {
+            s.events.drain(..).collect()
+        } else {
+            s.events.clear();
+            Vec::new()
+        };
+        for ev in evs {
+            if let Event::Res(fd) = ev {
+                if fd >= 0 {
+                    let t = if self.direct {
+                        Target::Fixed(fd as u32)
+                    } else {
+                        Target::Fd(fd)
+                    };
+                    self.close_orphan(t);
+                }
+            }
+        }
+        self.submit_ignored(opcode::AsyncCancel::new(ud).build());
+    }
+
+    /// The core's buffer ring, made on first use.
+    pub(crate) fn bufs(&mut self) -> std::io::Result<&mut BufRing> {
+        if self.bufs.is_none() {
+            let br = BufRing::new(self.cfg.buffers, self.cfg.buffer_size)?;
+            // SAFETY: the entry array is page aligned, `entries` long, and
+            // lives in `self.bufs` until the driver unregisters it (or leaks
+            // it) in `Drop`.
+            unsafe {
+                self.ring.submitter().register_buf_ring_with_flags(
+                    br.ring_addr(),
+                    br.entries(),
+                    buf_ring::GROUP,
+                    0,
+                )?;
+            }
+            self.bufs = Some(br);
+        }
+        Ok(self.bufs.as_mut().expect("just made"))
+    }
+
+    /// Arms a multishot receive on `t` into the buffer ring.
+    pub(crate) fn arm_recv(&mut self, t: Target) -> std::io::Result<Key> {
+        let cap = self.cfg.recv_cap.min(self.cfg.buffer_size) as u32;
+        self.bufs()?;
+        self.stats.recv_arms += 1;
+        Ok(self.submit(Kind::RecvMulti, Mem::None, |_| match t {
+            Target::Fd(fd) => opcode::RecvMulti::new(types::Fd(fd), buf_ring::GROUP)
+                .len(cap)
+                .build(),
+            Target::Fixed(i) => opcode::RecvMulti::new(types::Fixed(i), buf_ring::GROUP)
+                .len(cap)
+                .build(),
+        }))
+    }
+
+    /// Buffers the kernel can fill now (after a reclaim).
+    pub(crate) fn buffers_available(&mut self) -> usize {
+        match self.bufs.as_mut() {
+            Some(b) => {
+                b.reclaim(true);
+                b.available
+            }
+            None => usize::MAX,
+        }
+    }
+
+    /// Wakes `w` when buffers come back.
+    pub(crate) fn starve(&mut self, w: &Waker) {
+        self.stats.enobufs_waits += 1;
+        if !self.starved.iter().any(|s| s.will_wake(w)) {
+            self.starved.push(w.clone());
+        }
+    }
+
+    fn reap(&mut self) {
+        let mut cq = self.ring.completion();
+        self.stats.cq_overflow = u64::from(cq.overflow());
+        let mut seen = 0u64;
+        // Collected first: handling one needs `&mut self` (slab, buffers).
+        let mut batch: [(u64, i32, u32); 64] = [(0, 0, 0); 64];
+        loop {
+            let mut n = 0;
+            for c in cq.by_ref().take(64) {
+                batch[n] = (c.user_data(), c.result(), c.flags());
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            cq.sync();
+            drop(cq);
+            for &(ud, res, flags) in &batch[..n] {
+                self.complete(ud, res, flags);
+            }
+            cq = self.ring.completion();
+        }
+        self.stats.cqes += seen;
+    }
+
+    fn complete(&mut self, ud: u64, res: i32, flags: u32) {
+        if ud == DOORBELL {
+            if !cqueue::more(flags) {
+                self.doorbell_armed = false;
+            }
+            if let Some(fd) = self.doorbell {
+                let mut buf = 0u64;
+                // SAFETY: reads at most 8 bytes into a live u64 from the
+                // doorbell's (non-blocking) eventfd: clears the count.
+                unsafe { libc::read(fd, (&mut buf as *mut u64).cast(), 8) };
+            }
+            return;
+        }
+        if ud == IGNORE {
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                self.recycle(bid);
+            }
+            return;
+        }
+        let key = Key {
+            slot: (ud & 0xffff_ffff) as u32,
+            gen: (ud >> 40) as u32,
+        };
+        let kind = ((ud >> 32) & 0xff) as u8;
+        let valid = self
+            .slots
+            .get(key.slot as usize)
+            .is_some_and(|s| s.live && s.gen == key.gen && s.kind as u8 == kind && !s.ended);
+        let bid = cqueue::buffer_select(flags);
+        if !valid {
+            self.stats.stale += 1;
+            if let Some(bid) = bid {
+                self.recycle(bid);
+            }
+            return;
+        }
+        let s = &self.slots[key.slot as usize];
+        let (skind, orphan) = (s.kind, s.orphan);
+        let terminal = !skind.multishot() || !cqueue::more(flags);
+        if skind.multishot() {
+            let ev = match (skind, bid) {
+                (Kind::RecvMulti, Some(bid)) if res > 0 => {
+                    match self.bufs.as_mut().and_then(|b| b.take(bid, res as usize)) {
+                        Some(b) => Event::Data(b),
+                        None => Event::Res(-libc::EIO),
+                    }
+                }
+                (_, Some(bid)) => {
+                    self.recycle(bid);
+                    Event::Res(res)
+                }
+                (_, None) => Event::Res(res),
+            };
+            if res == -libc::ENOBUFS {
+                self.stats.enobufs += 1;
+            }
+            if skind == Kind::AcceptMulti && res >= 0 {
+                self.stats.accepted += 1;
+                if self.direct {
+                    self.stats.direct_open += 1;
+                }
+            }
+            if orphan {
+                if let (Kind::AcceptMulti, Event::Res(fd)) = (skind, &ev) {
+                    if *fd >= 0 {
+                        let t = if self.direct {
+                            Target::Fixed(*fd as u32)
+                        } else {
+                            Target::Fd(*fd)
+                        };
+                        self.close_orphan(t);
+                    }
+                }
+            } else {
+                self.slots[key.slot as usize].events.push_back(ev);
+            }
+        } else {
+            self.slots[key.slot as usize].result = res;
+        }
+        if terminal {
+            self.inflight -= 1;
+            self.slots[key.slot as usize].ended = true;
+            if orphan {
+                self.free_slot(key.slot);
+                return;
+            }
+        }
+        if let Some(w) = self.slots[key.slot as usize].waker.take() {
+            self.wake.push(w);
+        }
+    }
+
+    fn recycle(&mut self, bid: u16) {
+        if let Some(b) = self.bufs.as_mut() {
+            b.recycle(bid);
+        }
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(e) = self.backlog.front() {
+            // SAFETY: as in `push`.
+            if unsafe { self.ring.submission().push(e) }.is_err() {
+                return;
+            }
+            self.backlog.pop_front();
+        }
+    }
+
+    fn arm_doorbell(&mut self) {
+        if let (Some(fd), false) = (self.doorbell, self.doorbell_armed) {
+            let e = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
+                .multi(true)
+                .build()
+                .user_data(DOORBELL);
+            self.doorbell_armed = true;
+            self.push(e);
+        }
+    }
+
+    /// Gives back every buffer nobody holds; wakes starved receives.
+    fn replenish(&mut self) {
+        let full = !self.starved.is_empty();
+        if let Some(b) = self.bufs.as_mut() {
+            if b.reclaim(full) > 0 && !self.starved.is_empty() {
+                self.wake.append(&mut self.starved);
+            }
+        }
+    }
+
+    /// One `io_uring_enter`: submits everything queued and reaps; waits
+    /// for a completion (the doorbell's included) up to `timeout` when
+    /// `wait`, never blocks otherwise.
+    fn enter(&mut self, wait: bool, timeout: Option<Duration>) {
+        loop {
+            self.flush_backlog();
+            self.stats.enters += 1;
+            let r = if wait {
+                match timeout {
+                    Some(t) => {
+                        let ts = types::Timespec::from(t);
+                        let args = types::SubmitArgs::new().timespec(&ts);
+                        self.ring.submitter().submit_with_args(1, &args)
+                    }
+                    None => self.ring.submitter().submit_and_wait(1),
+                }
+            } else {
+                let n = self.ring.submission().len() as u32;
+                // SAFETY: no argument pointer; GETEVENTS with
+                // min_complete 0 runs deferred completions without
+                // blocking (the crate's `submit` does not set it, and
+                // under DEFER_TASKRUN completions would stall).
+                unsafe {
+                    self.ring
+                        .submitter()
+                        .enter::<libc::sigset_t>(n, 0, IORING_ENTER_GETEVENTS, None)
+                }
+            };
+            if let Err(e) = &r {
+                if e.raw_os_error() == Some(libc::EBUSY) {
+                    // CQ full (overflow backpressure): reap, then retry.
+                    self.stats.busy += 1;
+                    self.reap();
+                    continue;
+                }
+            }
+            self.reap();
+            if self.backlog.is_empty() {
+                return;
+            }
+            // The SQ filled up: it is empty after the submit, go again
+            // without waiting.
+            if wait {
+                return self.enter(false, None);
+            }
+        }
+    }
+
+    fn take_wakes(&mut self) -> Vec<Waker> {
+        std::mem::replace(&mut self.wake, Vec::new())
+    }
+
+    fn put_back(&mut self, mut v: Vec<Waker>) {
+        v.clear();
+        if self.wake.is_empty() && v.capacity() > self.wake.capacity() {
+            self.wake = v;
+        }
+    }
+
+}
+
+fn set_waker(slot: &mut Option<Waker>, w: &Waker) {
+    match slot {
+        Some(old) if old.will_wake(w) => {}
+        _ => {
+            // The old waker is dropped after the driver's borrow (it may
+            // be the last reference to a finished task whose output owns
+            // a stream): see `Inner::defer_drop`.
+            if let Some(old) = slot.replace(w.clone()) {
+                DROPS.with(|d| d.borrow_mut().push(old));
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Wakers replaced while the driver was borrowed, dropped after.
+    static DROPS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// This thread's driver (a core of a runtime with io).
+    static CURRENT: RefCell<Current> = const { RefCell::new(Current::None) };
+}
+
+enum Current {
+    None,
+    Ready(Rc<Inner>),
+    Failed(Unavailable),
+}
+
+/// The current core's driver, or why there is none.
+pub(crate) fn current() -> Result<Rc<Inner>, Unavailable> {
+    CURRENT.with(|c| match &*c.borrow() {
+        Current::Ready(i) => Ok(i.clone()),
+        Current::Failed(u) => Err(u.clone()),
+        Current::None => Err(if crate::sched::try_current_core().is_ok() {
+            Unavailable::Off
+        } else {
+            Unavailable::NotInRuntime
+        }),
+    })
+}
+
+impl Inner {
+    /// Runs `f` on the driver, then wakes what it completed. Drop paths use
+    /// [`Inner::or_defer`] instead.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Driver) -> R) -> R {
+        let (r, wakes) = {
+            let mut d = self.driver.borrow_mut();
+            self.run_deferred(&mut d);
+            let r = f(&mut d);
+            let w = if d.wake.is_empty() {
+                None
+            } else {
+                Some(d.take_wakes())
+            };
+            (r, w)
+        };
+        self.after(wakes);
+        r
+    }
+
+    fn after(&self, wakes: Option<Vec<Waker>>) {
+        let dropped = DROPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        drop(dropped);
+        if let Some(mut v) = wakes {
+            for w in v.drain(..) {
+                w.wake();
+            }
+            if let Ok(mut d) = self.driver.try_borrow_mut() {
+                d.put_back(v);
+            }
+        }
+    }
+
+    /// For drop paths: act now, or later if the driver is busy.
+    pub(crate) fn or_defer(&self, action: Deferred) {
+        match self.driver.try_borrow_mut() {
+            Ok(mut d) => {
+                self.run_deferred(&mut d);
+                run_action(&mut d, action);
+            }
+            Err(_) => self.deferred.borrow_mut().push(action),
+        }
+    }
+
+    fn run_deferred(&self, d: &mut Driver) {
+        let mut q = self.deferred.borrow_mut();
+        if !q.is_empty() {
+            for a in q.drain(..) {
+                run_action(d, a);
+            }
+        }
+    }
+
+    /// The park step: replenish buffers, keep the doorbell armed, one
+    /// enter that waits up to `timeout` (shorter while receives starve,
+    /// since buffers dropped on another core send no signal).
+    pub(crate) fn park(&self, doorbell: RawFd, timeout: Option<Duration>) {
+        let wakes = {
+            let mut d = self.driver.borrow_mut();
+            self.run_deferred(&mut d);
+            d.doorbell = Some(doorbell);
+            d.replenish();
+            if !d.wake.is_empty() {
+                // Buffers came back for a starved receive: do not sleep.
+                d.enter(false, None);
+            } else {
+                d.arm_doorbell();
+                let mut timeout = timeout;
+                if !d.starved.is_empty() {
+                    let cap = Duration::from_micros(200);
+                    timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+                }
+                d.stats.parks += 1;
+                d.enter(true, timeout);
+                d.replenish();
+            }
+            Some(d.take_wakes())
+        };
+        self.after(wakes);
+    }
+
+    /// A non-blocking pass: submit, run deferred completions, reap.
+    /// Returns whether any task was woken.
+    pub(crate) fn poll(&self) -> bool {
+        let wakes = {
+            let Ok(mut d) = self.driver.try_borrow_mut() else {
+                return false;
+            };
+            self.run_deferred(&mut d);
+            d.replenish();
+            d.enter(false, None);
+            d.take_wakes()
+        };
+        let any = !wakes.is_empty();
+        self.after(Some(wakes));
+        any
+    }
+}
+
+fn run_action(d: &mut Driver, a: Deferred) {
+    match a {
+        Deferred::Release(k) => d.release(k),
+        Deferred::Close(t) => d.close(t),
+    }
+}
+
+/// Installs a driver on this thread (a core of a runtime with io) and
+/// returns the park step that drives it.
+pub(crate) fn install(cfg: &Config) -> Result<IoPark, Unavailable> {
+    match Driver::new(cfg) {
+        Ok(d) => {
+            let inner = Rc::new(Inner {
+                driver: RefCell::new(d),
+                deferred: RefCell::new(Vec::new()),
+            });
+            CURRENT.with(|c| *c.borrow_mut() = Current::Ready(inner.clone()));
+            Ok(IoPark { inner })
+        }
+        Err(u) => {
+            CURRENT.with(|c| *c.borrow_mut() = Current::Failed(u.clone()));
+            Err(u)
+        }
+    }
+}
+
+/// The park step of a core with io.
+pub(crate) struct IoPark {
+    inner: Rc<Inner>,
+}
+
+impl IoPark {
+    pub(crate) fn stats(&self) -> IoStats {
+        match self.inner.driver.try_borrow() {
+            Ok(d) => {
+                let mut s = d.stats.clone();
+                s.ops_in_flight = d.inflight as u64;
+                s.buffers_lent = d.bufs.as_ref().map_or(0, |b| b.lent() as u64);
+                s
+            }
+            Err(_) => IoStats::default(),
+        }
+    }
+}
+
+impl Drop for IoPark {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = Current::None);
+        let mut d = self.inner.driver.borrow_mut();
+        self.inner.run_deferred(&mut d);
+        // Closes and cancels queued by the last drops go in first.
+        d.enter(false, None);
+        let _ = d
+            .ring
+            .submitter()
+            .register_sync_cancel(None, types::CancelBuilder::any());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while d.inflight > 0 && Instant::now() < deadline {
+            d.enter(true, Some(Duration::from_millis(10)));
+        }
+        let wakes = d.take_wakes();
+        if d.inflight == 0 {
+            if d.bufs.is_some() {
+                let _ = d.ring.submitter().unregister_buf_ring(buf_ring::GROUP);
+            }
+        } else {
+            // The kernel may still write into op memory or buffers: leak
+            // them rather than free memory it can touch.
+            let slots = std::mem::take(&mut d.slots);
+            std::mem::forget(slots);
+            if let Some(b) = d.bufs.take() {
+                std::mem::forget(b);
+            }
+        }
+        drop(d);
+        drop(wakes);
+        let drops = DROPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        drop(drops);
+    }
+}
+
+impl crate::sched::park::Park for IoPark {
+    fn park(&mut self, doorbell: &crate::sched::inbox::Doorbell, timeout: Option<Duration>) {
+        self.inner.park(doorbell.signal().fd(), timeout);
+    }
+
+    fn poll(&mut self) -> bool {
+        self.inner.poll()
+    }
+
+    fn io_stats(&self) -> Option<IoStats> {
+        Some(self.stats())
+    }
+}

@@ -1,0 +1,265 @@
+//! The raw io_uring server loop: one ring per core of a
+//! [`sched::Runtime`](crate::sched::Runtime), used as that core's park
+//! step.
+//!
+//! A core with nothing to run waits in one `io_uring_enter` for a
+//! completion, its doorbell (a multishot poll on the core's eventfd, armed
+//! in the ring) or the next timer of its wheel. Each loop pass reaps every
+//! completion, runs the tasks they woke, and queues their submissions for
+//! the next enter; a core that stays busy enters at least once per
+//! scheduler tick without blocking (with `GETEVENTS`, which
+//! `DEFER_TASKRUN` needs).
+//!
+//! - **Ring setup** (probed on each core's thread at start):
+//!   `SINGLE_ISSUER | DEFER_TASKRUN`, else `COOP_TASKRUN | TASKRUN_FLAG`,
+//!   else plain; the choice is in [`Runtime::stats`](crate::sched::Runtime::stats)
+//!   (`CoreStats::io`). A file table for direct descriptors when the
+//!   kernel allows.
+//! - **Ops** live in a slab keyed by `user_data` (slot, kind, generation);
+//!   the slab owns an op's memory until its terminal completion, so every
+//!   future here is cancel safe: dropping one cancels its op.
+//! - **Receives** are multishot, into a per-core provided buffer ring;
+//!   data surfaces as [`bytes::Bytes`] without a copy and the buffer goes
+//!   back to the ring when the last `Bytes` drops, on any thread.
+//! - [`TcpListener`] (multishot accept), [`TcpStream`], and [`Server`]:
+//!   one `SO_REUSEPORT` listener per core and a handler task per
+//!   connection.
+//!
+//! Linux only (feature `io`, on by default). Where io_uring is
+//! unavailable (seccomp, `kernel.io_uring_disabled`, an old kernel) the
+//! runtime still runs; io calls fail with an `Unsupported` error wrapping
+//! [`Unavailable`], which names the cause
+//! ([`Config::required`] makes `build` fail instead).
+//!
+//! ```
+//! use corelane::{io, sched::Runtime};
+//!
+//! let rt = Runtime::builder().build()?;
+//! let server = match io::Server::builder("127.0.0.1:0".parse()?).serve(&rt, |mut s: io::TcpStream| async move {
+//!     while let Ok(Some(b)) = s.recv().await {
+//!         if s.send(b).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! }) {
+//!     Ok(s) => s,
+//!     Err(e) => {
+//!         println!("no io_uring here: {e}");
+//!         return Ok(());
+//!     }
+//! };
+//! let addr = server.local_addr();
+//! let reply = rt.block_on(async move {
+//!     let mut c = io::TcpStream::connect(addr).await?;
+//!     c.write_all(b"hello").await?;
+//!     let mut got = Vec::new();
+//!     while got.len() < 5 {
+//!         match c.recv().await? {
+//!             Some(b) => got.extend_from_slice(&b),
+//!             None => break,
+//!         }
+//!     }
+//!     Ok::<_, std::io::Error>(got)
+//! })?;
+//! assert_eq!(reply, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod buf_ring;
+pub(crate) mod driver;
+mod net;
+mod server;
+
+pub use net::{TcpListener, TcpStream};
+pub use server::{Server, ServerBuilder, ServerHandle};
+
+pub(crate) use driver::{current, install, IoPark};
+
+/// Per-core io settings, given to
+/// [`sched::Builder::io`](crate::sched::Builder::io).
+///
+/// ```
+/// use corelane::{io, sched::Runtime};
+///
+/// let cfg = io::Config::default().buffers(256).buffer_size(16 * 1024);
+/// let rt = Runtime::builder().io(cfg).build()?;
+/// # Ok::<(), corelane::sched::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) required: bool,
+    pub(crate) sq_entries: u32,
+    pub(crate) cq_entries: u32,
+    pub(crate) buffers: u16,
+    pub(crate) buffer_size: usize,
+    pub(crate) recv_cap: usize,
+    pub(crate) direct_descriptors: u32,
+}
+
+impl Default for Config {
+    /// io on where available; 512 submission entries, 8192 completion
+    /// entries; 1024 receive buffers of 4 KiB per core (made on the first
+    /// receive); a 16384-slot direct-descriptor table.
+    fn default() -> Config {
+        Config {
+            enabled: true,
+            required: false,
+            sq_entries: 512,
+            cq_entries: 8192,
+            buffers: 1024,
+            buffer_size: 4096,
+            recv_cap: 4096,
+            direct_descriptors: 16384,
+        }
+    }
+}
+
+impl Config {
+    /// No io_uring at all (cores park on their eventfd).
+    pub fn off() -> Config {
+        Config {
+            enabled: false,
+            ..Config::default()
+        }
+    }
+
+    /// Fail [`Builder::build`](crate::sched::Builder::build) with
+    /// [`sched::Error::Io`](crate::sched::Error::Io) when a core cannot
+    /// make its ring (default: run without io, io calls fail).
+    pub fn required(mut self, yes: bool) -> Config {
+        self.required = yes;
+        self
+    }
+
+    /// Submission queue entries (a power of two; default 512). The
+    /// completion queue gets at least twice as many.
+    pub fn sq_entries(mut self, n: u32) -> Config {
+        self.sq_entries = n.max(8);
+        self
+    }
+
+    /// Completion queue entries (default 8192). Multishot ops complete
+    /// more often than they are submitted: size it for the connection count.
+    pub fn cq_entries(mut self, n: u32) -> Config {
+        self.cq_entries = n;
+        self
+    }
+
+    /// Receive buffers per core (a power of two up to 32768; default 1024).
+    pub fn buffers(mut self, n: u16) -> Config {
+        self.buffers = n.clamp(1, 32768).next_power_of_two();
+        self
+    }
+
+    /// Size of each receive buffer (default 4096): also the most one
+    /// receive completion carries.
+    pub fn buffer_size(mut self, n: usize) -> Config {
+        self.buffer_size = n.max(64);
+        self.recv_cap = self.recv_cap.min(self.buffer_size);
+        self
+    }
+
+    /// The most one receive of one connection takes at a time (default
+    /// 4096, at most the buffer size), so one busy connection cannot
+    /// starve the others on its core.
+    pub fn recv_cap(mut self, n: usize) -> Config {
+        self.recv_cap = n.max(1);
+        self
+    }
+
+    /// Size of the direct-descriptor table (accepted connections use it
+    /// when non-zero and the kernel supports it; default 16384; 0: plain
+    /// descriptors).
+    pub fn direct_descriptors(mut self, n: u32) -> Config {
+        self.direct_descriptors = n;
+        self
+    }
+}
+
+/// Why a core has no io_uring.
+///
+/// ```
+/// use corelane::io::Unavailable;
+///
+/// let e = Unavailable::Disabled { sysctl: 2 };
+/// assert!(e.to_string().contains("io_uring_disabled"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// `kernel.io_uring_disabled` is set (1: only a group may use it, 2: off).
+    Disabled {
+        /// The sysctl's value.
+        sysctl: u8,
+    },
+    /// `io_uring_setup` was refused (`EPERM`): a seccomp filter (Docker's
+    /// default profile blocks io_uring) or a security module.
+    NotPermitted {
+        /// The errno.
+        errno: i32,
+    },
+    /// The kernel has no io_uring (`ENOSYS`).
+    NotSupported,
+    /// The kernel predates what this driver needs (6.0: multishot receive,
+    /// `EXT_ARG` waits).
+    OldKernel {
+        /// The kernel release (or the missing feature).
+        release: String,
+    },
+    /// Out of memory, descriptors or locked memory.
+    Resources {
+        /// The errno.
+        errno: i32,
+    },
+    /// Any other setup failure.
+    Other {
+        /// The errno.
+        errno: i32,
+    },
+    /// Not on a core of a runtime.
+    NotInRuntime,
+    /// The runtime was built with [`Config::off`].
+    Off,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let os = |e: i32| std::io::Error::from_raw_os_error(e);
+        match self {
+            Unavailable::Disabled { sysctl } => {
+                write!(f, "io_uring is disabled by the sysctl kernel.io_uring_disabled = {sysctl}")
+            }
+            Unavailable::NotPermitted { errno } => write!(
+                f,
+                "io_uring_setup was refused ({}): a seccomp filter (e.g. Docker's default) or a security module blocks it",
+                os(*errno)
+            ),
+            Unavailable::NotSupported => f.write_str("this kernel has no io_uring (ENOSYS)"),
+            Unavailable::OldKernel { release } => {
+                write!(f, "kernel {release} is too old for the io driver (needs 6.0)")
+            }
+            Unavailable::Resources { errno } => {
+                write!(f, "io_uring setup ran out of resources: {}", os(*errno))
+            }
+            Unavailable::Other { errno } => write!(f, "io_uring setup failed: {}", os(*errno)),
+            Unavailable::NotInRuntime => f.write_str("not on a core of a corelane runtime"),
+            Unavailable::Off => f.write_str("the runtime was built without io"),
+        }
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// Whether this machine can run the io driver: makes (and drops) a ring
+/// on the calling thread. Tests use it to skip, saying why.
+///
+/// ```
+/// match corelane::io::probe() {
+///     Ok(()) => println!("io_uring available"),
+///     Err(why) => println!("no io_uring: {why}"),
+/// }
+/// ```
+pub fn probe() -> Result<(), Unavailable> {
+    driver::Driver::new(&Config::default().direct_descriptors(0)).map(drop)
+}

@@ -1,0 +1,606 @@
+//! TCP over the core's ring: [`TcpListener`] (multishot accept) and
+//! [`TcpStream`] (multishot recv into the buffer ring, one send at a time).
+
+use super::driver::{Deferred, Event, Inner, Key, Kind, Mem, Target};
+use super::{current, Unavailable};
+use bytes::Bytes;
+use io_uring::{opcode, types};
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+macro_rules! on_target {
+    ($t:expr, |$fd:ident| $e:expr) => {
+        match $t {
+            Target::Fd(raw) => {
+                let $fd = types::Fd(raw);
+                $e
+            }
+            Target::Fixed(i) => {
+                let $fd = types::Fixed(i);
+                $e
+            }
+        }
+    };
+}
+
+fn errno(res: i32) -> io::Error {
+    io::Error::from_raw_os_error(-res)
+}
+
+/// An op awaiting its single completion; dropping it before then cancels
+/// the op (its memory stays with the driver until the kernel is done).
+struct Op<'a> {
+    inner: &'a Inner,
+    key: Option<Key>,
+}
+
+impl std::future::Future for Op<'_> {
+    type Output = (i32, Mem);
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, Mem)> {
+        let key = self.key.expect("polled after completion");
+        let r = self.inner.with(|d| d.poll_result(key, cx));
+        if r.is_ready() {
+            self.key = None;
+        }
+        r
+    }
+}
+
+impl Drop for Op<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.inner.or_defer(Deferred::Release(k));
+        }
+    }
+}
+
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than, and aligned for,
+            // sockaddr_in.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+fn socket(addr: &SocketAddr) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain syscall; a non-negative result is a new descriptor.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is fresh and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn setsockopt_int(fd: RawFd, level: i32, opt: i32, v: i32) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live int and its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&v as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Makes a listening socket: `SO_REUSEADDR`, `SO_REUSEPORT` (so every core
+/// can have its own on one port), optionally `TCP_NODELAY` (inherited by
+/// accepted connections), bound and listening with `backlog`.
+pub(crate) fn listen_socket(addr: &SocketAddr, nodelay: bool, backlog: i32) -> io::Result<OwnedFd> {
+    let fd = socket(addr)?;
+    let raw = fd.as_raw_fd();
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if nodelay {
+        setsockopt_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    }
+    let (ss, len) = sockaddr(addr);
+    // SAFETY: `ss` holds a valid address of `len` bytes.
+    if unsafe { libc::bind(raw, (&ss as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: plain syscall on our socket.
+    if unsafe { libc::listen(raw, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// A listening socket whose connections arrive through one multishot
+/// accept on the current core's ring (into direct descriptors when the
+/// ring has a file table).
+///
+/// Made on a core of a [`Runtime`](crate::sched::Runtime) with io; it
+/// stays on that core (`!Send`).
+///
+/// ```no_run
+/// use corelane::{io, sched::{Priority, Runtime}};
+///
+/// let rt = Runtime::builder().build()?;
+/// rt.block_on(async {
+///     let l = io::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///     println!("listening on {}", l.local_addr()?);
+///     let mut s = l.accept().await?;
+///     while let Some(b) = s.recv().await? {
+///         s.send(b).await?;
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpListener {
+    inner: Rc<Inner>,
+    fd: OwnedFd,
+    accept: Option<Key>,
+}
+
+impl TcpListener {
+    /// Binds `addr` (`SO_REUSEPORT`, `TCP_NODELAY` on accepted
+    /// connections) on the current core. Fails with an `Unsupported`
+    /// error wrapping [`Unavailable`] off a runtime core with io.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let inner = current()?;
+        let fd = listen_socket(&addr, true, 4096)?;
+        Ok(TcpListener {
+            inner,
+            fd,
+            accept: None,
+        })
+    }
+
+    /// Takes over a listening socket made elsewhere (it must be listening).
+    pub fn from_owned_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: current()?,
+            fd,
+            accept: None,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        local_addr(self.fd.as_raw_fd())
+    }
+
+    /// The next connection. Cancel safe: a connection accepted while no
+    /// `accept` future was waiting is kept for the next call.
+    pub async fn accept(&mut self) -> io::Result<TcpStream> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        let inner = self.inner.clone();
+        inner.with(|d| loop {
+            let key = match self.accept {
+                Some(k) => k,
+                None => {
+                    let fd = self.fd.as_raw_fd();
+                    let direct = d.direct;
+                    let k = d.submit(Kind::AcceptMulti, Mem::None, |_| {
+                        opcode::AcceptMulti::new(types::Fd(fd))
+                            .allocate_file_index(direct)
+                            // (CLOEXEC is refused for direct descriptors,
+                            // which are not in the fd table anyway.)
+                            .flags(if direct { 0 } else { libc::SOCK_CLOEXEC })
+                            .build()
+                    });
+                    self.accept = Some(k);
+                    k
+                }
+            };
+            match d.poll_event(key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    // Multishot ended (an error was delivered, or the
+                    // kernel stopped it): arm again.
+                    d.release(key);
+                    self.accept = None;
+                }
+                Poll::Ready(Some(Event::Res(r))) if r >= 0 => {
+                    let target = if d.direct {
+                        Target::Fixed(r as u32)
+                    } else {
+                        Target::Fd(r)
+                    };
+                    return Poll::Ready(Ok(TcpStream::new(self.inner.clone(), target)));
+                }
+                // A connection that died in the backlog: next.
+                Poll::Ready(Some(Event::Res(r))) if r == -libc::ECONNABORTED => {}
+                Poll::Ready(Some(Event::Res(r))) => return Poll::Ready(Err(errno(r))),
+                Poll::Ready(Some(Event::Data(_))) => {}
+            }
+        })
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        if let Some(k) = self.accept.take() {
+            self.inner.or_defer(Deferred::Release(k));
+        }
+    }
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.fd.as_raw_fd())
+            .finish()
+    }
+}
+
+fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `ss` and `len` are live and describe each other.
+    if unsafe { libc::getsockname(fd, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len) }
+        < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    from_storage(&ss)
+}
+
+fn from_storage(ss: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match i32::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a: libc::sockaddr_in = unsafe { std::ptr::read((ss as *const _ as *const u8).cast()) };
+            Ok(SocketAddr::from((
+                a.sin_addr.s_addr.to_ne_bytes(),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((ss as *const _ as *const u8).cast()) };
+            Ok(SocketAddr::V6(std::net::SocketAddrV6::new(
+                a.sin6_addr.s6_addr.into(),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => Err(io::Error::from(io::ErrorKind::InvalidData)),
+    }
+}
+
+/// A TCP connection driven by the current core's ring.
+///
+/// - [`recv`](TcpStream::recv) returns the next received chunk as
+///   [`Bytes`] lent from the core's buffer ring: no copy; the buffer goes
+///   back to the kernel when the last clone of it drops, on any thread.
+///   One multishot receive stays armed, so data keeps arriving between
+///   calls (up to the buffer ring's size per core).
+/// - [`send`](TcpStream::send) sends a whole `Bytes` (short sends are
+///   resumed), [`write_all`](TcpStream::write_all) a borrowed slice (copied
+///   into a pooled buffer). One send at a time (`&mut self`): writes never
+///   interleave.
+/// - Dropping the stream cancels its receive and closes it through the ring.
+///
+/// `!Send`: it belongs to the core whose ring serves it (use
+/// [`spawn_local`](crate::sched::spawn_local) or a handler of
+/// [`Server`](super::Server)).
+pub struct TcpStream {
+    inner: Rc<Inner>,
+    target: Option<Target>,
+    recv: Option<Key>,
+    eof: bool,
+    starved: bool,
+}
+
+impl TcpStream {
+    pub(crate) fn new(inner: Rc<Inner>, target: Target) -> TcpStream {
+        TcpStream {
+            inner,
+            target: Some(target),
+            recv: None,
+            eof: false,
+            starved: false,
+        }
+    }
+
+    fn target(&self) -> io::Result<Target> {
+        self.target
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+
+    /// Connects to `addr` through the ring (`TCP_NODELAY` set).
+    ///
+    /// ```no_run
+    /// # use corelane::{io, sched::Runtime};
+    /// # let rt = Runtime::builder().build()?;
+    /// rt.block_on(async {
+    ///     let mut s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+    ///     s.write_all(b"ping").await?;
+    ///     let reply = s.recv().await?;
+    ///     Ok::<_, std::io::Error>(reply)
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let inner = current()?;
+        let fd = socket(&addr)?;
+        setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+        let raw = fd.as_raw_fd();
+        let key = inner.with(|d| {
+            d.submit(Kind::Connect, Mem::Addr(Box::new(sockaddr(&addr))), |m| {
+                let Mem::Addr(a) = m else { unreachable!("connect owns an address") };
+                opcode::Connect::new(types::Fd(raw), (&a.0 as *const libc::sockaddr_storage).cast(), a.1)
+                    .build()
+            })
+        });
+        let (res, _) = Op {
+            inner: &inner,
+            key: Some(key),
+        }
+        .await;
+        if res < 0 {
+            return Err(errno(res));
+        }
+        Ok(TcpStream::new(inner.clone(), Target::Fd(fd.into_raw_fd())))
+    }
+
+    /// The next chunk of received data; `Ok(None)` once the peer has
+    /// closed its side and everything before was returned. Cancel safe:
+    /// data received while no `recv` future was waiting is kept.
+    pub async fn recv(&mut self) -> io::Result<Option<Bytes>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The poll form of [`recv`](TcpStream::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        if self.eof {
+            return Poll::Ready(Ok(None));
+        }
+        let target = match self.target() {
+            Ok(t) => t,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let inner = self.inner.clone();
+        inner.with(|d| loop {
+            let key = match self.recv {
+                Some(k) => k,
+                None => {
+                    if self.starved {
+                        if d.buffers_available() == 0 {
+                            d.starve(cx.waker());
+                            return Poll::Pending;
+                        }
+                        self.starved = false;
+                    }
+                    match d.arm_recv(target) {
+                        Ok(k) => {
+                            self.recv = Some(k);
+                            k
+                        }
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+            };
+            match d.poll_event(key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Event::Data(b))) => return Poll::Ready(Ok(Some(b))),
+                Poll::Ready(Some(Event::Res(0))) => {
+                    self.eof = true;
+                    d.release(key);
+                    self.recv = None;
+                    return Poll::Ready(Ok(None));
+                }
+                Poll::Ready(Some(Event::Res(r))) if r == -libc::ENOBUFS => {
+                    // The multishot ended for want of buffers; the data is
+                    // still in the socket. Re-armed once buffers return.
+                    self.starved = true;
+                }
+                Poll::Ready(Some(Event::Res(r))) if r > 0 => {}
+                Poll::Ready(Some(Event::Res(r))) => {
+                    d.release(key);
+                    self.recv = None;
+                    return Poll::Ready(Err(errno(r)));
+                }
+                Poll::Ready(None) => {
+                    // Ended (ENOBUFS, or the kernel stopped it): re-arm.
+                    d.release(key);
+                    self.recv = None;
+                }
+            }
+        })
+    }
+
+    /// Sends all of `data` (resuming short sends). The bytes are owned by
+    /// the ring until the kernel is done with them, so dropping this future
+    /// mid-way is safe (some prefix of `data` may have been sent).
+    pub async fn send(&mut self, data: Bytes) -> io::Result<()> {
+        self.send_mem(Mem::Send(data)).await
+    }
+
+    /// Sends all of `data`, copied into a pooled buffer first (no
+    /// allocation once the pool is warm).
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut v = self.inner.with(|d| d.copy_buf());
+        v.extend_from_slice(data);
+        self.send_mem(Mem::Copy(v)).await
+    }
+
+    async fn send_mem(&mut self, mut mem: Mem) -> io::Result<()> {
+        let target = self.target()?;
+        let total = mem_bytes(&mem).len();
+        let mut off = 0usize;
+        while off < total {
+            let key = self.inner.with(|d| {
+                d.submit(Kind::Send, mem, |m| {
+                    let s = &mem_bytes(m)[off..];
+                    let len = s.len().min(u32::MAX as usize) as u32;
+                    on_target!(target, |fd| opcode::Send::new(fd, s.as_ptr(), len)
+                        .flags(libc::MSG_NOSIGNAL)
+                        .build())
+                })
+            });
+            let (res, back) = Op {
+                inner: &self.inner,
+                key: Some(key),
+            }
+            .await;
+            mem = back;
+            if res < 0 {
+                if res == -libc::EINTR || res == -libc::EAGAIN {
+                    continue;
+                }
+                self.inner.with(|d| d.recycle_mem(mem));
+                return Err(errno(res));
+            }
+            if res == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            off += res as usize;
+        }
+        self.inner.with(|d| d.recycle_mem(mem));
+        Ok(())
+    }
+
+    /// Shuts down the read side, the write side or both.
+    pub async fn shutdown(&mut self, how: std::net::Shutdown) -> io::Result<()> {
+        let target = self.target()?;
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        let key = self.inner.with(|d| {
+            d.submit(Kind::Shutdown, Mem::None, |_| {
+                on_target!(target, |fd| opcode::Shutdown::new(fd, how).build())
+            })
+        });
+        let (res, _) = Op {
+            inner: &self.inner,
+            key: Some(key),
+        }
+        .await;
+        if res < 0 {
+            Err(errno(res))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the connection through the ring and waits for the result.
+    pub async fn close(mut self) -> io::Result<()> {
+        let target = self.target()?;
+        if let Some(k) = self.recv.take() {
+            self.inner.with(|d| d.release(k));
+        }
+        self.target = None;
+        let key = self.inner.with(|d| {
+            if let Target::Fixed(_) = target {
+                d.stats.direct_open = d.stats.direct_open.saturating_sub(1);
+            }
+            d.submit(Kind::Close, Mem::None, |_| {
+                on_target!(target, |fd| opcode::Close::new(fd).build())
+            })
+        });
+        let (res, _) = Op {
+            inner: &self.inner,
+            key: Some(key),
+        }
+        .await;
+        if res < 0 {
+            Err(errno(res))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether this stream uses a direct descriptor (no fd in the process
+    /// table: [`as_raw_fd`](TcpStream::as_raw_fd) is `None`).
+    pub fn is_direct(&self) -> bool {
+        matches!(self.target, Some(Target::Fixed(_)))
+    }
+
+    /// The descriptor, unless the stream uses a direct descriptor.
+    pub fn as_raw_fd(&self) -> Option<RawFd> {
+        match self.target {
+            Some(Target::Fd(fd)) => Some(fd),
+            _ => None,
+        }
+    }
+}
+
+fn mem_bytes(m: &Mem) -> &[u8] {
+    match m {
+        Mem::Send(b) => b,
+        Mem::Copy(v) => v,
+        _ => &[],
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        if let Some(k) = self.recv.take() {
+            self.inner.or_defer(Deferred::Release(k));
+        }
+        if let Some(t) = self.target.take() {
+            self.inner.or_defer(Deferred::Close(t));
+        }
+    }
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("target", &self.target)
+            .field("eof", &self.eof)
+            .finish()
+    }
+}
+
+impl From<Unavailable> for io::Error {
+    fn from(u: Unavailable) -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, u)
+    }
+}
