@@ -685,9 +685,12 @@ impl Driver {
                 // blocking (the crate's `submit` does not set it, and
                 // under DEFER_TASKRUN completions would stall).
                 unsafe {
-                    self.ring
-                        .submitter()
-                        .enter::<libc::sigset_t>(n, 0, IORING_ENTER_GETEVENTS, None)
+                    self.ring.submitter().enter::<libc::sigset_t>(
+                        n,
+                        0,
+                        IORING_ENTER_GETEVENTS,
+                        None,
+                    )
                 }
             };
             if let Err(e) = &r {
@@ -720,7 +723,6 @@ impl Driver {
             self.wake = v;
         }
     }
-
 }
 
 fn set_waker(slot: &mut Option<Waker>, w: &Waker) {
@@ -742,6 +744,15 @@ thread_local! {
     static DROPS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
     /// This thread's driver (a core of a runtime with io).
     static CURRENT: RefCell<Current> = const { RefCell::new(Current::None) };
+}
+
+/// Drops the wakers `set_waker` replaced (one at a time: the list keeps
+/// its capacity, and a drop that replaces another waker cannot find the
+/// list borrowed).
+fn drop_replaced() {
+    while let Some(w) = DROPS.with(|d| d.borrow_mut().pop()) {
+        drop(w);
+    }
 }
 
 enum Current {
@@ -783,8 +794,7 @@ impl Inner {
     }
 
     fn after(&self, wakes: Option<Vec<Waker>>) {
-        let dropped = DROPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
-        drop(dropped);
+        drop_replaced();
         if let Some(mut v) = wakes {
             for w in v.drain(..) {
                 w.wake();
@@ -937,8 +947,7 @@ impl Drop for IoPark {
         }
         drop(d);
         drop(wakes);
-        let drops = DROPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
-        drop(drops);
+        drop_replaced();
     }
 }
 

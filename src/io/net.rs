@@ -278,8 +278,13 @@ fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `ss` and `len` are live and describe each other.
-    if unsafe { libc::getsockname(fd, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len) }
-        < 0
+    if unsafe {
+        libc::getsockname(
+            fd,
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    } < 0
     {
         return Err(io::Error::last_os_error());
     }
@@ -290,7 +295,8 @@ fn from_storage(ss: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
     match i32::from(ss.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
-            let a: libc::sockaddr_in = unsafe { std::ptr::read((ss as *const _ as *const u8).cast()) };
+            let a: libc::sockaddr_in =
+                unsafe { std::ptr::read((ss as *const _ as *const u8).cast()) };
             Ok(SocketAddr::from((
                 a.sin_addr.s_addr.to_ne_bytes(),
                 u16::from_be(a.sin_port),
@@ -371,9 +377,15 @@ impl TcpStream {
         let raw = fd.as_raw_fd();
         let key = inner.with(|d| {
             d.submit(Kind::Connect, Mem::Addr(Box::new(sockaddr(&addr))), |m| {
-                let Mem::Addr(a) = m else { unreachable!("connect owns an address") };
-                opcode::Connect::new(types::Fd(raw), (&a.0 as *const libc::sockaddr_storage).cast(), a.1)
-                    .build()
+                let Mem::Addr(a) = m else {
+                    unreachable!("connect owns an address")
+                };
+                opcode::Connect::new(
+                    types::Fd(raw),
+                    (&a.0 as *const libc::sockaddr_storage).cast(),
+                    a.1,
+                )
+                .build()
             })
         });
         let (res, _) = Op {

@@ -92,14 +92,23 @@ impl ServerBuilder {
         F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let cores = self.cores.clone().unwrap_or_else(|| (0..rt.cores()).collect());
+        let cores = self
+            .cores
+            .clone()
+            .unwrap_or_else(|| (0..rt.cores()).collect());
         if cores.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no core to serve on"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no core to serve on",
+            ));
         }
         if let Some(&c) = cores.iter().find(|&&c| c >= rt.cores()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("core {c} is not a core of this runtime ({} cores)", rt.cores()),
+                format!(
+                    "core {c} is not a core of this runtime ({} cores)",
+                    rt.cores()
+                ),
             ));
         }
         // Bind every listener here, in order, so port 0 resolves once.
@@ -158,7 +167,9 @@ impl ServerBuilder {
                     return Err(e);
                 }
                 Err(_) => {
-                    return Err(io::Error::other("the runtime stopped before the server started"))
+                    return Err(io::Error::other(
+                        "the runtime stopped before the server started",
+                    ))
                 }
             }
         }

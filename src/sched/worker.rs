@@ -692,10 +692,7 @@ impl Worker {
             // Out of tasks. Spinning cores enter the ring without blocking
             // (what queued tasks submitted goes out; completions come in);
             // a parking core does both in its one blocking enter.
-            if self.has_io
-                && !matches!(self.shared.config.idle, Idle::Park)
-                && self.poll_io()
-            {
+            if self.has_io && !matches!(self.shared.config.idle, Idle::Park) && self.poll_io() {
                 idle_since = None;
                 continue;
             }
