@@ -428,13 +428,10 @@ fn received_bytes_dropped_on_another_core_come_home() {
                     // the checker thread.
                     let tx = tx.clone();
                     let held = b.clone();
-                    let _ = sched::spawn_on(1, Priority::Normal, async move {
+                    drop(sched::spawn_on(1, Priority::Normal, async move {
                         sched::sleep(Duration::from_micros(200)).await;
-                        for part in held.chunks(1) {
-                            let _ = part;
-                        }
                         let _ = tx.lock().unwrap().send((u64::from(held[0]), held));
-                    });
+                    }));
                     pending.extend_from_slice(&b);
                     drop(b);
                     // Ack each complete 512-byte message.

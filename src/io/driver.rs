@@ -199,7 +199,8 @@ impl Driver {
         }
         let sq = cfg.sq_entries;
         let cq = cfg.cq_entries.max(sq * 2);
-        let attempts: [(RingSetup, fn(&mut io_uring::Builder)); 3] = [
+        type SetFlags = fn(&mut io_uring::Builder);
+        let attempts: [(RingSetup, SetFlags); 3] = [
             (RingSetup::DeferTaskrun, |b| {
                 b.setup_single_issuer().setup_defer_taskrun();
             }),
@@ -714,7 +715,7 @@ impl Driver {
     }
 
     fn take_wakes(&mut self) -> Vec<Waker> {
-        std::mem::replace(&mut self.wake, Vec::new())
+        std::mem::take(&mut self.wake)
     }
 
     fn put_back(&mut self, mut v: Vec<Waker>) {

@@ -32,7 +32,7 @@
 //! ([`Config::required`] makes `build` fail instead).
 //!
 //! ```
-//! use corelane::{io, sched::Runtime};
+//! use corelane::{io, sched::{self, Priority, Runtime}};
 //!
 //! let rt = Runtime::builder().build()?;
 //! let server = match io::Server::builder("127.0.0.1:0".parse()?).serve(&rt, |mut s: io::TcpStream| async move {
@@ -49,18 +49,23 @@
 //!     }
 //! };
 //! let addr = server.local_addr();
+//! // Streams are `!Send` (they belong to their core's ring): a client runs
+//! // in a local task.
 //! let reply = rt.block_on(async move {
-//!     let mut c = io::TcpStream::connect(addr).await?;
-//!     c.write_all(b"hello").await?;
-//!     let mut got = Vec::new();
-//!     while got.len() < 5 {
-//!         match c.recv().await? {
-//!             Some(b) => got.extend_from_slice(&b),
-//!             None => break,
+//!     sched::spawn_local(Priority::Normal, async move {
+//!         let mut c = io::TcpStream::connect(addr).await?;
+//!         c.write_all(b"hello").await?;
+//!         let mut got = Vec::new();
+//!         while got.len() < 5 {
+//!             match c.recv().await? {
+//!                 Some(b) => got.extend_from_slice(&b),
+//!                 None => break,
+//!             }
 //!         }
-//!     }
-//!     Ok::<_, std::io::Error>(got)
-//! })?;
+//!         Ok::<_, std::io::Error>(got)
+//!     })
+//!     .await
+//! })??;
 //! assert_eq!(reply, b"hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

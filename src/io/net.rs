@@ -158,18 +158,22 @@ pub(crate) fn listen_socket(addr: &SocketAddr, nodelay: bool, backlog: i32) -> i
 /// stays on that core (`!Send`).
 ///
 /// ```no_run
-/// use corelane::{io, sched::{Priority, Runtime}};
+/// use corelane::{io, sched::{self, Priority, Runtime}};
 ///
 /// let rt = Runtime::builder().build()?;
 /// rt.block_on(async {
-///     let l = io::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
-///     println!("listening on {}", l.local_addr()?);
-///     let mut s = l.accept().await?;
-///     while let Some(b) = s.recv().await? {
-///         s.send(b).await?;
-///     }
-///     Ok::<(), std::io::Error>(())
-/// })?;
+///     // `!Send`: made and used inside a local task on one core.
+///     sched::spawn_local(Priority::Normal, async {
+///         let mut l = io::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///         println!("listening on {}", l.local_addr()?);
+///         let mut s = l.accept().await?;
+///         while let Some(b) = s.recv().await? {
+///             s.send(b).await?;
+///         }
+///         Ok::<(), std::io::Error>(())
+///     })
+///     .await
+/// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct TcpListener {
@@ -360,14 +364,17 @@ impl TcpStream {
     /// Connects to `addr` through the ring (`TCP_NODELAY` set).
     ///
     /// ```no_run
-    /// # use corelane::{io, sched::Runtime};
+    /// # use corelane::{io, sched::{self, Priority, Runtime}};
     /// # let rt = Runtime::builder().build()?;
     /// rt.block_on(async {
-    ///     let mut s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
-    ///     s.write_all(b"ping").await?;
-    ///     let reply = s.recv().await?;
-    ///     Ok::<_, std::io::Error>(reply)
-    /// })?;
+    ///     sched::spawn_local(Priority::Normal, async {
+    ///         let mut s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+    ///         s.write_all(b"ping").await?;
+    ///         let reply = s.recv().await?;
+    ///         Ok::<_, std::io::Error>(reply)
+    ///     })
+    ///     .await
+    /// })??;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
