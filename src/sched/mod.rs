@@ -58,6 +58,8 @@ mod inbox;
 #[doc(hidden)]
 pub mod loom_hooks;
 mod park;
+mod registry;
+mod remote;
 mod runtime;
 mod stats;
 mod task;
