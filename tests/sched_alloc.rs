@@ -19,7 +19,6 @@
 //! is nominal: its async path often re-polls itself instead (see
 //! `sched_pingpong`). All figures are printed before anything is asserted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,9 +33,10 @@ use corelane::sched::{self, JoinHandle, Priority};
 
 #[path = "common/sched.rs"]
 mod common;
+#[path = "common/alloc.rs"]
+mod counting_alloc;
 use common::{bounded, two_cores};
-
-struct Counting;
+use counting_alloc::Counting;
 
 /// Allocations since the start by every thread not [`excluded`].
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -62,36 +62,10 @@ fn excluded<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments, so
-// `System`'s guarantees carry over; the counting touches one atomic and a
-// const-initialised thread-local `Cell`, and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// SAFETY: `note` touches one atomic and a const-initialised thread-local
+// `Cell` (through `try_with`): it never allocates and never unwinds.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: Counting = unsafe { Counting::new(note) };
 
 fn allocs() -> u64 {
     ALLOCS.load(SeqCst)

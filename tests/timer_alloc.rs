@@ -5,11 +5,12 @@
 //! preallocated slab and level table.
 
 use corelane::timer::{TimerKey, Wheel};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-struct Counting;
+#[path = "common/alloc.rs"]
+mod counting_alloc;
+use counting_alloc::Counting;
 
 thread_local! {
     /// Allocations made by this thread while counting is on.
@@ -26,36 +27,10 @@ fn note() {
     });
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments, so
-// `System`'s guarantees carry over; the counting touches only thread-local
-// `Cell`s and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// SAFETY: `note` touches only const-initialised thread-local `Cell`s
+// (through `try_with`): it never allocates and never unwinds.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: Counting = unsafe { Counting::new(note) };
 
 fn counting<R>(f: impl FnOnce() -> R) -> (R, u64) {
     ALLOCS.with(|n| n.set(0));

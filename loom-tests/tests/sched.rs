@@ -67,7 +67,7 @@ fn inbox_push_vs_park() {
 }
 
 /// Model 1 from a thread outside the runtime (the shared producer behind
-/// its mutex: `worker::send`).
+/// its mutex: `remote::send`).
 ///
 /// Fails against `RingSkipsFence` and `ParkSkipsFence` (deadlock).
 #[test]

@@ -3,8 +3,9 @@
 use super::clock;
 use super::inbox::Doorbell;
 use super::park::SignalPark;
+use super::remote::{Config, Remote, Shared};
 use super::runtime::{Exit, Runtime};
-use super::worker::{Config, Parts, Remote, Shared, Worker};
+use super::worker::{Parts, Worker};
 use super::CLASSES;
 use crate::queue::{mpsc, spmc};
 use crate::sync::Arc;

@@ -1,7 +1,7 @@
 //! The scheduler's protocols as the loom models in
 //! `loom-tests/tests/sched.rs` drive them (loom builds only; not part of
 //! the API). Each hook runs the real code: the real `Doorbell`, `mpsc`
-//! inbox, send path (`worker::send`, `worker::deliver`), task metadata
+//! inbox, send path (`remote::send`, `remote::deliver`), task metadata
 //! (`Meta`'s abort halves), steal step (`worker::steal_half`) and, for the
 //! wake and abort models, the real worker loop (`Worker::main`) on a
 //! one-core runtime.
@@ -15,8 +15,9 @@
 
 use super::inbox::Msg;
 use super::park::{Park, SignalPark};
+use super::remote::{self, Config, Shared};
 use super::task::{JoinHandle, Kind, Meta};
-use super::worker::{self, Config, Parts, Shared, Worker};
+use super::worker::{self, Parts, Worker};
 use super::{CoreStats, Idle, Priority, CLASSES};
 use crate::queue::{mpsc, spmc};
 use crate::sync::Arc;
@@ -38,7 +39,7 @@ fn one_core(inbox_capacity: usize) -> (Arc<Shared>, mpsc::Producer<Msg>, mpsc::C
     };
     let (tx, rx) = mpsc::channel::<Msg>(inbox_capacity);
     let doorbell = super::inbox::Doorbell::new().expect("the loom doorbell cannot fail");
-    let remote = worker::Remote::new(doorbell, tx.clone());
+    let remote = remote::Remote::new(doorbell, tx.clone());
     let shared = Arc::new(Shared::new(Box::new([remote]), config));
     (shared, tx, rx)
 }
@@ -81,7 +82,7 @@ impl Inbox {
         }
     }
 
-    /// A sender outside the runtime (`worker::send` from a thread that is
+    /// A sender outside the runtime (`remote::send` from a thread that is
     /// no core: the shared producer behind its mutex).
     pub fn foreign(&self) -> Sender {
         Sender {
@@ -131,9 +132,9 @@ impl Sender {
         match &mut self.peer {
             Some(tx) => {
                 let pushed = tx.push(msg);
-                worker::deliver(&self.shared.cores[0], pushed);
+                remote::deliver(&self.shared.cores[0], pushed);
             }
-            None => worker::send(&self.shared, 0, msg),
+            None => remote::send(&self.shared, 0, msg),
         }
     }
 }

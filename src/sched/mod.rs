@@ -58,6 +58,8 @@ pub(crate) mod inbox;
 #[doc(hidden)]
 pub mod loom_hooks;
 pub(crate) mod park;
+mod registry;
+mod remote;
 mod runtime;
 pub(crate) mod stats;
 mod task;

@@ -3,9 +3,10 @@
 
 use super::builder::{spawn_threads, Builder, Error};
 use super::inbox::Msg;
+use super::remote::{self, Shared};
 use super::stats::Stats;
 use super::task::{self, JoinHandle, Kind, Meta};
-use super::worker::{self, with_current, Parts, Shared};
+use super::worker::{with_current, Parts};
 use super::Priority;
 use crate::sync::{Arc, Ordering};
 use crate::topology::CpuId;
@@ -495,7 +496,7 @@ where
         return Ok(handle);
     }
     runnable.metadata().mark_ready(super::clock::now());
-    worker::send(shared, core, Msg::Run(runnable));
+    remote::send(shared, core, Msg::Run(runnable));
     Ok(handle)
 }
 

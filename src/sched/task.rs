@@ -41,7 +41,8 @@
 //!    mutants).
 
 use super::inbox::Msg;
-use super::worker::{self, Shared};
+use super::remote::{self, Shared};
+use super::worker;
 use super::Priority;
 use crate::sync::{fence, loom_mutant, Arc, AtomicU32, AtomicU64, AtomicU8, Mutex, Ordering};
 use std::any::Any;
@@ -425,7 +426,7 @@ impl<T> JoinHandle<T> {
         // Rule 5: set the flag, then read the registration. Not polled
         // yet: the flag is enough (the first poll reads it).
         if let Some((core, slot)) = meta.request_abort() {
-            worker::send(&meta.shared, core, Msg::Abort(slot));
+            remote::send(&meta.shared, core, Msg::Abort(slot));
         }
     }
 

@@ -27,13 +27,15 @@
 //! before they are dropped or woken.
 
 use super::clock::{self, Ticks};
-use super::inbox::{Doorbell, Msg};
+use super::inbox::Msg;
 use super::park::Park;
-use super::stats::{Counters, Published};
+use super::registry::Registry;
+use super::remote::{deliver, send, Remote, Shared};
+use super::stats::Counters;
 use super::task::{self, JoinHandle, Kind, Meta, Runnable};
 use super::{Idle, Priority, CLASSES};
 use crate::queue::{mpsc, spmc, PopError, PushError};
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, Ordering};
 use crate::timer::Wheel;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,208 +46,6 @@ use std::time::{Duration, Instant};
 /// Inbox items handled per pass (bounded so a flood of remote wakes cannot
 /// keep the core from its own queues).
 pub(crate) const INBOX_BATCH: usize = 128;
-
-/// What every core's executor is configured with.
-pub(crate) struct Config {
-    pub(crate) idle: Idle,
-    pub(crate) stealing: bool,
-    pub(crate) tick: Duration,
-    pub(crate) quantum: Ticks,
-    pub(crate) starvation: Ticks,
-    pub(crate) inbox_capacity: usize,
-    pub(crate) steal_capacity: usize,
-    /// The io driver's settings (each core makes its ring on its thread).
-    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
-    pub(crate) io: crate::io::Config,
-}
-
-/// The part of a core other threads reach.
-pub(crate) struct Remote {
-    pub(crate) doorbell: Doorbell,
-    /// The producer threads outside the runtime share.
-    pub(crate) foreign: Mutex<Foreign>,
-    /// Where a push to a full inbox goes (never lost).
-    overflow: Mutex<VecDeque<Msg>>,
-    overflow_len: AtomicUsize,
-    /// The latest statistics this core published.
-    pub(crate) published: Mutex<Published>,
-    /// The last `Shared::stats_epoch` this core published for.
-    pub(crate) stats_ack: AtomicU64,
-}
-
-impl Remote {
-    pub(crate) fn new(doorbell: Doorbell, foreign: mpsc::Producer<Msg>) -> Remote {
-        Remote {
-            doorbell,
-            foreign: Mutex::new(Foreign {
-                tx: foreign,
-                closed: false,
-            }),
-            overflow: Mutex::new(VecDeque::new()),
-            overflow_len: AtomicUsize::new(0),
-            published: Mutex::new(Published::new()),
-            stats_ack: AtomicU64::new(0),
-        }
-    }
-
-    fn spill(&self, msg: Msg) {
-        self.overflow.lock().push_back(msg);
-        // Relaxed: the doorbell's SeqCst fences order it before the
-        // sender's state load and after the sleeper's announcement (the
-        // mutex orders the list itself).
-        self.overflow_len.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn has_overflow(&self) -> bool {
-        // Relaxed: see `spill`.
-        self.overflow_len.load(Ordering::Relaxed) != 0
-    }
-
-    /// Takes up to `max` spilled messages, oldest first (the core's thread).
-    pub(crate) fn take_overflow(&self, max: usize) -> Vec<Msg> {
-        let mut o = self.overflow.lock();
-        let k = o.len().min(max);
-        // Relaxed: see `spill`.
-        self.overflow_len.fetch_sub(k, Ordering::Relaxed);
-        o.drain(..k).collect()
-    }
-}
-
-/// The producer threads outside the runtime share, and whether the core
-/// has made its last drain (then nothing may enter: it would be stranded).
-pub(crate) struct Foreign {
-    pub(crate) tx: mpsc::Producer<Msg>,
-    closed: bool,
-}
-
-/// The runtime's shared half (every task's metadata holds an `Arc` of it).
-pub(crate) struct Shared {
-    pub(crate) cores: Box<[Remote]>,
-    pub(crate) config: Config,
-    pub(crate) shutdown: AtomicBool,
-    /// Parked cores that steal (bit per core index < 64): a hint for
-    /// owners that have stealable work piling up.
-    sleepers: AtomicU64,
-    /// Bumped by `Runtime::stats` to ask every core for a fresh snapshot.
-    pub(crate) stats_epoch: AtomicU64,
-}
-
-impl Shared {
-    pub(crate) fn new(cores: Box<[Remote]>, config: Config) -> Shared {
-        Shared {
-            cores,
-            config,
-            shutdown: AtomicBool::new(false),
-            sleepers: AtomicU64::new(0),
-            stats_epoch: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn is_shutdown(&self) -> bool {
-        // Acquire: pairs with the Release store in `begin_shutdown`.
-        self.shutdown.load(Ordering::Acquire)
-    }
-
-    /// Tells every core to stop: the flag, then every doorbell (a parked
-    /// core's re-check reads the flag).
-    pub(crate) fn begin_shutdown(&self) {
-        // Release: pairs with the Acquire in `is_shutdown`.
-        self.shutdown.store(true, Ordering::Release);
-        for remote in self.cores.iter() {
-            remote.doorbell.ring();
-        }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        for remote in self.cores.iter() {
-            let left: Vec<Msg> = remote.overflow.lock().drain(..).collect();
-            left.into_iter().for_each(dispose);
-        }
-    }
-}
-
-/// Gets rid of a message that can no longer be delivered (its core has
-/// exited). A local task's `Runnable` must not be dropped off its thread
-/// (task rule 3): it is leaked. By the shutdown protocol no live local task
-/// exists by then; this is the belt to those braces.
-fn dispose(msg: Msg) {
-    if let Msg::Run(r) = msg {
-        if r.metadata().kind == Kind::Local {
-            std::mem::forget(r);
-        } else {
-            drop(r);
-        }
-    }
-}
-
-/// Live tasks that have been polled here: what shutdown wakes so every
-/// pending future is dropped on its core.
-#[derive(Default)]
-pub(crate) struct Registry {
-    slots: Vec<Slot>,
-    free: Option<u32>,
-    len: usize,
-}
-
-enum Slot {
-    Full(Waker),
-    Free(Option<u32>),
-}
-
-impl Registry {
-    fn insert(&mut self, w: Waker) -> u32 {
-        self.len += 1;
-        match self.free {
-            Some(i) => {
-                let Slot::Free(next) = self.slots[i as usize] else {
-                    unreachable!("free list")
-                };
-                self.free = next;
-                self.slots[i as usize] = Slot::Full(w);
-                i
-            }
-            None => {
-                self.slots.push(Slot::Full(w));
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-
-    fn remove(&mut self, i: u32) -> Option<Waker> {
-        let slot = self.slots.get_mut(i as usize)?;
-        if matches!(slot, Slot::Free(_)) {
-            return None;
-        }
-        let Slot::Full(w) = std::mem::replace(slot, Slot::Free(self.free)) else {
-            unreachable!()
-        };
-        self.free = Some(i);
-        self.len -= 1;
-        Some(w)
-    }
-
-    fn get(&self, i: u32) -> Option<&Waker> {
-        match self.slots.get(i as usize)? {
-            Slot::Full(w) => Some(w),
-            Slot::Free(_) => None,
-        }
-    }
-
-    fn take_all(&mut self) -> Vec<Waker> {
-        let slots = std::mem::take(&mut self.slots);
-        self.free = None;
-        self.len = 0;
-        slots
-            .into_iter()
-            .filter_map(|s| match s {
-                Slot::Full(w) => Some(w),
-                Slot::Free(_) => None,
-            })
-            .collect()
-    }
-}
 
 /// The stealable queues of one core, as a thief holds them.
 pub(crate) type StealSide = [spmc::Consumer<Runnable>; CLASSES];
@@ -325,7 +125,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
 
 /// `w` if it is a worker of the runtime `shared`.
 #[inline]
-fn same<'a>(w: Option<&'a Worker>, shared: &Shared) -> Option<&'a Worker> {
+pub(crate) fn same<'a>(w: Option<&'a Worker>, shared: &Shared) -> Option<&'a Worker> {
     w.filter(|w| std::ptr::eq(Arc::as_ptr(&w.shared), shared))
 }
 
@@ -374,47 +174,6 @@ pub(crate) fn route(runnable: Runnable) {
             send(&shared, home, Msg::Run(runnable));
         }
     })
-}
-
-/// Sends `msg` to `core`'s inbox from any thread, and rings its doorbell.
-pub(crate) fn send(shared: &Shared, core: usize, msg: Msg) {
-    with_worker(|w| match same(w, shared) {
-        Some(w) => w.send(core, msg),
-        None => {
-            let remote = &shared.cores[core];
-            let mut foreign = remote.foreign.lock();
-            if foreign.closed {
-                // The core has exited: nobody would ever take it.
-                drop(foreign);
-                return dispose(msg);
-            }
-            let pushed = foreign.tx.push(msg);
-            // A spill happens under the lock too, so the core's last drain
-            // (which holds it) sees every message that got in.
-            let pushed = match pushed {
-                Err(PushError::Full(msg) | PushError::Busy(msg)) => {
-                    remote.spill(msg);
-                    Ok(())
-                }
-                other => other,
-            };
-            drop(foreign);
-            deliver(remote, pushed);
-        }
-    })
-}
-
-/// The rest of a send once the push into `remote`'s inbox was tried (the
-/// lock of a shared producer released): a full ring spills, then the
-/// doorbell rings (its fence orders the push, or the spill, before its
-/// read of the core's state).
-pub(crate) fn deliver(remote: &Remote, pushed: Result<(), PushError<Msg>>) {
-    match pushed {
-        Ok(()) => {}
-        Err(PushError::Full(msg) | PushError::Busy(msg)) => remote.spill(msg),
-        Err(PushError::Disconnected(msg)) => return dispose(msg),
-    }
-    remote.doorbell.ring();
 }
 
 /// One steal from one victim queue: half of what it holds, rounded up (one
