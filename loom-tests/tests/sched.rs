@@ -324,3 +324,36 @@ fn foreign_spawn_behind_a_claimed_peer_slot_at_the_last_drain() {
         );
     });
 }
+
+/// Review model (review2): the last shutdown drain drops what it finds
+/// while it holds the core's foreign-producer lock, so a task future whose
+/// destructor reads `Handle::stats` (which locks every core's foreign
+/// producer for its inbox depth) deadlocks the core on its own lock when
+/// that future is one a thread outside the runtime spawned (or woke) just
+/// before the close. The runtime's shutdown then never finishes (a loom
+/// deadlock here).
+#[test]
+fn stats_in_a_drop_at_the_last_drain() {
+    struct ReadsStats(corelane::__loom_sched::Spawner);
+    impl Drop for ReadsStats {
+        fn drop(&mut self) {
+            let _ = self.0.stats();
+        }
+    }
+    model(|| {
+        let mut core = Core::busy_poll();
+        let spawner = core.spawner();
+        let runner = core.runner();
+        let core_thread = thread::spawn(move || runner.run());
+        let spawn_thread = thread::spawn(move || {
+            let guard = ReadsStats(spawner.clone());
+            drop(spawner.spawn(async move {
+                let _g = guard;
+                pending::<()>().await
+            }))
+        });
+        core.shutdown();
+        spawn_thread.join().unwrap();
+        core_thread.join().unwrap();
+    });
+}

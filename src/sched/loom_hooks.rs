@@ -194,9 +194,15 @@ pub struct Core {
 }
 
 /// Spawns onto a [`Core`] from another thread (see [`Core::spawner`]).
+#[derive(Clone)]
 pub struct Spawner(Arc<Shared>);
 
 impl Spawner {
+    /// `Handle::stats` on the core's runtime.
+    pub fn stats(&self) -> super::Stats {
+        super::runtime::Handle::from_shared(self.0.clone()).stats()
+    }
+
     /// As [`Core::spawn`].
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where
