@@ -276,3 +276,84 @@ fn remote_wake_during_poll() {
         "both cases explored ({after} executions woke after the poll, {during} during it)"
     );
 }
+
+/// Review model (review2): the last shutdown drain against a foreign
+/// spawn that lands in the inbox *behind* a slot another core has claimed
+/// and not yet written (as a `Msg::CancelTimer` or `Msg::Abort` sent by a
+/// drop in that core's last phase is). The mpsc consumer reports a
+/// claimed, unwritten next slot as `Empty`, so `drop_queued` stops there
+/// and the core exits; the foreign `Run` behind it is never taken: its
+/// future is never dropped, its `JoinHandle` never resolves, and its
+/// `Runnable`'s `Arc<Shared>` keeps the ring alive (the leak commit a9ad1a3
+/// meant to close). The core busy-polls (never parks): with `Idle::Park`
+/// loom reports a deadlock here that the C++ model rules out (loom orders
+/// a location's stores by vector clocks, so a thread that has seen a lost
+/// doorbell swap may later read that swap's RUNNING past a PARKED that the
+/// SeqCst fences order before its load).
+#[test]
+fn foreign_spawn_behind_a_claimed_peer_slot_at_the_last_drain() {
+    use std::sync::atomic::AtomicBool as StdAtomicBool;
+    struct Guard(std::sync::Arc<StdAtomicBool>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.store(true, StdOrdering::SeqCst);
+        }
+    }
+    model(|| {
+        let mut core = Core::busy_poll();
+        let mut peer = core.peer();
+        let spawner = core.spawner();
+        let runner = core.runner();
+        let dropped = std::sync::Arc::new(StdAtomicBool::new(false));
+        let guard = Guard(dropped.clone());
+        let core_thread = thread::spawn(move || runner.run());
+        let peer_thread = thread::spawn(move || peer.send(1));
+        let spawn_thread = thread::spawn(move || {
+            drop(spawner.spawn(async move {
+                let _g = guard;
+                pending::<()>().await
+            }))
+        });
+        spawn_thread.join().unwrap();
+        core.shutdown();
+        core_thread.join().unwrap();
+        peer_thread.join().unwrap();
+        assert!(
+            dropped.load(StdOrdering::SeqCst),
+            "a task spawned before shutdown was never dropped (stranded in the inbox)"
+        );
+    });
+}
+
+/// Review model (review2): the last shutdown drain drops what it finds
+/// while it holds the core's foreign-producer lock, so a task future whose
+/// destructor reads `Handle::stats` (which locks every core's foreign
+/// producer for its inbox depth) deadlocks the core on its own lock when
+/// that future is one a thread outside the runtime spawned (or woke) just
+/// before the close. The runtime's shutdown then never finishes (a loom
+/// deadlock here).
+#[test]
+fn stats_in_a_drop_at_the_last_drain() {
+    struct ReadsStats(corelane::__loom_sched::Spawner);
+    impl Drop for ReadsStats {
+        fn drop(&mut self) {
+            let _ = self.0.stats();
+        }
+    }
+    model(|| {
+        let mut core = Core::busy_poll();
+        let spawner = core.spawner();
+        let runner = core.runner();
+        let core_thread = thread::spawn(move || runner.run());
+        let spawn_thread = thread::spawn(move || {
+            let guard = ReadsStats(spawner.clone());
+            drop(spawner.spawn(async move {
+                let _g = guard;
+                pending::<()>().await
+            }))
+        });
+        core.shutdown();
+        spawn_thread.join().unwrap();
+        core_thread.join().unwrap();
+    });
+}

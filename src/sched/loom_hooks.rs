@@ -28,8 +28,15 @@ use std::time::Duration;
 /// stealing. Returns it with a producer of the core's inbox (what another
 /// core holds) and the inbox's consumer.
 fn one_core(inbox_capacity: usize) -> (Arc<Shared>, mpsc::Producer<Msg>, mpsc::Consumer<Msg>) {
+    one_core_idle(inbox_capacity, Idle::Park)
+}
+
+fn one_core_idle(
+    inbox_capacity: usize,
+    idle: Idle,
+) -> (Arc<Shared>, mpsc::Producer<Msg>, mpsc::Consumer<Msg>) {
     let config = Config {
-        idle: Idle::Park,
+        idle,
         stealing: false,
         tick: Duration::from_micros(100),
         quantum: super::clock::from_duration(Duration::from_micros(50)),
@@ -183,6 +190,28 @@ pub fn steal_half<T>(rx: &mut spmc::Consumer<T>, out: &mut Vec<T>) -> usize {
 pub struct Core {
     shared: Arc<Shared>,
     parts: Option<Parts>,
+    /// A producer of the core's inbox, as another core holds one.
+    peer: mpsc::Producer<Msg>,
+}
+
+/// Spawns onto a [`Core`] from another thread (see [`Core::spawner`]).
+#[derive(Clone)]
+pub struct Spawner(Arc<Shared>);
+
+impl Spawner {
+    /// `Handle::stats` on the core's runtime.
+    pub fn stats(&self) -> super::Stats {
+        super::runtime::Handle::from_shared(self.0.clone()).stats()
+    }
+
+    /// As [`Core::spawn`].
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        super::runtime::spawn_remote(&self.0, 0, Priority::Normal, fut).expect("core 0 exists")
+    }
 }
 
 /// The core's thread body (see [`Core::runner`]).
@@ -192,13 +221,23 @@ impl Core {
     /// The runtime, before its core's thread starts.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Core {
-        let (shared, peer, inbox) = one_core(2);
+        Core::with_idle(Idle::Park)
+    }
+
+    /// [`Core::new`] with a core that busy-polls when idle (never parks:
+    /// keeps the doorbell out of a model about the shutdown drain).
+    pub fn busy_poll() -> Core {
+        Core::with_idle(Idle::BusyPoll)
+    }
+
+    fn with_idle(idle: Idle) -> Core {
+        let (shared, peer, inbox) = one_core_idle(2, idle);
         let (steal_tx, steal_rx): (Vec<_>, Vec<_>) = (0..CLASSES).map(|_| spmc::channel(2)).unzip();
         let parts = Parts {
             index: 0,
             shared: shared.clone(),
             inbox,
-            peers: vec![peer],
+            peers: vec![peer.clone()],
             steal_tx: to_array(steal_tx),
             steal_rx: to_array(steal_rx),
             victims: Vec::new(),
@@ -207,6 +246,7 @@ impl Core {
         Core {
             shared,
             parts: Some(parts),
+            peer,
         }
     }
 
@@ -218,6 +258,22 @@ impl Core {
         F::Output: Send + 'static,
     {
         super::runtime::spawn_remote(&self.shared, 0, Priority::Normal, fut).expect("core 0 exists")
+    }
+
+    /// A sender with a producer of its own, as another core sends
+    /// (`Worker::send`: a `Msg::CancelTimer` or `Msg::Abort` from a drop
+    /// in that core's shutdown phases).
+    pub fn peer(&self) -> Sender {
+        Sender {
+            shared: self.shared.clone(),
+            peer: Some(self.peer.clone()),
+        }
+    }
+
+    /// A handle that spawns onto the core from any thread, as
+    /// `Handle::spawn_on` does.
+    pub fn spawner(&self) -> Spawner {
+        Spawner(self.shared.clone())
     }
 
     /// What the core's thread runs (once).

@@ -357,6 +357,12 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// A handle on `shared` (the loom hooks build runtimes by hand).
+    #[cfg(corelane_loom)]
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {
+        Handle { shared }
+    }
+
     /// See [`Runtime::spawn_on`].
     ///
     /// # Panics
