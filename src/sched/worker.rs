@@ -365,10 +365,26 @@ impl Worker {
         // in before is dropped here, on this core; one that comes later is
         // disposed of by its sender (a `Send` task dropped there, a local
         // one leaked, never dropped off its thread).
-        let mut foreign = self.remote().foreign.lock();
-        foreign.closed = true;
+        let late = {
+            let mut foreign = self.remote().foreign.lock();
+            foreign.closed = true;
+            let mut late = Vec::new();
+            loop {
+                let m = self.inbox.borrow_mut().pop();
+                match m {
+                    Ok(m) => late.push(m),
+                    // A peer's claimed, unwritten slot may hide items behind it.
+                    Err(_) if !self.inbox.borrow().is_empty() => crate::sync::spin_hint(),
+                    Err(_) => break,
+                }
+            }
+            late.extend(self.remote().take_overflow(usize::MAX));
+            drop(foreign);
+            late
+        };
+        // Outside the lock: these drops run user code.
+        late.into_iter().for_each(dispose_here);
         self.drop_queued();
-        drop(foreign);
         self.publish();
     }
 
