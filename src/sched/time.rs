@@ -158,11 +158,17 @@ impl Future for Sleep {
         let registered = with_current(|w| {
             if let Some(e) = entry {
                 if e.is_on(w) {
-                    let mut wheel = w.wheel.borrow_mut();
-                    if let Some(stored) = wheel.get_mut(e.key) {
-                        if !stored.will_wake(cx.waker()) {
-                            let old = std::mem::replace(stored, cx.waker().clone());
-                            drop(wheel);
+                    // No user code (a waker's clone or drop) under the
+                    // wheel's borrow: it could reach this wheel.
+                    let same = w.wheel.borrow().get(e.key).map(|s| s.will_wake(cx.waker()));
+                    if let Some(same) = same {
+                        if !same {
+                            let new = cx.waker().clone();
+                            let old = w
+                                .wheel
+                                .borrow_mut()
+                                .get_mut(e.key)
+                                .map(|s| std::mem::replace(s, new));
                             drop(old);
                         }
                         return e;
@@ -175,7 +181,8 @@ impl Future for Sleep {
                     drop(cancel_entry(w, e));
                 }
             }
-            let key = w.wheel.borrow_mut().insert(deadline, cx.waker().clone());
+            let waker = cx.waker().clone();
+            let key = w.wheel.borrow_mut().insert(deadline, waker);
             Entry {
                 core: w.index,
                 key,
