@@ -20,17 +20,20 @@
 //! (an old waker whose task's output owns a stream, say) queue their work
 //! in `deferred`, run at the next entry.
 
+mod park;
+
+use park::set_waker;
+pub(crate) use park::{current, install, Inner, IoPark};
+
 use super::buf_ring::{self, BufRing};
 use super::{Config, Unavailable};
 use crate::sched::stats::{IoStats, RingSetup};
 use bytes::Bytes;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `user_data` of the doorbell's poll.
 const DOORBELL: u64 = u64::MAX;
@@ -130,12 +133,6 @@ pub(crate) struct Driver {
     /// Spare buffers for `write_all` (copies of borrowed slices).
     pool: Vec<Vec<u8>>,
     pub(crate) stats: IoStats,
-}
-
-/// The driver as futures and the park step share it on one thread.
-pub(crate) struct Inner {
-    pub(crate) driver: RefCell<Driver>,
-    deferred: RefCell<Vec<Deferred>>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -723,245 +720,5 @@ impl Driver {
         if self.wake.is_empty() && v.capacity() > self.wake.capacity() {
             self.wake = v;
         }
-    }
-}
-
-fn set_waker(slot: &mut Option<Waker>, w: &Waker) {
-    match slot {
-        Some(old) if old.will_wake(w) => {}
-        _ => {
-            // The old waker is dropped after the driver's borrow (it may
-            // be the last reference to a finished task whose output owns
-            // a stream): see `Inner::defer_drop`.
-            if let Some(old) = slot.replace(w.clone()) {
-                DROPS.with(|d| d.borrow_mut().push(old));
-            }
-        }
-    }
-}
-
-thread_local! {
-    /// Wakers replaced while the driver was borrowed, dropped after.
-    static DROPS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
-    /// This thread's driver (a core of a runtime with io).
-    static CURRENT: RefCell<Current> = const { RefCell::new(Current::None) };
-}
-
-/// Drops the wakers `set_waker` replaced (one at a time: the list keeps
-/// its capacity, and a drop that replaces another waker cannot find the
-/// list borrowed).
-fn drop_replaced() {
-    while let Some(w) = DROPS.with(|d| d.borrow_mut().pop()) {
-        drop(w);
-    }
-}
-
-enum Current {
-    None,
-    Ready(Rc<Inner>),
-    Failed(Unavailable),
-}
-
-/// The current core's driver, or why there is none.
-pub(crate) fn current() -> Result<Rc<Inner>, Unavailable> {
-    CURRENT.with(|c| match &*c.borrow() {
-        Current::Ready(i) => Ok(i.clone()),
-        Current::Failed(u) => Err(u.clone()),
-        Current::None => Err(if crate::sched::try_current_core().is_ok() {
-            Unavailable::Off
-        } else {
-            Unavailable::NotInRuntime
-        }),
-    })
-}
-
-impl Inner {
-    /// Runs `f` on the driver, then wakes what it completed. Drop paths use
-    /// [`Inner::or_defer`] instead.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Driver) -> R) -> R {
-        let (r, wakes) = {
-            let mut d = self.driver.borrow_mut();
-            self.run_deferred(&mut d);
-            let r = f(&mut d);
-            let w = if d.wake.is_empty() {
-                None
-            } else {
-                Some(d.take_wakes())
-            };
-            (r, w)
-        };
-        self.after(wakes);
-        r
-    }
-
-    fn after(&self, wakes: Option<Vec<Waker>>) {
-        drop_replaced();
-        if let Some(mut v) = wakes {
-            for w in v.drain(..) {
-                w.wake();
-            }
-            if let Ok(mut d) = self.driver.try_borrow_mut() {
-                d.put_back(v);
-            }
-        }
-    }
-
-    /// For drop paths: act now, or later if the driver is busy.
-    pub(crate) fn or_defer(&self, action: Deferred) {
-        match self.driver.try_borrow_mut() {
-            Ok(mut d) => {
-                self.run_deferred(&mut d);
-                run_action(&mut d, action);
-            }
-            Err(_) => self.deferred.borrow_mut().push(action),
-        }
-    }
-
-    fn run_deferred(&self, d: &mut Driver) {
-        let mut q = self.deferred.borrow_mut();
-        if !q.is_empty() {
-            for a in q.drain(..) {
-                run_action(d, a);
-            }
-        }
-    }
-
-    /// The park step: replenish buffers, keep the doorbell armed, one
-    /// enter that waits up to `timeout` (shorter while receives starve,
-    /// since buffers dropped on another core send no signal).
-    pub(crate) fn park(&self, doorbell: RawFd, timeout: Option<Duration>) {
-        let wakes = {
-            let mut d = self.driver.borrow_mut();
-            self.run_deferred(&mut d);
-            d.doorbell = Some(doorbell);
-            d.replenish();
-            if !d.wake.is_empty() {
-                // Buffers came back for a starved receive: do not sleep.
-                d.enter(false, None);
-            } else {
-                d.arm_doorbell();
-                let mut timeout = timeout;
-                if !d.starved.is_empty() {
-                    let cap = Duration::from_micros(200);
-                    timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
-                }
-                d.stats.parks += 1;
-                d.enter(true, timeout);
-                d.replenish();
-            }
-            Some(d.take_wakes())
-        };
-        self.after(wakes);
-    }
-
-    /// A non-blocking pass: submit, run deferred completions, reap.
-    /// Returns whether any task was woken.
-    pub(crate) fn poll(&self) -> bool {
-        let wakes = {
-            let Ok(mut d) = self.driver.try_borrow_mut() else {
-                return false;
-            };
-            self.run_deferred(&mut d);
-            d.replenish();
-            d.enter(false, None);
-            d.take_wakes()
-        };
-        let any = !wakes.is_empty();
-        self.after(Some(wakes));
-        any
-    }
-}
-
-fn run_action(d: &mut Driver, a: Deferred) {
-    match a {
-        Deferred::Release(k) => d.release(k),
-        Deferred::Close(t) => d.close(t),
-    }
-}
-
-/// Installs a driver on this thread (a core of a runtime with io) and
-/// returns the park step that drives it.
-pub(crate) fn install(cfg: &Config) -> Result<IoPark, Unavailable> {
-    match Driver::new(cfg) {
-        Ok(d) => {
-            let inner = Rc::new(Inner {
-                driver: RefCell::new(d),
-                deferred: RefCell::new(Vec::new()),
-            });
-            CURRENT.with(|c| *c.borrow_mut() = Current::Ready(inner.clone()));
-            Ok(IoPark { inner })
-        }
-        Err(u) => {
-            CURRENT.with(|c| *c.borrow_mut() = Current::Failed(u.clone()));
-            Err(u)
-        }
-    }
-}
-
-/// The park step of a core with io.
-pub(crate) struct IoPark {
-    inner: Rc<Inner>,
-}
-
-impl IoPark {
-    pub(crate) fn stats(&self) -> IoStats {
-        match self.inner.driver.try_borrow() {
-            Ok(d) => {
-                let mut s = d.stats.clone();
-                s.ops_in_flight = d.inflight as u64;
-                s.buffers_lent = d.bufs.as_ref().map_or(0, |b| b.lent() as u64);
-                s
-            }
-            Err(_) => IoStats::default(),
-        }
-    }
-}
-
-impl Drop for IoPark {
-    fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = Current::None);
-        let mut d = self.inner.driver.borrow_mut();
-        self.inner.run_deferred(&mut d);
-        // Closes and cancels queued by the last drops go in first.
-        d.enter(false, None);
-        let _ = d
-            .ring
-            .submitter()
-            .register_sync_cancel(None, types::CancelBuilder::any());
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while d.inflight > 0 && Instant::now() < deadline {
-            d.enter(true, Some(Duration::from_millis(10)));
-        }
-        let wakes = d.take_wakes();
-        if d.inflight == 0 {
-            if d.bufs.is_some() {
-                let _ = d.ring.submitter().unregister_buf_ring(buf_ring::GROUP);
-            }
-        } else {
-            // The kernel may still write into op memory or buffers: leak
-            // them rather than free memory it can touch.
-            let slots = std::mem::take(&mut d.slots);
-            std::mem::forget(slots);
-            if let Some(b) = d.bufs.take() {
-                std::mem::forget(b);
-            }
-        }
-        drop(d);
-        drop(wakes);
-        drop_replaced();
-    }
-}
-
-impl crate::sched::park::Park for IoPark {
-    fn park(&mut self, doorbell: &crate::sched::inbox::Doorbell, timeout: Option<Duration>) {
-        self.inner.park(doorbell.signal().fd(), timeout);
-    }
-
-    fn poll(&mut self) -> bool {
-        self.inner.poll()
-    }
-
-    fn io_stats(&self) -> Option<IoStats> {
-        Some(self.stats())
     }
 }
