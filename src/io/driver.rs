@@ -88,6 +88,29 @@ pub(crate) enum Mem {
     Addr(Box<(libc::sockaddr_storage, libc::socklen_t)>),
 }
 
+impl Mem {
+    /// The bytes a send op sends.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Mem::Send(b) => b,
+            Mem::Copy(v) => v,
+            _ => &[],
+        }
+    }
+}
+
+/// A send of `m[off..]` on `t` (no SIGPIPE; the caller sets user_data).
+fn send_entry(t: Target, m: &Mem, off: usize) -> squeue::Entry {
+    let s = &m.bytes()[off..];
+    let len = s.len().min(u32::MAX as usize) as u32;
+    match t {
+        Target::Fd(fd) => opcode::Send::new(types::Fd(fd), s.as_ptr(), len),
+        Target::Fixed(i) => opcode::Send::new(types::Fixed(i), s.as_ptr(), len),
+    }
+    .flags(libc::MSG_NOSIGNAL)
+    .build()
+}
+
 /// One multishot completion.
 pub(crate) enum Event {
     /// Received bytes (a lent buffer).
@@ -107,12 +130,16 @@ struct Slot {
     result: i32,
     events: VecDeque<Event>,
     mem: Mem,
+    /// A send's descriptor and how much of it went out so far.
+    target: Option<Target>,
+    done: usize,
     next_free: u32,
 }
 
 /// A drop-path action that found the driver borrowed.
 pub(crate) enum Deferred {
     Release(Key),
+    Detach(Key),
     Close(Target),
 }
 
@@ -276,6 +303,8 @@ impl Driver {
                 result: 0,
                 events: VecDeque::with_capacity(8),
                 mem: Mem::None,
+                target: None,
+                done: 0,
                 next_free: NONE,
             });
             (self.slots.len() - 1) as u32
@@ -288,6 +317,8 @@ impl Driver {
         s.ended = false;
         s.result = 0;
         s.mem = mem;
+        s.target = None;
+        s.done = 0;
         Key { slot, gen: s.gen }
     }
 
@@ -357,6 +388,26 @@ impl Driver {
         self.inflight += 1;
         self.push(e);
         key
+    }
+
+    /// Queues a send of all of `mem` on `t`. Short sends are resumed by the
+    /// driver; the op ends with `0` (all sent) or `-errno`.
+    pub(crate) fn submit_send(&mut self, t: Target, mem: Mem) -> Key {
+        let key = self.submit(Kind::Send, mem, |m| send_entry(t, m, 0));
+        self.slots[key.slot as usize].target = Some(t);
+        key
+    }
+
+    /// The owner of a send lets go without cancelling it: the data still
+    /// goes out (a close queued after it waits for it in the kernel).
+    pub(crate) fn detach(&mut self, key: Key) {
+        let Some(s) = self.slot(key) else { return };
+        if s.ended {
+            self.free_slot(key.slot);
+        } else {
+            s.orphan = true;
+            s.waker = None;
+        }
     }
 
     /// A fire-and-forget op (its completion is ignored).
@@ -607,6 +658,32 @@ impl Driver {
             } else {
                 self.slots[key.slot as usize].events.push_back(ev);
             }
+        } else if skind == Kind::Send {
+            let s = &mut self.slots[key.slot as usize];
+            let total = s.mem.bytes().len();
+            let again = if res > 0 {
+                s.done += res as usize;
+                s.done < total
+            } else {
+                res == -libc::EAGAIN || res == -libc::EINTR
+            };
+            if again && !orphan {
+                // A short send: the rest goes out under the same key.
+                let (t, done) = (s.target.expect("a send has a target"), s.done);
+                let e = send_entry(t, &s.mem, done).user_data(key.user_data(Kind::Send));
+                self.stats.short_sends += 1;
+                self.push(e);
+                return;
+            }
+            s.result = match res {
+                r if r < 0 => r,
+                0 => -libc::EPIPE,
+                _ => 0,
+            };
+            // The kernel is done with the bytes: let them go now (a lent
+            // receive buffer goes home), not when the owner next looks.
+            let mem = std::mem::replace(&mut s.mem, Mem::None);
+            self.recycle_mem(mem);
         } else {
             self.slots[key.slot as usize].result = res;
         }

@@ -341,6 +341,8 @@ pub struct TcpStream {
     inner: Rc<Inner>,
     target: Option<Target>,
     recv: Option<Key>,
+    /// The send in flight (at most one).
+    send: Option<Key>,
     eof: bool,
     starved: bool,
 }
@@ -351,6 +353,7 @@ impl TcpStream {
             inner,
             target: Some(target),
             recv: None,
+            send: None,
             eof: false,
             starved: false,
         }
@@ -472,55 +475,55 @@ impl TcpStream {
         })
     }
 
-    /// Sends all of `data` (resuming short sends). The bytes are owned by
-    /// the ring until the kernel is done with them, so dropping this future
-    /// mid-way is safe (some prefix of `data` may have been sent).
+    /// Queues all of `data` for sending and returns; the ring owns the
+    /// bytes until the kernel has taken them (short sends are resumed by
+    /// the driver). At most one send is in flight per stream: a second
+    /// `send` first waits for the previous one and reports its failure,
+    /// as do [`flush`](TcpStream::flush) and [`close`](TcpStream::close).
+    /// Dropping the stream lets a queued send finish before the close.
     pub async fn send(&mut self, data: Bytes) -> io::Result<()> {
         self.send_mem(Mem::Send(data)).await
     }
 
-    /// Sends all of `data`, copied into a pooled buffer first (no
-    /// allocation once the pool is warm).
+    /// [`send`](TcpStream::send) of a borrowed slice, copied into a pooled
+    /// buffer first (no allocation once the pool is warm).
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.flush().await?;
         let mut v = self.inner.with(|d| d.copy_buf());
         v.extend_from_slice(data);
         self.send_mem(Mem::Copy(v)).await
     }
 
-    async fn send_mem(&mut self, mut mem: Mem) -> io::Result<()> {
+    async fn send_mem(&mut self, mem: Mem) -> io::Result<()> {
+        self.flush().await?;
         let target = self.target()?;
-        let total = mem_bytes(&mem).len();
-        let mut off = 0usize;
-        while off < total {
-            let key = self.inner.with(|d| {
-                d.submit(Kind::Send, mem, |m| {
-                    let s = &mem_bytes(m)[off..];
-                    let len = s.len().min(u32::MAX as usize) as u32;
-                    on_target!(target, |fd| opcode::Send::new(fd, s.as_ptr(), len)
-                        .flags(libc::MSG_NOSIGNAL)
-                        .build())
-                })
-            });
-            let (res, back) = Op {
-                inner: &self.inner,
-                key: Some(key),
-            }
-            .await;
-            mem = back;
-            if res < 0 {
-                if res == -libc::EINTR || res == -libc::EAGAIN {
-                    continue;
-                }
-                self.inner.with(|d| d.recycle_mem(mem));
-                return Err(errno(res));
-            }
-            if res == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            off += res as usize;
+        if mem.bytes().is_empty() {
+            self.inner.with(|d| d.recycle_mem(mem));
+            return Ok(());
         }
-        self.inner.with(|d| d.recycle_mem(mem));
+        self.send = Some(self.inner.with(|d| d.submit_send(target, mem)));
         Ok(())
+    }
+
+    /// Waits until the last queued send has been taken by the kernel;
+    /// its failure, if it failed. Cancel safe (the send carries on).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(key) = self.send else {
+            return Poll::Ready(Ok(()));
+        };
+        let inner = self.inner.clone();
+        inner.with(|d| match d.poll_result(key, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((res, mem)) => {
+                self.send = None;
+                d.recycle_mem(mem);
+                Poll::Ready(if res < 0 { Err(errno(res)) } else { Ok(()) })
+            }
+        })
     }
 
     /// Shuts down the read side, the write side or both.
@@ -548,8 +551,10 @@ impl TcpStream {
         }
     }
 
-    /// Closes the connection through the ring and waits for the result.
+    /// Waits for the last send, then closes the connection through the
+    /// ring; the first failure of the two.
     pub async fn close(mut self) -> io::Result<()> {
+        let flushed = self.flush().await;
         let target = self.target()?;
         if let Some(k) = self.recv.take() {
             self.inner.with(|d| d.release(k));
@@ -571,7 +576,7 @@ impl TcpStream {
         if res < 0 {
             Err(errno(res))
         } else {
-            Ok(())
+            flushed
         }
     }
 
@@ -590,18 +595,13 @@ impl TcpStream {
     }
 }
 
-fn mem_bytes(m: &Mem) -> &[u8] {
-    match m {
-        Mem::Send(b) => b,
-        Mem::Copy(v) => v,
-        _ => &[],
-    }
-}
-
 impl Drop for TcpStream {
     fn drop(&mut self) {
         if let Some(k) = self.recv.take() {
             self.inner.or_defer(Deferred::Release(k));
+        }
+        if let Some(k) = self.send.take() {
+            self.inner.or_defer(Deferred::Detach(k));
         }
         if let Some(t) = self.target.take() {
             self.inner.or_defer(Deferred::Close(t));

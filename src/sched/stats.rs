@@ -322,6 +322,8 @@ pub struct IoStats {
     pub enobufs: u64,
     /// Times a receive waited for buffers to come back.
     pub enobufs_waits: u64,
+    /// Sends the kernel took only part of (the rest was sent again).
+    pub short_sends: u64,
     /// Multishot receives armed (first arms and re-arms).
     pub recv_arms: u64,
     /// Connections accepted.

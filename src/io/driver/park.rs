@@ -167,6 +167,7 @@ impl Inner {
 fn run_action(d: &mut Driver, a: Deferred) {
     match a {
         Deferred::Release(k) => d.release(k),
+        Deferred::Detach(k) => d.detach(k),
         Deferred::Close(t) => d.close(t),
     }
 }
