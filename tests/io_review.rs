@@ -122,3 +122,85 @@ fn one_flooding_peer_does_not_starve_the_core() {
         t.elapsed()
     );
 }
+
+/// `run_deferred` holds `deferred.borrow_mut()` while it runs the queued
+/// actions; an action that frees a slot drops the slot's memory (a user
+/// `Bytes`) inside that borrow. If that drop drops a stream (here: the
+/// `Bytes`' owner clears a thread-local holding one), the stream's drop
+/// goes to `or_defer`, finds the driver borrowed and calls
+/// `deferred.borrow_mut()` again: BorrowMutError, the core panics.
+#[test]
+fn drops_during_deferred_actions_do_not_panic_the_core() {
+    if skip() {
+        return;
+    }
+    use std::cell::RefCell;
+    use std::pin::Pin;
+    thread_local! {
+        static L1: RefCell<Vec<Pin<Box<dyn Future<Output = ()>>>>> = RefCell::new(Vec::new());
+        static L2: RefCell<Vec<TcpStream>> = RefCell::new(Vec::new());
+    }
+    struct Own(Vec<u8>, u8);
+    impl AsRef<[u8]> for Own {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Own {
+        fn drop(&mut self) {
+            // Runs on the core's thread (the driver drops op memory there).
+            if self.1 == 1 {
+                let v = L1.with(|l| std::mem::take(&mut *l.borrow_mut()));
+                drop(v);
+            } else {
+                let v = L2.with(|l| std::mem::take(&mut *l.borrow_mut()));
+                drop(v);
+            }
+        }
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let acc = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(l.accept().unwrap().0);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        v
+    });
+    let rt = runtime(1, Config::default());
+    let r = rt.block_on(async move {
+        sched::spawn_local(Priority::Normal, async move {
+            let mut s1 = TcpStream::connect(addr).await.unwrap();
+            let s3 = TcpStream::connect(addr).await.unwrap();
+            let s4 = TcpStream::connect(addr).await.unwrap();
+            // B2's owner drops S4; F3 owns S3 and sends B2; B1's owner drops F3.
+            L2.with(|l| l.borrow_mut().push(s4));
+            let b2 = bytes::Bytes::from_owner(Own(b"two".to_vec(), 2));
+            let mut f3: Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move {
+                let mut s3 = s3;
+                let _ = s3.send(b2).await;
+            });
+            std::future::poll_fn(|cx| {
+                let _ = f3.as_mut().poll(cx);
+                Poll::Ready(())
+            })
+            .await;
+            L1.with(|l| l.borrow_mut().push(f3));
+            let b1 = bytes::Bytes::from_owner(Own(b"one".to_vec(), 1));
+            let mut f1 = Box::pin(s1.send(b1));
+            std::future::poll_fn(|cx| {
+                let _ = f1.as_mut().poll(cx);
+                Poll::Ready(())
+            })
+            .await;
+            drop(f1);
+            sched::sleep(Duration::from_millis(20)).await;
+            sched::sleep(Duration::from_millis(20)).await;
+            "survived"
+        })
+        .await
+    });
+    let _ = acc.join();
+    assert_eq!(r.ok(), Some("survived"), "the core's task was lost (core panicked?)");
+}
