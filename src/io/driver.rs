@@ -35,6 +35,18 @@ use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+/// Accepted connections queued on a listener before its multishot accept
+/// is paused (the rest wait in the kernel's listen backlog).
+const ACCEPT_BUDGET: usize = 256;
+
+/// What the driver drops only after its borrow ends (a user's `Bytes`
+/// owner or a waker may run code that reaches the driver).
+#[allow(dead_code)] // the fields are held only to be dropped later
+pub(crate) enum Garbage {
+    Waker(Waker),
+    Mem(Mem),
+}
+
 /// `user_data` of the doorbell's poll.
 const DOORBELL: u64 = u64::MAX;
 /// `user_data` of fire-and-forget ops (cancels, closes of orphans).
@@ -85,7 +97,12 @@ pub(crate) enum Mem {
     None,
     Send(Bytes),
     Copy(Vec<u8>),
-    Addr(Box<(libc::sockaddr_storage, libc::socklen_t)>),
+    /// A connect's address, and its socket: closed (if the connect is
+    /// abandoned) only after the kernel is done with the op.
+    Connect(
+        Box<(libc::sockaddr_storage, libc::socklen_t)>,
+        std::os::fd::OwnedFd,
+    ),
 }
 
 impl Mem {
@@ -130,6 +147,9 @@ struct Slot {
     result: i32,
     events: VecDeque<Event>,
     mem: Mem,
+    /// A multishot op asked to stop (its queue reached the budget, or
+    /// its owner let go): its `ECANCELED` end is not an error.
+    throttled: bool,
     /// A send's descriptor and how much of it went out so far.
     target: Option<Target>,
     done: usize,
@@ -162,7 +182,7 @@ pub(crate) struct Driver {
     pub(crate) stats: IoStats,
 }
 
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// Reads `kernel.io_uring_disabled` (0 when absent).
 fn sysctl_disabled() -> u8 {
@@ -221,8 +241,8 @@ impl Driver {
         if let Err(release) = kernel_at_least(6, 0) {
             return Err(Unavailable::OldKernel { release });
         }
-        let sq = cfg.sq_entries;
-        let cq = cfg.cq_entries.max(sq * 2);
+        let sq = cfg.sq_entries.clamp(8, 32_768);
+        let cq = cfg.cq_entries.max(sq.saturating_mul(2)).min(65_536);
         type SetFlags = fn(&mut io_uring::Builder);
         let attempts: [(RingSetup, SetFlags); 3] = [
             (RingSetup::DeferTaskrun, |b| {
@@ -237,7 +257,7 @@ impl Driver {
         let mut built = None;
         for (mode, set) in attempts {
             let mut b = IoUring::builder();
-            b.setup_cqsize(cq).setup_submit_all();
+            b.setup_cqsize(cq).setup_submit_all().setup_clamp();
             set(&mut b);
             match b.build(sq) {
                 Ok(r) => {
@@ -303,6 +323,7 @@ impl Driver {
                 result: 0,
                 events: VecDeque::with_capacity(8),
                 mem: Mem::None,
+                throttled: false,
                 target: None,
                 done: 0,
                 next_free: NONE,
@@ -319,17 +340,29 @@ impl Driver {
         s.mem = mem;
         s.target = None;
         s.done = 0;
+        s.throttled = false;
         Key { slot, gen: s.gen }
     }
 
     fn free_slot(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         s.live = false;
-        s.waker = None;
+        s.throttled = false;
+        if let Some(w) = s.waker.take() {
+            park::discard(Garbage::Waker(w));
+        }
         let mem = std::mem::replace(&mut s.mem, Mem::None);
+        self.drop_events(slot);
+        self.recycle_mem(mem);
+        self.slots[slot as usize].next_free = self.free;
+        self.free = slot;
+    }
+
+    /// Empties a slot's event queue: received data is dropped (its buffers
+    /// go home), connections nobody will take are closed.
+    fn drop_events(&mut self, slot: u32) {
         let direct = self.direct;
-        let kind = s.kind;
-        // Connections an accept produced that nobody will take: close them.
+        let kind = self.slots[slot as usize].kind;
         while let Some(ev) = self.slots[slot as usize].events.pop_front() {
             if let (Kind::AcceptMulti, Event::Res(fd)) = (kind, &ev) {
                 if *fd >= 0 {
@@ -342,17 +375,21 @@ impl Driver {
                 }
             }
         }
-        self.recycle_mem(mem);
-        self.slots[slot as usize].next_free = self.free;
-        self.free = slot;
     }
 
+    /// Takes an op's memory back: copy buffers return to the pool; other
+    /// memory (a user's `Bytes` may own anything) is dropped after the
+    /// driver's borrow ends.
     pub(crate) fn recycle_mem(&mut self, mem: Mem) {
-        if let Mem::Copy(mut v) = mem {
-            if self.pool.len() < 64 && v.capacity() <= 1 << 16 {
-                v.clear();
-                self.pool.push(v);
+        match mem {
+            Mem::None => {}
+            Mem::Copy(mut v) => {
+                if self.pool.len() < 64 && v.capacity() <= 1 << 16 {
+                    v.clear();
+                    self.pool.push(v);
+                }
             }
+            other => park::discard(Garbage::Mem(other)),
         }
     }
 
@@ -406,7 +443,9 @@ impl Driver {
             self.free_slot(key.slot);
         } else {
             s.orphan = true;
-            s.waker = None;
+            if let Some(w) = s.waker.take() {
+                park::discard(Garbage::Waker(w));
+            }
         }
     }
 
@@ -476,30 +515,15 @@ impl Driver {
             return;
         }
         s.orphan = true;
-        s.waker = None;
-        let ud = key.user_data(s.kind);
-        // Data already received is dropped now (its buffers go home);
-        // accepted connections are closed.
-        let kind = s.kind;
-        let evs: Vec<Event> = if kind == Kind::AcceptMulti {
-            s.events.drain(..).collect()
-        } else {
-            s.events.clear();
-            Vec::new()
-        };
-        for ev in evs {
-            if let Event::Res(fd) = ev {
-                if fd >= 0 {
-                    let t = if self.direct {
-                        Target::Fixed(fd as u32)
-                    } else {
-                        Target::Fd(fd)
-                    };
-                    self.close_orphan(t);
-                }
-            }
+        if let Some(w) = s.waker.take() {
+            park::discard(Garbage::Waker(w));
         }
-        self.submit_ignored(opcode::AsyncCancel::new(ud).build());
+        let ud = key.user_data(s.kind);
+        let throttled = std::mem::replace(&mut s.throttled, true);
+        self.drop_events(key.slot);
+        if !throttled {
+            self.submit_ignored(opcode::AsyncCancel::new(ud).build());
+        }
     }
 
     /// The core's buffer ring, made on first use.
@@ -542,7 +566,9 @@ impl Driver {
         match self.bufs.as_mut() {
             Some(b) => {
                 b.reclaim(true);
-                b.available
+                let n = b.available;
+                self.wake_starved();
+                n
             }
             None => usize::MAX,
         }
@@ -626,7 +652,10 @@ impl Driver {
                 (Kind::RecvMulti, Some(bid)) if res > 0 => {
                     match self.bufs.as_mut().and_then(|b| b.take(bid, res as usize)) {
                         Some(b) => Event::Data(b),
-                        None => Event::Res(-libc::EIO),
+                        None => {
+                            self.recycle(bid);
+                            Event::Res(-libc::EIO)
+                        }
                     }
                 }
                 (_, Some(bid)) => {
@@ -655,8 +684,26 @@ impl Driver {
                         self.close_orphan(t);
                     }
                 }
-            } else {
-                self.slots[key.slot as usize].events.push_back(ev);
+            } else if !(res == -libc::ECANCELED && self.slots[key.slot as usize].throttled) {
+                let budget = match skind {
+                    Kind::RecvMulti => self
+                        .cfg
+                        .recv_budget
+                        .min(usize::from(self.cfg.buffers) / 4)
+                        .max(1),
+                    _ => ACCEPT_BUDGET,
+                };
+                let s = &mut self.slots[key.slot as usize];
+                s.events.push_back(ev);
+                if s.events.len() >= budget && !terminal && !s.throttled {
+                    // The owner is not keeping up: stop this multishot (the
+                    // rest waits in the socket or the listen backlog, not
+                    // in the core's buffers); its owner re-arms once it
+                    // has taken what is queued.
+                    s.throttled = true;
+                    self.stats.throttled += 1;
+                    self.submit_ignored(opcode::AsyncCancel::new(ud).build());
+                }
             }
         } else if skind == Kind::Send {
             let s = &mut self.slots[key.slot as usize];
@@ -704,6 +751,15 @@ impl Driver {
         if let Some(b) = self.bufs.as_mut() {
             b.recycle(bid);
         }
+        self.wake_starved();
+    }
+
+    /// Wakes every starved receive while the ring has buffers.
+    fn wake_starved(&mut self) {
+        let free = self.bufs.as_ref().is_some_and(|b| b.available > 0);
+        if free && !self.starved.is_empty() {
+            self.wake.append(&mut self.starved);
+        }
     }
 
     fn flush_backlog(&mut self) {
@@ -731,10 +787,9 @@ impl Driver {
     fn replenish(&mut self) {
         let full = !self.starved.is_empty();
         if let Some(b) = self.bufs.as_mut() {
-            if b.reclaim(full) > 0 && !self.starved.is_empty() {
-                self.wake.append(&mut self.starved);
-            }
+            b.reclaim(full);
         }
+        self.wake_starved();
     }
 
     /// One `io_uring_enter`: submits everything queued and reaps; waits
@@ -769,11 +824,22 @@ impl Driver {
                 }
             };
             if let Err(e) = &r {
-                if e.raw_os_error() == Some(libc::EBUSY) {
-                    // CQ full (overflow backpressure): reap, then retry.
-                    self.stats.busy += 1;
-                    self.reap();
-                    continue;
+                match e.raw_os_error() {
+                    Some(libc::EBUSY) => {
+                        // CQ full (overflow backpressure): reap, then retry.
+                        self.stats.busy += 1;
+                        self.reap();
+                        continue;
+                    }
+                    // A timeout or a signal ends a wait; nothing wrong.
+                    Some(libc::ETIME) | Some(libc::EINTR) => {}
+                    _ => {
+                        // Counted, and this pass ends (never a spin on a
+                        // kernel that keeps refusing).
+                        self.stats.enter_errors += 1;
+                        self.reap();
+                        return;
+                    }
                 }
             }
             self.reap();

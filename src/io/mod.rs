@@ -99,13 +99,15 @@ pub struct Config {
     pub(crate) buffers: u16,
     pub(crate) buffer_size: usize,
     pub(crate) recv_cap: usize,
+    pub(crate) recv_budget: usize,
     pub(crate) direct_descriptors: u32,
 }
 
 impl Default for Config {
     /// io on where available; 512 submission entries, 8192 completion
     /// entries; 1024 receive buffers of 4 KiB per core (made on the first
-    /// receive); a 16384-slot direct-descriptor table.
+    /// receive), at most 64 of them queued on one connection; a
+    /// 16384-slot direct-descriptor table.
     fn default() -> Config {
         Config {
             enabled: true,
@@ -115,6 +117,7 @@ impl Default for Config {
             buffers: 1024,
             buffer_size: 4096,
             recv_cap: 4096,
+            recv_budget: 64,
             direct_descriptors: 16384,
         }
     }
@@ -152,22 +155,32 @@ impl Config {
     }
 
     /// Receive buffers per core (a power of two up to 32768; default 1024).
+    /// The per-connection budget is at most a quarter of them.
     pub fn buffers(mut self, n: u16) -> Config {
         self.buffers = n.clamp(1, 32768).next_power_of_two();
         self
     }
 
-    /// Size of each receive buffer (default 4096): also the most one
-    /// receive completion carries.
+    /// Received chunks one connection may have queued (unread) before its
+    /// multishot receive is paused; the rest waits in the socket until the
+    /// owner reads (default 64, at most a quarter of the buffers, at
+    /// least 1). This, not [`recv_cap`](Config::recv_cap), is what keeps a
+    /// flooding peer from taking every buffer of its core.
+    pub fn recv_budget(mut self, n: usize) -> Config {
+        self.recv_budget = n.max(1);
+        self
+    }
+
+    /// Size of each receive buffer (64 B to 1 MiB; default 4096): also the
+    /// most one receive completion carries.
     pub fn buffer_size(mut self, n: usize) -> Config {
-        self.buffer_size = n.max(64);
+        self.buffer_size = n.clamp(64, 1 << 20);
         self.recv_cap = self.recv_cap.min(self.buffer_size);
         self
     }
 
-    /// The most one receive of one connection takes at a time (default
-    /// 4096, at most the buffer size), so one busy connection cannot
-    /// starve the others on its core.
+    /// The most one receive completion of one connection carries (default
+    /// 4096, at most the buffer size).
     pub fn recv_cap(mut self, n: usize) -> Config {
         self.recv_cap = n.max(1);
         self

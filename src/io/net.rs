@@ -178,7 +178,8 @@ pub(crate) fn listen_socket(addr: &SocketAddr, nodelay: bool, backlog: i32) -> i
 /// ```
 pub struct TcpListener {
     inner: Rc<Inner>,
-    fd: OwnedFd,
+    /// `Some` until `Drop` takes it to close it through the ring.
+    fd: Option<OwnedFd>,
     accept: Option<Key>,
 }
 
@@ -191,7 +192,7 @@ impl TcpListener {
         let fd = listen_socket(&addr, true, 4096)?;
         Ok(TcpListener {
             inner,
-            fd,
+            fd: Some(fd),
             accept: None,
         })
     }
@@ -200,14 +201,18 @@ impl TcpListener {
     pub fn from_owned_fd(fd: OwnedFd) -> io::Result<TcpListener> {
         Ok(TcpListener {
             inner: current()?,
-            fd,
+            fd: Some(fd),
             accept: None,
         })
     }
 
+    fn raw(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        local_addr(self.fd.as_raw_fd())
+        local_addr(self.raw())
     }
 
     /// The next connection. Cancel safe: a connection accepted while no
@@ -222,7 +227,7 @@ impl TcpListener {
             let key = match self.accept {
                 Some(k) => k,
                 None => {
-                    let fd = self.fd.as_raw_fd();
+                    let fd = self.raw();
                     let direct = d.direct;
                     let k = d.submit(Kind::AcceptMulti, Mem::None, |_| {
                         opcode::AcceptMulti::new(types::Fd(fd))
@@ -266,13 +271,19 @@ impl Drop for TcpListener {
         if let Some(k) = self.accept.take() {
             self.inner.or_defer(Deferred::Release(k));
         }
+        // Closed through the ring, after the cancel: a plain close now
+        // would let a queued accept reach whatever reuses the number.
+        if let Some(fd) = self.fd.take() {
+            let fd = fd.into_raw_fd();
+            self.inner.or_defer(Deferred::Close(Target::Fd(fd)));
+        }
     }
 }
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpListener")
-            .field("fd", &self.fd.as_raw_fd())
+            .field("fd", &self.raw())
             .finish()
     }
 }
@@ -385,24 +396,34 @@ impl TcpStream {
         let fd = socket(&addr)?;
         setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
         let raw = fd.as_raw_fd();
+        // The socket lives in the op's memory: a dropped connect closes it
+        // only after its terminal completion (a plain close now would let
+        // the queued connect reach whatever socket reuses the number).
         let key = inner.with(|d| {
-            d.submit(Kind::Connect, Mem::Addr(Box::new(sockaddr(&addr))), |m| {
-                let Mem::Addr(a) = m else {
-                    unreachable!("connect owns an address")
-                };
-                opcode::Connect::new(
-                    types::Fd(raw),
-                    (&a.0 as *const libc::sockaddr_storage).cast(),
-                    a.1,
-                )
-                .build()
-            })
+            d.submit(
+                Kind::Connect,
+                Mem::Connect(Box::new(sockaddr(&addr)), fd),
+                |m| {
+                    let Mem::Connect(a, _) = m else {
+                        unreachable!("connect owns an address")
+                    };
+                    opcode::Connect::new(
+                        types::Fd(raw),
+                        (&a.0 as *const libc::sockaddr_storage).cast(),
+                        a.1,
+                    )
+                    .build()
+                },
+            )
         });
-        let (res, _) = Op {
+        let (res, mem) = Op {
             inner: &inner,
             key: Some(key),
         }
         .await;
+        let Mem::Connect(_, fd) = mem else {
+            return Err(io::Error::other("connect lost its socket"));
+        };
         if res < 0 {
             return Err(errno(res));
         }

@@ -85,13 +85,25 @@ impl ServerBuilder {
     /// Binds one listener per core (all on the same port) and starts
     /// accepting; `handler` makes each connection's task.
     ///
-    /// Fails if a bind fails, a core index is out of range, or a core has
-    /// no io (the error wraps [`Unavailable`](super::Unavailable)).
+    /// Fails if a bind fails, a core index is out of range, a core has no
+    /// io (the error wraps [`Unavailable`](super::Unavailable)), or it is
+    /// called from one of `rt`'s own cores (it blocks until every core's
+    /// listener is up). An acceptor paces itself when descriptors run out
+    /// (`EMFILE`/`ENFILE`: a 1 ms pause) and never queues more than 256
+    /// unclaimed connections (the rest wait in the listen backlog).
     pub fn serve<F, Fut>(self, rt: &Runtime, handler: F) -> io::Result<ServerHandle>
     where
         F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
+        if rt.is_own_core() {
+            // It waits for every core's listener: from one of them it
+            // would wait for itself.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Server::serve called from a core of the runtime it serves on",
+            ));
+        }
         let cores = self
             .cores
             .clone()
@@ -187,7 +199,9 @@ fn local_addr_of(fd: &OwnedFd) -> io::Result<SocketAddr> {
 }
 
 /// A running [`Server`]. Dropping it (or [`stop`](ServerHandle::stop))
-/// stops accepting; connections already accepted run on to their end.
+/// asks every core to stop accepting and returns without waiting: a
+/// connection a core accepts before it gets the request still gets its
+/// handler; connections already accepted run on to their end.
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,

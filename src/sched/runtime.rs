@@ -256,6 +256,13 @@ impl Runtime {
         self.stop(timeout)
     }
 
+    /// Whether the calling thread is one of this runtime's cores.
+    #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+    pub(crate) fn is_own_core(&self) -> bool {
+        let shared = &self.handle.shared;
+        with_current(|w| std::ptr::eq(Arc::as_ptr(&w.shared), Arc::as_ptr(shared))) == Some(true)
+    }
+
     fn stop(&mut self, timeout: Duration) -> Result<(), ShutdownTimeout> {
         let shared = &self.handle.shared;
         shared.begin_shutdown();

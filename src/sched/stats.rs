@@ -322,6 +322,11 @@ pub struct IoStats {
     pub enobufs: u64,
     /// Times a receive waited for buffers to come back.
     pub enobufs_waits: u64,
+    /// Multishot receives and accepts paused because their owner had the
+    /// budget's worth queued (re-armed once it catches up).
+    pub throttled: u64,
+    /// Enters the kernel refused with an unexpected error.
+    pub enter_errors: u64,
     /// Sends the kernel took only part of (the rest was sent again).
     pub short_sends: u64,
     /// Multishot receives armed (first arms and re-arms).

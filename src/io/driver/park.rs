@@ -3,7 +3,7 @@
 //! while the driver is borrowed, and the park step ([`IoPark`]) with its
 //! teardown.
 
-use super::{buf_ring, Config, Deferred, Driver, Unavailable};
+use super::{buf_ring, Config, Deferred, Driver, Garbage, Unavailable, NONE};
 use crate::sched::stats::IoStats;
 use io_uring::types;
 use std::cell::RefCell;
@@ -24,27 +24,31 @@ pub(super) fn set_waker(slot: &mut Option<Waker>, w: &Waker) {
         _ => {
             // The old waker is dropped after the driver's borrow (it may
             // be the last reference to a finished task whose output owns
-            // a stream): see `Inner::defer_drop`.
+            // a stream).
             if let Some(old) = slot.replace(w.clone()) {
-                DROPS.with(|d| d.borrow_mut().push(old));
+                discard(Garbage::Waker(old));
             }
         }
     }
 }
 
 thread_local! {
-    /// Wakers replaced while the driver was borrowed, dropped after.
-    static DROPS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// What the driver let go of while borrowed, dropped after.
+    static GARBAGE: RefCell<Vec<Garbage>> = const { RefCell::new(Vec::new()) };
     /// This thread's driver (a core of a runtime with io).
     static CURRENT: RefCell<Current> = const { RefCell::new(Current::None) };
 }
 
-/// Drops the wakers `set_waker` replaced (one at a time: the list keeps
-/// its capacity, and a drop that replaces another waker cannot find the
-/// list borrowed).
+/// Keeps `g` to be dropped once the driver's borrow has ended.
+pub(crate) fn discard(g: Garbage) {
+    GARBAGE.with(|d| d.borrow_mut().push(g));
+}
+
+/// Drops what [`discard`] kept (one at a time: the list keeps its
+/// capacity, and a drop that discards more cannot find it borrowed).
 fn drop_replaced() {
-    while let Some(w) = DROPS.with(|d| d.borrow_mut().pop()) {
-        drop(w);
+    while let Some(g) = GARBAGE.with(|d| d.borrow_mut().pop()) {
+        drop(g);
     }
 }
 
@@ -109,11 +113,15 @@ impl Inner {
         }
     }
 
+    /// Runs the drop-path actions queued while the driver was borrowed.
+    /// The queue is not borrowed while they run (an action may drop what
+    /// queues more), and the driver discards instead of dropping.
     fn run_deferred(&self, d: &mut Driver) {
-        let mut q = self.deferred.borrow_mut();
-        if !q.is_empty() {
-            for a in q.drain(..) {
-                run_action(d, a);
+        loop {
+            let a = self.deferred.borrow_mut().pop();
+            match a {
+                Some(a) => run_action(d, a),
+                None => return,
             }
         }
     }
@@ -213,10 +221,23 @@ impl IoPark {
 impl Drop for IoPark {
     fn drop(&mut self) {
         CURRENT.with(|c| *c.borrow_mut() = Current::None);
+        // Wakers and memory let go of last may drop streams, which queue
+        // closes: drop them, then submit what they queued, until quiet.
+        for _ in 0..8 {
+            let wakes = self.inner.driver.borrow_mut().take_wakes();
+            drop(wakes);
+            drop_replaced();
+            let mut d = self.inner.driver.borrow_mut();
+            self.inner.run_deferred(&mut d);
+            d.enter(false, None);
+            let quiet = d.wake.is_empty()
+                && self.inner.deferred.borrow().is_empty()
+                && GARBAGE.with(|g| g.borrow().is_empty());
+            if quiet {
+                break;
+            }
+        }
         let mut d = self.inner.driver.borrow_mut();
-        self.inner.run_deferred(&mut d);
-        // Closes and cancels queued by the last drops go in first.
-        d.enter(false, None);
         let _ = d
             .ring
             .submitter()
@@ -235,6 +256,7 @@ impl Drop for IoPark {
             // them rather than free memory it can touch.
             let slots = std::mem::take(&mut d.slots);
             std::mem::forget(slots);
+            d.free = NONE;
             if let Some(b) = d.bufs.take() {
                 std::mem::forget(b);
             }
