@@ -59,9 +59,11 @@ fn dropped_connect_future_does_not_hijack_the_next_socket() {
             s.map(|s| {
                 use std::os::fd::FromRawFd;
                 let fd = s.as_raw_fd().unwrap();
-                // SAFETY (test): borrowed for the call only.
-                let t =
-                    std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+                let t = std::mem::ManuallyDrop::new(
+                    // SAFETY: the descriptor is live (the stream holds it)
+                    // and only borrowed: ManuallyDrop never closes it.
+                    unsafe { std::net::TcpStream::from_raw_fd(fd) },
+                );
                 t.peer_addr().unwrap()
             })
             .map_err(|e| e.to_string())
@@ -156,7 +158,7 @@ fn drops_during_deferred_actions_do_not_panic_the_core() {
     use std::pin::Pin;
     thread_local! {
         static L1: RefCell<Vec<Pin<Box<dyn Future<Output = ()>>>>> = RefCell::new(Vec::new());
-        static L2: RefCell<Vec<TcpStream>> = RefCell::new(Vec::new());
+        static L2: RefCell<Vec<TcpStream>> = const { RefCell::new(Vec::new()) };
     }
     struct Own(Vec<u8>, u8);
     impl AsRef<[u8]> for Own {
