@@ -13,3 +13,7 @@ cargo run --release --example bytes_fanout -- --quick
 cargo run --release --example bytes_fanout -- --quick --crash-journal
 # The sched engine skeleton checks its own order and journal accounting.
 cargo run --release --example engine -- --quick
+# The io_uring server loop (issue 13): every echo checked byte for byte
+# against tokio, monoio and a mio loop (exits non-zero on a mismatch).
+cargo build --release --example echo_server
+cargo run --release --example echo_load -- --quick

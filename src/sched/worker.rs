@@ -657,7 +657,15 @@ impl Worker {
     }
 
     fn park(&self) {
-        self.publish();
+        // At most once per millisecond (`Runtime::stats` rings a parked
+        // core for a fresh snapshot anyway): an io core parks once per
+        // loop pass.
+        let now = clock::now();
+        if now >= self.next_publish.get() {
+            self.next_publish
+                .set(now.saturating_add(clock::from_duration(Duration::from_millis(1))));
+            self.publish();
+        }
         let bit = 1u64 << (self.index % 64);
         let stealing = self.shared.config.stealing;
         if stealing {
