@@ -7,32 +7,17 @@
 //! time, and stops by itself. Where io_uring is unavailable each test says
 //! it skipped and why.
 
+#[path = "common/io.rs"]
+mod io_common;
+
 use bytes::Bytes;
 use corelane::io::{self, Config, Server, TcpStream};
-use corelane::sched::{self, Idle, Priority, Runtime};
+use corelane::sched::{self, Priority, Runtime};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-fn skip() -> bool {
-    match io::probe() {
-        Ok(()) => false,
-        Err(why) => {
-            eprintln!("skipped: io_uring unavailable here: {why}");
-            true
-        }
-    }
-}
-
-fn runtime(cores: usize, cfg: Config) -> Runtime {
-    Runtime::builder()
-        .cores(0..cores as u32)
-        .pin(false)
-        .idle(Idle::Park)
-        .io(cfg.required(true))
-        .build()
-        .expect("runtime with io")
-}
+use io_common::{runtime, skip};
 
 fn echo(rt: &Runtime) -> io::ServerHandle {
     Server::builder("127.0.0.1:0".parse().unwrap())

@@ -5,32 +5,17 @@
 //! its core; a drop inside the deferred-action queue re-borrowed it (the
 //! core panicked).
 
-use corelane::io::{self, Config, Server, TcpStream};
-use corelane::sched::{self, Idle, Priority, Runtime};
+#[path = "common/io.rs"]
+mod io_common;
+
+use corelane::io::{Config, Server, TcpStream};
+use corelane::sched::{self, Priority};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-fn skip() -> bool {
-    match io::probe() {
-        Ok(()) => false,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            true
-        }
-    }
-}
-
-fn runtime(cores: usize, cfg: Config) -> Runtime {
-    Runtime::builder()
-        .cores(0..cores as u32)
-        .pin(false)
-        .idle(Idle::Park)
-        .io(cfg.required(true))
-        .build()
-        .expect("runtime with io")
-}
+use io_common::{runtime, skip};
 
 /// A connect future polled once and dropped closes its socket with a plain
 /// close(2) while its Connect SQE still sits unsubmitted in the SQ. The

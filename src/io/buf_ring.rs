@@ -122,10 +122,10 @@ impl BufRing {
         // kernel was given; `tail` points into its `resv` field, which the
         // kernel reads as the ring's tail and never writes.
         let tail = unsafe { BufRingEntry::tail(self.ring) } as *const AtomicU16;
-        // SAFETY: a u16 field, aligned, live as long as `self`; only this
-        // thread writes it. Release: the entries written above must be
-        // visible before the kernel (which loads the tail with acquire
-        // semantics) reads them.
+        // Release: the entries written above must be visible before the
+        // kernel (which loads the tail with acquire semantics) reads them.
+        // SAFETY: an aligned u16 field, live as long as `self`; only this
+        // thread writes it.
         unsafe { (*tail).store(self.tail, Ordering::Release) };
     }
 

@@ -810,10 +810,10 @@ impl Driver {
                 }
             } else {
                 let n = self.ring.submission().len() as u32;
-                // SAFETY: no argument pointer; GETEVENTS with
-                // min_complete 0 runs deferred completions without
-                // blocking (the crate's `submit` does not set it, and
-                // under DEFER_TASKRUN completions would stall).
+                // GETEVENTS with min_complete 0 runs deferred completions
+                // without blocking (the crate's `submit` does not set it,
+                // and under DEFER_TASKRUN completions would stall).
+                // SAFETY: no argument pointer; plain flags.
                 unsafe {
                     self.ring.submitter().enter::<libc::sigset_t>(
                         n,

@@ -560,6 +560,11 @@ impl TcpStream {
                 on_target!(target, |fd| opcode::Shutdown::new(fd, how).build())
             })
         });
+        self.finish(key).await
+    }
+
+    /// Awaits a single-shot op of this stream: `Ok` or its errno.
+    async fn finish(&self, key: Key) -> io::Result<()> {
         let (res, _) = Op {
             inner: &self.inner,
             key: Some(key),
@@ -589,16 +594,7 @@ impl TcpStream {
                 on_target!(target, |fd| opcode::Close::new(fd).build())
             })
         });
-        let (res, _) = Op {
-            inner: &self.inner,
-            key: Some(key),
-        }
-        .await;
-        if res < 0 {
-            Err(errno(res))
-        } else {
-            flushed
-        }
+        self.finish(key).await.and(flushed)
     }
 
     /// Whether this stream uses a direct descriptor (no fd in the process
