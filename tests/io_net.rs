@@ -271,7 +271,9 @@ fn connect_close_churn_leaks_no_descriptor() {
             }
             assert!(
                 Instant::now() < settle,
-                "leak after {done} cycles (direct table {direct}): fds {before} -> {fds}, direct open {direct_now}"
+                "leak after {done} cycles (direct table {direct}): fds {before} -> {fds}, direct open {direct_now}; live tasks {:?}; io {:?}",
+                rt.stats().cores.iter().map(|c| c.live_tasks).collect::<Vec<_>>(),
+                rt.stats().cores.iter().map(|c| c.io.clone()).collect::<Vec<_>>()
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -150,6 +150,9 @@ struct Slot {
     /// A multishot op asked to stop (its queue reached the budget, or
     /// its owner let go): its `ECANCELED` end is not an error.
     throttled: bool,
+    /// A send's watcher that is woken only if the send fails (a receive
+    /// waiting on the same stream: a reset may reach only the send).
+    err_waker: Option<Waker>,
     /// A send's descriptor and how much of it went out so far.
     target: Option<Target>,
     done: usize,
@@ -324,6 +327,7 @@ impl Driver {
                 events: VecDeque::with_capacity(8),
                 mem: Mem::None,
                 throttled: false,
+                err_waker: None,
                 target: None,
                 done: 0,
                 next_free: NONE,
@@ -349,6 +353,9 @@ impl Driver {
         s.live = false;
         s.throttled = false;
         if let Some(w) = s.waker.take() {
+            park::discard(Garbage::Waker(w));
+        }
+        if let Some(w) = s.err_waker.take() {
             park::discard(Garbage::Waker(w));
         }
         let mem = std::mem::replace(&mut s.mem, Mem::None);
@@ -488,6 +495,20 @@ impl Driver {
         }
         set_waker(&mut s.waker, cx.waker());
         Poll::Pending
+    }
+
+    /// A queued send's outcome for a receive on the same stream: `Some(res)`
+    /// once it has ended (the slot is freed), else `None` with `cx`'s waker
+    /// kept to be woken only if the send fails.
+    pub(crate) fn send_status(&mut self, key: Key, cx: &mut Context<'_>) -> Option<i32> {
+        let s = self.slot(key)?;
+        if s.ended {
+            let res = s.result;
+            self.free_slot(key.slot);
+            return Some(res);
+        }
+        set_waker(&mut s.err_waker, cx.waker());
+        None
     }
 
     /// The next completion of a multishot op: `Some(event)`, `None` once it
@@ -727,8 +748,16 @@ impl Driver {
                 0 => -libc::EPIPE,
                 _ => 0,
             };
+            if let Some(w) = s.err_waker.take() {
+                if s.result < 0 {
+                    self.wake.push(w);
+                } else {
+                    park::discard(Garbage::Waker(w));
+                }
+            }
             // The kernel is done with the bytes: let them go now (a lent
             // receive buffer goes home), not when the owner next looks.
+            let s = &mut self.slots[key.slot as usize];
             let mem = std::mem::replace(&mut s.mem, Mem::None);
             self.recycle_mem(mem);
         } else {

@@ -431,8 +431,9 @@ impl TcpStream {
     }
 
     /// The next chunk of received data; `Ok(None)` once the peer has
-    /// closed its side and everything before was returned. Cancel safe:
-    /// data received while no `recv` future was waiting is kept.
+    /// closed its side and everything before was returned; the error of a
+    /// failed queued send (a reset may be reported only there). Cancel
+    /// safe: data received while no `recv` future was waiting is kept.
     pub async fn recv(&mut self) -> io::Result<Option<Bytes>> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -448,6 +449,15 @@ impl TcpStream {
         };
         let inner = self.inner.clone();
         inner.with(|d| loop {
+            // A reset can surface only in the queued send (its error is
+            // consumed there): report it here rather than wait for data
+            // that will never come.
+            if let Some(res) = self.send.and_then(|k| d.send_status(k, cx)) {
+                self.send = None;
+                if res < 0 {
+                    return Poll::Ready(Err(errno(res)));
+                }
+            }
             let key = match self.recv {
                 Some(k) => k,
                 None => {
