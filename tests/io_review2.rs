@@ -1,5 +1,7 @@
 //! Second adversarial review of the io driver (queued sends): each test
-//! here fails on main at 1f8d8e9/cb630bd.
+//! here failed at 1f8d8e9/cb630bd and passes since its fix (MSG_WAITALL and
+//! detached sends resumed; shutdown(Write) flushes first; a dropped
+//! stream's last send cancelled after `Config::send_grace`).
 
 #[path = "common/io.rs"]
 mod io_common;
@@ -145,7 +147,13 @@ fn dropping_a_stream_does_not_pin_a_receive_buffer_forever() {
         s.write_all(b"x").unwrap();
         std::thread::sleep(Duration::from_secs(4));
     });
-    let rt = runtime(1, Config::default().buffers(2));
+    // The grace a dropped stream's last send gets, shortened for the test.
+    let rt = runtime(
+        1,
+        Config::default()
+            .buffers(2)
+            .send_grace(Duration::from_millis(500)),
+    );
     let r = rt.block_on(async move {
         sched::spawn_local(Priority::Normal, async move {
             let mut s = TcpStream::connect(addr).await?;
@@ -177,8 +185,8 @@ fn dropping_a_stream_does_not_pin_a_receive_buffer_forever() {
         .await
     });
     r.expect("task").expect("io");
-    // The stream is gone; wait up to 2 s (the peer stays 4 s) for its
-    // buffer to come home.
+    // The stream is gone; its send is cancelled 0.5 s later: wait up to
+    // 2 s (the peer stays 4 s) for the buffer to come home.
     let t = Instant::now();
     let mut io = rt.stats().cores[0].io.clone().unwrap();
     while io.buffers_lent > 0 && t.elapsed() < Duration::from_secs(2) {
@@ -186,7 +194,6 @@ fn dropping_a_stream_does_not_pin_a_receive_buffer_forever() {
         io = rt.stats().cores[0].io.clone().unwrap();
     }
     let lent = io.buffers_lent;
-    eprintln!("after {:?}: {io:?}", t.elapsed());
     peer.join().unwrap();
     assert_eq!(
         lent, 0,

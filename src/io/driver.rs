@@ -33,7 +33,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Accepted connections queued on a listener before its multishot accept
 /// is paused (the rest wait in the kernel's listen backlog).
@@ -124,7 +124,10 @@ fn send_entry(t: Target, m: &Mem, off: usize) -> squeue::Entry {
         Target::Fd(fd) => opcode::Send::new(types::Fd(fd), s.as_ptr(), len),
         Target::Fixed(i) => opcode::Send::new(types::Fixed(i), s.as_ptr(), len),
     }
-    .flags(libc::MSG_NOSIGNAL)
+    // WAITALL: the kernel itself finishes a stream send the socket buffer
+    // could not take at once (the driver resubmits what it still reports
+    // short).
+    .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
     .build()
 }
 
@@ -182,6 +185,11 @@ pub(crate) struct Driver {
     starved: Vec<Waker>,
     /// Spare buffers for `write_all` (copies of borrowed slices).
     pool: Vec<Vec<u8>>,
+    /// Sends whose stream was dropped, with the end of their grace.
+    detached: Vec<(Key, Instant)>,
+    /// Teardown found ops still in flight: their memory is leaked, never
+    /// freed, when the driver drops.
+    pub(crate) leak: bool,
     pub(crate) stats: IoStats,
 }
 
@@ -306,6 +314,8 @@ impl Driver {
             wake: Vec::with_capacity(64),
             starved: Vec::new(),
             pool: Vec::new(),
+            detached: Vec::new(),
+            leak: false,
             stats,
         })
     }
@@ -443,7 +453,10 @@ impl Driver {
     }
 
     /// The owner of a send lets go without cancelling it: the data still
-    /// goes out (a close queued after it waits for it in the kernel).
+    /// goes out, for up to [`Config::send_grace`] (then it is cancelled, so
+    /// a peer that never reads cannot pin the bytes, a receive buffer
+    /// perhaps, for ever). A close the owner queues after it is issued
+    /// after it: the send holds its own reference to the socket.
     pub(crate) fn detach(&mut self, key: Key) {
         let Some(s) = self.slot(key) else { return };
         if s.ended {
@@ -453,7 +466,45 @@ impl Driver {
             if let Some(w) = s.waker.take() {
                 park::discard(Garbage::Waker(w));
             }
+            let until = Instant::now() + self.cfg.send_grace;
+            self.detached.push((key, until));
         }
+    }
+
+    /// Cancels detached sends past their grace; forgets finished ones.
+    fn expire_detached(&mut self) {
+        if self.detached.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.detached.len() {
+            let (key, until) = self.detached[i];
+            let live = self
+                .slots
+                .get(key.slot as usize)
+                .is_some_and(|s| s.live && s.gen == key.gen && !s.ended);
+            if !live {
+                self.detached.swap_remove(i);
+            } else if now >= until {
+                self.detached.swap_remove(i);
+                let s = &mut self.slots[key.slot as usize];
+                if !s.throttled {
+                    s.throttled = true;
+                    self.stats.sends_expired += 1;
+                    self.submit_ignored(
+                        opcode::AsyncCancel::new(key.user_data(Kind::Send)).build(),
+                    );
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The earliest grace deadline of a detached send.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.detached.iter().map(|&(_, t)| t).min()
     }
 
     /// A fire-and-forget op (its completion is ignored).
@@ -674,7 +725,9 @@ impl Driver {
                     match self.bufs.as_mut().and_then(|b| b.take(bid, res as usize)) {
                         Some(b) => Event::Data(b),
                         None => {
-                            self.recycle(bid);
+                            // Not a buffer we can hand out (it may be lent:
+                            // never give it back to the kernel from here).
+                            self.stats.stale += 1;
                             Event::Res(-libc::EIO)
                         }
                     }
@@ -735,7 +788,9 @@ impl Driver {
             } else {
                 res == -libc::EAGAIN || res == -libc::EINTR
             };
-            if again && !orphan {
+            // A detached send (its stream dropped) still goes out in full;
+            // one whose cancel was requested (`throttled`) stops.
+            if again && !s.throttled {
                 // A short send: the rest goes out under the same key.
                 let (t, done) = (s.target.expect("a send has a target"), s.done);
                 let e = send_entry(t, &s.mem, done).user_data(key.user_data(Kind::Send));
@@ -814,6 +869,7 @@ impl Driver {
 
     /// Gives back every buffer nobody holds; wakes starved receives.
     fn replenish(&mut self) {
+        self.expire_detached();
         let full = !self.starved.is_empty();
         if let Some(b) = self.bufs.as_mut() {
             b.reclaim(full);
@@ -891,6 +947,18 @@ impl Driver {
         v.clear();
         if self.wake.is_empty() && v.capacity() > self.wake.capacity() {
             self.wake = v;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.leak {
+            // The kernel may still write into op memory or buffers.
+            std::mem::forget(std::mem::take(&mut self.slots));
+            if let Some(b) = self.bufs.take() {
+                std::mem::forget(b);
+            }
         }
     }
 }

@@ -101,13 +101,15 @@ pub struct Config {
     pub(crate) recv_cap: usize,
     pub(crate) recv_budget: usize,
     pub(crate) direct_descriptors: u32,
+    pub(crate) send_grace: std::time::Duration,
 }
 
 impl Default for Config {
     /// io on where available; 512 submission entries, 8192 completion
     /// entries; 1024 receive buffers of 4 KiB per core (made on the first
-    /// receive), at most 64 of them queued on one connection; a
-    /// 16384-slot direct-descriptor table.
+    /// receive), at most 16 of them queued on one connection; a
+    /// 16384-slot direct-descriptor table; a dropped stream's last send
+    /// gets 10 s to go out.
     fn default() -> Config {
         Config {
             enabled: true,
@@ -117,8 +119,9 @@ impl Default for Config {
             buffers: 1024,
             buffer_size: 4096,
             recv_cap: 4096,
-            recv_budget: 64,
+            recv_budget: 16,
             direct_descriptors: 16384,
+            send_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -163,11 +166,23 @@ impl Config {
 
     /// Received chunks one connection may have queued (unread) before its
     /// multishot receive is paused; the rest waits in the socket until the
-    /// owner reads (default 64, at most a quarter of the buffers, at
-    /// least 1). This, not [`recv_cap`](Config::recv_cap), is what keeps a
-    /// flooding peer from taking every buffer of its core.
+    /// owner reads (default 16, at most a quarter of the buffers, at
+    /// least 1). This, not [`recv_cap`](Config::recv_cap), is what keeps
+    /// one flooding peer from taking every buffer of its core. It is a
+    /// per-connection bound: `buffers / recv_budget` connections whose
+    /// handlers all stop reading can still hold every buffer (their
+    /// receives then wait, none is lost); size the ring for that.
     pub fn recv_budget(mut self, n: usize) -> Config {
         self.recv_budget = n.max(1);
+        self
+    }
+
+    /// How long the last send of a dropped stream may take to go out
+    /// before it is cancelled (default 10 s): a peer that stops reading
+    /// cannot pin its bytes (a receive buffer, for an echo) for ever.
+    /// Runtime shutdown cancels such sends at once.
+    pub fn send_grace(mut self, d: std::time::Duration) -> Config {
+        self.send_grace = d;
         self
     }
 

@@ -511,7 +511,9 @@ impl TcpStream {
     /// the driver). At most one send is in flight per stream: a second
     /// `send` first waits for the previous one and reports its failure,
     /// as do [`flush`](TcpStream::flush) and [`close`](TcpStream::close).
-    /// Dropping the stream lets a queued send finish before the close.
+    /// `send` only queues: [`flush`](TcpStream::flush) waits for the bytes
+    /// to be taken. Dropping the stream lets a queued send finish before
+    /// the close, for up to [`Config::send_grace`](super::Config::send_grace).
     pub async fn send(&mut self, data: Bytes) -> io::Result<()> {
         self.send_mem(Mem::Send(data)).await
     }
@@ -557,8 +559,13 @@ impl TcpStream {
         })
     }
 
-    /// Shuts down the read side, the write side or both.
+    /// Shuts down the read side, the write side or both (the write side
+    /// after the queued send has gone out; its failure is returned).
     pub async fn shutdown(&mut self, how: std::net::Shutdown) -> io::Result<()> {
+        if how != std::net::Shutdown::Read {
+            // The queued send goes out first (and its failure is ours).
+            self.flush().await?;
+        }
         let target = self.target()?;
         let how = match how {
             std::net::Shutdown::Read => libc::SHUT_RD,

@@ -327,6 +327,8 @@ pub struct IoStats {
     pub throttled: u64,
     /// Enters the kernel refused with an unexpected error.
     pub enter_errors: u64,
+    /// Sends of dropped streams cancelled at the end of their grace.
+    pub sends_expired: u64,
     /// Sends the kernel took only part of (the rest was sent again).
     pub short_sends: u64,
     /// Multishot receives armed (first arms and re-arms).

@@ -3,7 +3,7 @@
 //! while the driver is borrowed, and the park step ([`IoPark`]) with its
 //! teardown.
 
-use super::{buf_ring, Config, Deferred, Driver, Garbage, Unavailable, NONE};
+use super::{buf_ring, Config, Deferred, Driver, Garbage, Unavailable};
 use crate::sched::stats::IoStats;
 use io_uring::types;
 use std::cell::RefCell;
@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 /// The driver as futures and the park step share it on one thread.
 pub(crate) struct Inner {
     pub(crate) driver: RefCell<Driver>,
-    pub(super) deferred: RefCell<Vec<Deferred>>,
+    pub(super) deferred: RefCell<std::collections::VecDeque<Deferred>>,
+    /// The park step has been torn down: drop paths close plain
+    /// descriptors themselves.
+    dead: std::cell::Cell<bool>,
 }
 
 pub(super) fn set_waker(slot: &mut Option<Waker>, w: &Waker) {
@@ -48,7 +51,11 @@ pub(crate) fn discard(g: Garbage) {
 /// capacity, and a drop that discards more cannot find it borrowed).
 fn drop_replaced() {
     while let Some(g) = GARBAGE.with(|d| d.borrow_mut().pop()) {
-        drop(g);
+        // A user's `Bytes` owner or waker may panic in its drop: that
+        // must not unwind out of the core's park step.
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(g))) {
+            std::mem::forget(payload);
+        }
     }
 }
 
@@ -91,7 +98,7 @@ impl Inner {
     }
 
     fn after(&self, wakes: Option<Vec<Waker>>) {
-        drop_replaced();
+        // Wakes first: a panicking drop below must not lose them.
         if let Some(mut v) = wakes {
             for w in v.drain(..) {
                 w.wake();
@@ -100,16 +107,27 @@ impl Inner {
                 d.put_back(v);
             }
         }
+        drop_replaced();
     }
 
     /// For drop paths: act now, or later if the driver is busy.
     pub(crate) fn or_defer(&self, action: Deferred) {
+        if self.dead.get() {
+            // No ring any more: close a plain descriptor here (a direct
+            // one went with the ring's file table).
+            if let Deferred::Close(super::Target::Fd(fd)) = action {
+                // SAFETY: `fd` was ours to close (the stream or listener
+                // gave it up); nothing else refers to it any more.
+                unsafe { libc::close(fd) };
+            }
+            return;
+        }
         match self.driver.try_borrow_mut() {
             Ok(mut d) => {
                 self.run_deferred(&mut d);
                 run_action(&mut d, action);
             }
-            Err(_) => self.deferred.borrow_mut().push(action),
+            Err(_) => self.deferred.borrow_mut().push_back(action),
         }
     }
 
@@ -118,7 +136,8 @@ impl Inner {
     /// queues more), and the driver discards instead of dropping.
     fn run_deferred(&self, d: &mut Driver) {
         loop {
-            let a = self.deferred.borrow_mut().pop();
+            // In order: a close queued after a cancel is submitted after it.
+            let a = self.deferred.borrow_mut().pop_front();
             match a {
                 Some(a) => run_action(d, a),
                 None => return,
@@ -144,6 +163,10 @@ impl Inner {
                 if !d.starved.is_empty() {
                     let cap = Duration::from_micros(200);
                     timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+                }
+                if let Some(at) = d.next_expiry() {
+                    let left = at.saturating_duration_since(Instant::now());
+                    timeout = Some(timeout.map_or(left, |t| t.min(left)));
                 }
                 d.stats.parks += 1;
                 d.enter(true, timeout);
@@ -187,7 +210,8 @@ pub(crate) fn install(cfg: &Config) -> Result<IoPark, Unavailable> {
         Ok(d) => {
             let inner = Rc::new(Inner {
                 driver: RefCell::new(d),
-                deferred: RefCell::new(Vec::new()),
+                deferred: RefCell::new(std::collections::VecDeque::new()),
+                dead: std::cell::Cell::new(false),
             });
             CURRENT.with(|c| *c.borrow_mut() = Current::Ready(inner.clone()));
             Ok(IoPark { inner })
@@ -254,16 +278,18 @@ impl Drop for IoPark {
         } else {
             // The kernel may still write into op memory or buffers: leak
             // them rather than free memory it can touch.
-            let slots = std::mem::take(&mut d.slots);
-            std::mem::forget(slots);
-            d.free = NONE;
-            if let Some(b) = d.bufs.take() {
-                std::mem::forget(b);
-            }
+            d.leak = true;
         }
         drop(d);
         drop(wakes);
         drop_replaced();
+        // From here drop paths close plain descriptors themselves (what
+        // the drops above queued is run now, the rest as it comes).
+        self.inner.dead.set(true);
+        let late: Vec<Deferred> = self.inner.deferred.borrow_mut().drain(..).collect();
+        for a in late {
+            self.inner.or_defer(a);
+        }
     }
 }
 
