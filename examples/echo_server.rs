@@ -316,7 +316,14 @@ fn serve_thread(imp: Impl, cpu: CpuId, l: TcpListener, tx: Ready) {
 
 // ----- corelane ----------------------------------------------------------------
 
+/// Under the loom build (`--cfg corelane_loom`, lint only) there is no io.
+#[cfg(corelane_loom)]
+fn serve_corelane(_: &Opts) -> Result<(SocketAddr, Keep), BoxError> {
+    Err("corelane::io is not built under --cfg corelane_loom".into())
+}
+
 /// `corelane::io::Server` on a runtime with one core per thread.
+#[cfg(not(corelane_loom))]
 fn serve_corelane(o: &Opts) -> Result<(SocketAddr, Keep), BoxError> {
     use corelane::io;
     use corelane::sched::{Idle, Priority, Runtime};

@@ -3,6 +3,7 @@
 //! of that `Bytes`, the completions and wakes around them) allocates
 //! nothing on the core. Only the core threads are counted (a flag each
 //! sets from a task); the client is a plain blocking thread.
+#![cfg(not(corelane_loom))] // no io driver under the loom build
 
 #[path = "common/alloc.rs"]
 mod counting_alloc;

@@ -6,6 +6,7 @@
 //! a runtime. Every server binds 127.0.0.1 port 0, bounds its own count and
 //! time, and stops by itself. Where io_uring is unavailable each test says
 //! it skipped and why.
+#![cfg(not(corelane_loom))] // no io driver under the loom build
 
 #[path = "common/io.rs"]
 mod io_common;

@@ -2,6 +2,7 @@
 //! here failed at 1f8d8e9/cb630bd and passes since its fix (MSG_WAITALL and
 //! detached sends resumed; shutdown(Write) flushes first; a dropped
 //! stream's last send cancelled after `Config::send_grace`).
+#![cfg(not(corelane_loom))] // no io driver under the loom build
 
 #[path = "common/io.rs"]
 mod io_common;
