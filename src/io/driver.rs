@@ -156,6 +156,8 @@ struct Slot {
     /// A send's watcher that is woken only if the send fails (a receive
     /// waiting on the same stream: a reset may reach only the send).
     err_waker: Option<Waker>,
+    /// A detached send's descriptor, closed when the send ends.
+    close_after: Option<Target>,
     /// A send's descriptor and how much of it went out so far.
     target: Option<Target>,
     done: usize,
@@ -165,7 +167,8 @@ struct Slot {
 /// A drop-path action that found the driver borrowed.
 pub(crate) enum Deferred {
     Release(Key),
-    Detach(Key),
+    /// A stream's last send, and its descriptor to close once it ends.
+    Detach(Key, Target),
     Close(Target),
 }
 
@@ -338,6 +341,7 @@ impl Driver {
                 mem: Mem::None,
                 throttled: false,
                 err_waker: None,
+                close_after: None,
                 target: None,
                 done: 0,
                 next_free: NONE,
@@ -369,8 +373,12 @@ impl Driver {
             park::discard(Garbage::Waker(w));
         }
         let mem = std::mem::replace(&mut s.mem, Mem::None);
+        let close = s.close_after.take();
         self.drop_events(slot);
         self.recycle_mem(mem);
+        if let Some(t) = close {
+            self.close_orphan(t);
+        }
         self.slots[slot as usize].next_free = self.free;
         self.free = slot;
     }
@@ -457,16 +465,34 @@ impl Driver {
     /// a peer that never reads cannot pin the bytes, a receive buffer
     /// perhaps, for ever). A close the owner queues after it is issued
     /// after it: the send holds its own reference to the socket.
-    pub(crate) fn detach(&mut self, key: Key) {
-        let Some(s) = self.slot(key) else { return };
+    ///
+    /// `then_close`: the stream's descriptor, closed when the send ends (a
+    /// resumed short send is addressed by descriptor: closing it earlier
+    /// could hand its tail to whatever reuses the number).
+    pub(crate) fn detach(&mut self, key: Key, then_close: Option<Target>) {
+        let Some(s) = self.slot(key) else {
+            if let Some(t) = then_close {
+                self.close_orphan(t);
+            }
+            return;
+        };
         if s.ended {
             self.free_slot(key.slot);
-        } else {
-            s.orphan = true;
-            if let Some(w) = s.waker.take() {
-                park::discard(Garbage::Waker(w));
+            if let Some(t) = then_close {
+                self.close_orphan(t);
             }
-            let until = Instant::now() + self.cfg.send_grace;
+            return;
+        }
+        s.orphan = true;
+        s.close_after = then_close;
+        if let Some(w) = s.waker.take() {
+            park::discard(Garbage::Waker(w));
+        }
+        if let Some(w) = s.err_waker.take() {
+            park::discard(Garbage::Waker(w));
+        }
+        // `None` (a grace past what an Instant holds): never cancelled.
+        if let Some(until) = Instant::now().checked_add(self.cfg.send_grace) {
             self.detached.push((key, until));
         }
     }
@@ -726,8 +752,12 @@ impl Driver {
                         Some(b) => Event::Data(b),
                         None => {
                             // Not a buffer we can hand out (it may be lent:
-                            // never give it back to the kernel from here).
+                            // never give it back to the kernel from here);
+                            // the ring no longer has it either.
                             self.stats.stale += 1;
+                            if let Some(b) = self.bufs.as_mut() {
+                                b.available = b.available.saturating_sub(1);
+                            }
                             Event::Res(-libc::EIO)
                         }
                     }

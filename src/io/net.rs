@@ -448,23 +448,26 @@ impl TcpStream {
             Err(e) => return Poll::Ready(Err(e)),
         };
         let inner = self.inner.clone();
-        inner.with(|d| loop {
-            // A reset can surface only in the queued send (its error is
-            // consumed there): report it here rather than wait for data
-            // that will never come.
-            if let Some(res) = self.send.and_then(|k| d.send_status(k, cx)) {
-                self.send = None;
+        // Instead of waiting: a reset can surface only in the queued send
+        // (its error is consumed there), so report that rather than wait
+        // for data that will never come. Data already received goes first.
+        let pending = |this: &mut Self, d: &mut super::driver::Driver, cx: &mut Context<'_>| {
+            if let Some(res) = this.send.and_then(|k| d.send_status(k, cx)) {
+                this.send = None;
                 if res < 0 {
                     return Poll::Ready(Err(errno(res)));
                 }
             }
+            Poll::Pending
+        };
+        inner.with(|d| loop {
             let key = match self.recv {
                 Some(k) => k,
                 None => {
                     if self.starved {
                         if d.buffers_available() == 0 {
                             d.starve(cx.waker());
-                            return Poll::Pending;
+                            return pending(self, d, cx);
                         }
                         self.starved = false;
                     }
@@ -478,7 +481,7 @@ impl TcpStream {
                 }
             };
             match d.poll_event(key, cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => return pending(self, d, cx),
                 Poll::Ready(Some(Event::Data(b))) => return Poll::Ready(Ok(Some(b))),
                 Poll::Ready(Some(Event::Res(0))) => {
                     self.eof = true;
@@ -560,7 +563,8 @@ impl TcpStream {
     }
 
     /// Shuts down the read side, the write side or both (the write side
-    /// after the queued send has gone out; its failure is returned).
+    /// after the queued send has gone out; if that send failed, its error
+    /// is returned and nothing is shut down).
     pub async fn shutdown(&mut self, how: std::net::Shutdown) -> io::Result<()> {
         if how != std::net::Shutdown::Read {
             // The queued send goes out first (and its failure is ours).
@@ -634,11 +638,12 @@ impl Drop for TcpStream {
         if let Some(k) = self.recv.take() {
             self.inner.or_defer(Deferred::Release(k));
         }
-        if let Some(k) = self.send.take() {
-            self.inner.or_defer(Deferred::Detach(k));
-        }
-        if let Some(t) = self.target.take() {
-            self.inner.or_defer(Deferred::Close(t));
+        match (self.send.take(), self.target.take()) {
+            // The send owns the close: it may still resume by descriptor.
+            (Some(k), Some(t)) => self.inner.or_defer(Deferred::Detach(k, t)),
+            (None, Some(t)) => self.inner.or_defer(Deferred::Close(t)),
+            (Some(k), None) => self.inner.or_defer(Deferred::Release(k)),
+            (None, None) => {}
         }
     }
 }

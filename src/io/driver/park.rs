@@ -52,7 +52,9 @@ pub(crate) fn discard(g: Garbage) {
 fn drop_replaced() {
     while let Some(g) = GARBAGE.with(|d| d.borrow_mut().pop()) {
         // A user's `Bytes` owner or waker may panic in its drop: that
-        // must not unwind out of the core's park step.
+        // must not unwind out of the core's park step. The panic is
+        // swallowed (its payload leaked), as the scheduler does for drops
+        // it runs outside any task.
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(g))) {
             std::mem::forget(payload);
         }
@@ -113,9 +115,11 @@ impl Inner {
     /// For drop paths: act now, or later if the driver is busy.
     pub(crate) fn or_defer(&self, action: Deferred) {
         if self.dead.get() {
-            // No ring any more: close a plain descriptor here (a direct
-            // one went with the ring's file table).
-            if let Deferred::Close(super::Target::Fd(fd)) = action {
+            // Nothing submits to the ring any more: close a plain
+            // descriptor here (a direct one goes with the ring's table).
+            if let Deferred::Close(super::Target::Fd(fd))
+            | Deferred::Detach(_, super::Target::Fd(fd)) = action
+            {
                 // SAFETY: `fd` was ours to close (the stream or listener
                 // gave it up); nothing else refers to it any more.
                 unsafe { libc::close(fd) };
@@ -198,7 +202,7 @@ impl Inner {
 fn run_action(d: &mut Driver, a: Deferred) {
     match a {
         Deferred::Release(k) => d.release(k),
-        Deferred::Detach(k) => d.detach(k),
+        Deferred::Detach(k, t) => d.detach(k, Some(t)),
         Deferred::Close(t) => d.close(t),
     }
 }
@@ -270,6 +274,8 @@ impl Drop for IoPark {
         while d.inflight > 0 && Instant::now() < deadline {
             d.enter(true, Some(Duration::from_millis(10)));
         }
+        // Closes queued by the last completions (detached sends' streams).
+        d.enter(false, None);
         let wakes = d.take_wakes();
         if d.inflight == 0 {
             if d.bufs.is_some() {
@@ -281,11 +287,12 @@ impl Drop for IoPark {
             d.leak = true;
         }
         drop(d);
+        // From here drop paths close plain descriptors themselves (what
+        // the drops below or earlier queued is run now, the rest as it
+        // comes).
+        self.inner.dead.set(true);
         drop(wakes);
         drop_replaced();
-        // From here drop paths close plain descriptors themselves (what
-        // the drops above queued is run now, the rest as it comes).
-        self.inner.dead.set(true);
         let late: Vec<Deferred> = self.inner.deferred.borrow_mut().drain(..).collect();
         for a in late {
             self.inner.or_defer(a);
