@@ -240,6 +240,14 @@ impl Runtime {
     /// its own core), then the threads are joined. Wakers held elsewhere
     /// stay valid (waking them does nothing).
     ///
+    /// One race is not covered: a task woken (or spawned) from a thread
+    /// outside the runtime whose message reaches a core only after that
+    /// core's last drain. A `Send` task is then dropped by the thread that
+    /// woke it (not on its core); a `spawn_local` task is forgotten (never
+    /// dropped off its thread), and its `JoinHandle` never resolves. A
+    /// `Sleep` dropped outside the runtime likewise leaves its wheel entry
+    /// (and the task's allocation) until the deadline or the shutdown.
+    ///
     /// # Errors
     ///
     /// [`ShutdownTimeout`] if some core did not stop within `timeout` (a
