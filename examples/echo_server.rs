@@ -329,11 +329,14 @@ fn serve_corelane(o: &Opts) -> Result<(SocketAddr, Keep), BoxError> {
     use corelane::sched::{Idle, Priority, Runtime};
 
     let cpus: Vec<CpuId> = (0..o.threads).map(|i| o.cpu(i)).collect();
-    let rt = Runtime::builder().cores(cpus).idle(Idle::Park).build()?;
+    // The same read size as the peers (16 KiB per receive completion).
+    let cfg = io::Config::default().buffer_size(BUF).recv_cap(BUF);
+    let rt = Runtime::builder().cores(cpus).idle(Idle::Park).io(cfg).build()?;
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, o.port));
     let server: io::ServerHandle = io::Server::builder(bind)
         .priority(Priority::Normal)
         .nodelay(true)
+        .backlog(BACKLOG)
         .serve(&rt, |mut s: io::TcpStream| async move {
             // Ok(None): the peer closed.
             while let Ok(Some(b)) = s.recv().await {
@@ -396,6 +399,7 @@ fn serve_tokio_mt(o: &Opts, l: TcpListener, tx: Ready) -> io::Result<tokio::runt
         .worker_threads(o.threads)
         .enable_io()
         .on_thread_start(move || {
+            // Relaxed: a ticket counter; nothing else is published by it.
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(&cpu) = cpus.get(i) {
                 pin_current_thread(cpu).expect("pin a tokio worker");

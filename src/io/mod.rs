@@ -186,16 +186,16 @@ impl Config {
         self
     }
 
-    /// Size of each receive buffer (64 B to 1 MiB; default 4096): also the
-    /// most one receive completion carries.
+    /// Size of each receive buffer (64 B to 1 MiB; default 4096). Also sets
+    /// [`recv_cap`](Config::recv_cap) to it (call that after to lower it).
     pub fn buffer_size(mut self, n: usize) -> Config {
         self.buffer_size = n.clamp(64, 1 << 20);
-        self.recv_cap = self.recv_cap.min(self.buffer_size);
+        self.recv_cap = self.buffer_size;
         self
     }
 
-    /// The most one receive completion of one connection carries (default
-    /// 4096, at most the buffer size).
+    /// The most one receive completion of one connection carries (default:
+    /// the buffer size; never more than it).
     pub fn recv_cap(mut self, n: usize) -> Config {
         self.recv_cap = n.max(1);
         self

@@ -615,7 +615,9 @@ impl TcpStream {
                 on_target!(target, |fd| opcode::Close::new(fd).build())
             })
         });
-        self.finish(key).await.and(flushed)
+        let closed = self.finish(key).await;
+        // The flush happened first: its failure is the one reported.
+        flushed.and(closed)
     }
 
     /// Whether this stream uses a direct descriptor (no fd in the process
