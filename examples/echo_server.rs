@@ -331,7 +331,11 @@ fn serve_corelane(o: &Opts) -> Result<(SocketAddr, Keep), BoxError> {
     let cpus: Vec<CpuId> = (0..o.threads).map(|i| o.cpu(i)).collect();
     // The same read size as the peers (16 KiB per receive completion).
     let cfg = io::Config::default().buffer_size(BUF).recv_cap(BUF);
-    let rt = Runtime::builder().cores(cpus).idle(Idle::Park).io(cfg).build()?;
+    let rt = Runtime::builder()
+        .cores(cpus)
+        .idle(Idle::Park)
+        .io(cfg)
+        .build()?;
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, o.port));
     let server: io::ServerHandle = io::Server::builder(bind)
         .priority(Priority::Normal)

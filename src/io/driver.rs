@@ -209,7 +209,7 @@ fn sysctl_disabled() -> u8 {
 }
 
 fn kernel_at_least(major: u32, minor: u32) -> Result<(), String> {
-    // SAFETY: uname fills a zeroed, live utsname.
+    // SAFETY: all-zero is a valid utsname (arrays of bytes).
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is a live, writable utsname.
     if unsafe { libc::uname(&mut u) } != 0 {
@@ -536,8 +536,8 @@ impl Driver {
         if self.bufs.is_none() {
             let br = BufRing::new(self.cfg.buffers, self.cfg.buffer_size)?;
             // SAFETY: the entry array is page aligned, `entries` long, and
-            // lives in `self.bufs` until the driver unregisters it (or leaks
-            // it) in `Drop`.
+            // lives in `self.bufs` until `IoPark::drop` unregisters it (or
+            // `Driver::drop` leaks it, when ops were still in flight).
             unsafe {
                 self.ring.submitter().register_buf_ring_with_flags(
                     br.ring_addr(),

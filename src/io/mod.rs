@@ -17,10 +17,12 @@
 //!   kernel allows.
 //! - **Ops** live in a slab keyed by `user_data` (slot, kind, generation);
 //!   the slab owns an op's memory until its terminal completion, so every
-//!   future here is cancel safe: dropping one cancels its op.
+//!   future here is cancel safe: dropping one cancels its op (a queued
+//!   send excepted: it belongs to the stream and goes out regardless).
 //! - **Receives** are multishot, into a per-core provided buffer ring;
 //!   data surfaces as [`bytes::Bytes`] without a copy and the buffer goes
-//!   back to the ring when the last `Bytes` drops, on any thread.
+//!   back to the ring once the last `Bytes` has dropped, on any thread (the
+//!   core finds it at its next reclaim scan, before each wait).
 //! - [`TcpListener`] (multishot accept), [`TcpStream`], and [`Server`]:
 //!   one `SO_REUSEPORT` listener per core and a handler task per
 //!   connection.
@@ -128,6 +130,10 @@ impl Default for Config {
 
 impl Config {
     /// No io_uring at all (cores park on their eventfd).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn off() -> Config {
         Config {
             enabled: false,
@@ -138,13 +144,22 @@ impl Config {
     /// Fail [`Builder::build`](crate::sched::Builder::build) with
     /// [`sched::Error::Io`](crate::sched::Error::Io) when a core cannot
     /// make its ring (default: run without io, io calls fail).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn required(mut self, yes: bool) -> Config {
         self.required = yes;
         self
     }
 
-    /// Submission queue entries (a power of two; default 512). The
-    /// completion queue gets at least twice as many.
+    /// Submission queue entries (default 512; 8 to 32768, rounded up to a
+    /// power of two by the kernel). The completion queue gets at least
+    /// twice as many, at most 65536.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn sq_entries(mut self, n: u32) -> Config {
         self.sq_entries = n.max(8);
         self
@@ -152,6 +167,10 @@ impl Config {
 
     /// Completion queue entries (default 8192). Multishot ops complete
     /// more often than they are submitted: size it for the connection count.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn cq_entries(mut self, n: u32) -> Config {
         self.cq_entries = n;
         self
@@ -159,6 +178,10 @@ impl Config {
 
     /// Receive buffers per core (a power of two up to 32768; default 1024).
     /// The per-connection budget is at most a quarter of them.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn buffers(mut self, n: u16) -> Config {
         self.buffers = n.clamp(1, 32768).next_power_of_two();
         self
@@ -172,6 +195,10 @@ impl Config {
     /// per-connection bound: `buffers / recv_budget` connections whose
     /// handlers all stop reading can still hold every buffer (their
     /// receives then wait, none is lost); size the ring for that.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn recv_budget(mut self, n: usize) -> Config {
         self.recv_budget = n.max(1);
         self
@@ -180,7 +207,12 @@ impl Config {
     /// How long the last send of a dropped stream may take to go out
     /// before it is cancelled (default 10 s): a peer that stops reading
     /// cannot pin its bytes (a receive buffer, for an echo) for ever.
-    /// Runtime shutdown cancels such sends at once.
+    /// `Duration::MAX`: never cancelled. Runtime shutdown cancels such
+    /// sends at once.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn send_grace(mut self, d: std::time::Duration) -> Config {
         self.send_grace = d;
         self
@@ -188,6 +220,10 @@ impl Config {
 
     /// Size of each receive buffer (64 B to 1 MiB; default 4096). Also sets
     /// [`recv_cap`](Config::recv_cap) to it (call that after to lower it).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn buffer_size(mut self, n: usize) -> Config {
         self.buffer_size = n.clamp(64, 1 << 20);
         self.recv_cap = self.buffer_size;
@@ -196,6 +232,10 @@ impl Config {
 
     /// The most one receive completion of one connection carries (default:
     /// the buffer size; never more than it).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn recv_cap(mut self, n: usize) -> Config {
         self.recv_cap = n.max(1);
         self
@@ -204,6 +244,10 @@ impl Config {
     /// Size of the direct-descriptor table (accepted connections use it
     /// when non-zero and the kernel supports it; default 16384; 0: plain
     /// descriptors).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
     pub fn direct_descriptors(mut self, n: u32) -> Config {
         self.direct_descriptors = n;
         self

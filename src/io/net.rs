@@ -187,6 +187,10 @@ impl TcpListener {
     /// Binds `addr` (`SO_REUSEPORT`, `TCP_NODELAY` on accepted
     /// connections) on the current core. Fails with an `Unsupported`
     /// error wrapping [`Unavailable`] off a runtime core with io.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpListener`].
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         let inner = current()?;
         let fd = listen_socket(&addr, true, 4096)?;
@@ -198,6 +202,10 @@ impl TcpListener {
     }
 
     /// Takes over a listening socket made elsewhere (it must be listening).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpListener`].
     pub fn from_owned_fd(fd: OwnedFd) -> io::Result<TcpListener> {
         Ok(TcpListener {
             inner: current()?,
@@ -211,12 +219,20 @@ impl TcpListener {
     }
 
     /// The bound address.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpListener`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         local_addr(self.raw())
     }
 
     /// The next connection. Cancel safe: a connection accepted while no
     /// `accept` future was waiting is kept for the next call.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpListener`].
     pub async fn accept(&mut self) -> io::Result<TcpStream> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -288,7 +304,7 @@ impl std::fmt::Debug for TcpListener {
     }
 }
 
-fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
+pub(crate) fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
     // SAFETY: all-zero is a valid sockaddr_storage.
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -336,18 +352,51 @@ fn from_storage(ss: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
 ///
 /// - [`recv`](TcpStream::recv) returns the next received chunk as
 ///   [`Bytes`] lent from the core's buffer ring: no copy; the buffer goes
-///   back to the kernel when the last clone of it drops, on any thread.
-///   One multishot receive stays armed, so data keeps arriving between
-///   calls (up to the buffer ring's size per core).
+///   back to the kernel once the last clone of it has dropped, on any
+///   thread (at the core's next reclaim scan). One multishot receive stays
+///   armed, so data keeps arriving between calls, up to
+///   [`Config::recv_budget`](super::Config::recv_budget) chunks (then it
+///   pauses until the stream is read; the rest waits in the socket).
 /// - [`send`](TcpStream::send) sends a whole `Bytes` (short sends are
 ///   resumed), [`write_all`](TcpStream::write_all) a borrowed slice (copied
 ///   into a pooled buffer). One send at a time (`&mut self`): writes never
 ///   interleave.
-/// - Dropping the stream cancels its receive and closes it through the ring.
+/// - Dropping the stream cancels its receive and closes it through the
+///   ring; a queued send is not cancelled: it goes out first (for up to
+///   [`Config::send_grace`](super::Config::send_grace)) and the close
+///   follows it.
 ///
 /// `!Send`: it belongs to the core whose ring serves it (use
 /// [`spawn_local`](crate::sched::spawn_local) or a handler of
 /// [`Server`](super::Server)).
+///
+/// # Examples
+///
+/// A request/reply client (a local task: streams are `!Send`):
+///
+/// ```no_run
+/// use corelane::{io, sched::{self, Priority, Runtime}};
+///
+/// let rt = Runtime::builder().build()?;
+/// let reply = rt.block_on(async {
+///     sched::spawn_local(Priority::High, async {
+///         let mut s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+///         s.write_all(b"35=D|11=42|").await?; // queued; the ring owns a copy
+///         let mut got = Vec::new();
+///         while let Some(chunk) = s.recv().await? {
+///             got.extend_from_slice(&chunk); // `chunk` is lent, no copy
+///             if got.ends_with(b"|") {
+///                 break;
+///             }
+///         }
+///         s.close().await?; // waits for the send, then closes via the ring
+///         Ok::<_, std::io::Error>(got)
+///     })
+///     .await
+/// })??;
+/// # let _ = reply;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct TcpStream {
     inner: Rc<Inner>,
     target: Option<Target>,
@@ -434,11 +483,19 @@ impl TcpStream {
     /// closed its side and everything before was returned; the error of a
     /// failed queued send (a reset may be reported only there). Cancel
     /// safe: data received while no `recv` future was waiting is kept.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn recv(&mut self) -> io::Result<Option<Bytes>> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The poll form of [`recv`](TcpStream::recv).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         if self.eof {
             return Poll::Ready(Ok(None));
@@ -512,17 +569,26 @@ impl TcpStream {
     /// Queues all of `data` for sending and returns; the ring owns the
     /// bytes until the kernel has taken them (short sends are resumed by
     /// the driver). At most one send is in flight per stream: a second
-    /// `send` first waits for the previous one and reports its failure,
-    /// as do [`flush`](TcpStream::flush) and [`close`](TcpStream::close).
-    /// `send` only queues: [`flush`](TcpStream::flush) waits for the bytes
-    /// to be taken. Dropping the stream lets a queued send finish before
+    /// `send` first waits for the previous one. `send` only queues:
+    /// [`flush`](TcpStream::flush) waits for the bytes to be taken. A
+    /// failed send is reported once, to the first call that looks: the
+    /// next `send`, `flush`, `shutdown`, `close`, or a `recv` with nothing
+    /// to return. Dropping the stream lets a queued send finish before
     /// the close, for up to [`Config::send_grace`](super::Config::send_grace).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn send(&mut self, data: Bytes) -> io::Result<()> {
         self.send_mem(Mem::Send(data)).await
     }
 
     /// [`send`](TcpStream::send) of a borrowed slice, copied into a pooled
     /// buffer first (no allocation once the pool is warm).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         self.flush().await?;
         let mut v = self.inner.with(|d| d.copy_buf());
@@ -543,6 +609,10 @@ impl TcpStream {
 
     /// Waits until the last queued send has been taken by the kernel;
     /// its failure, if it failed. Cancel safe (the send carries on).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn flush(&mut self) -> io::Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await
     }
@@ -565,6 +635,10 @@ impl TcpStream {
     /// Shuts down the read side, the write side or both (the write side
     /// after the queued send has gone out; if that send failed, its error
     /// is returned and nothing is shut down).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn shutdown(&mut self, how: std::net::Shutdown) -> io::Result<()> {
         if how != std::net::Shutdown::Read {
             // The queued send goes out first (and its failure is ours).
@@ -600,6 +674,10 @@ impl TcpStream {
 
     /// Waits for the last send, then closes the connection through the
     /// ring; the first failure of the two.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub async fn close(mut self) -> io::Result<()> {
         let flushed = self.flush().await;
         let target = self.target()?;
@@ -622,11 +700,19 @@ impl TcpStream {
 
     /// Whether this stream uses a direct descriptor (no fd in the process
     /// table: [`as_raw_fd`](TcpStream::as_raw_fd) is `None`).
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub fn is_direct(&self) -> bool {
         matches!(self.target, Some(Target::Fixed(_)))
     }
 
     /// The descriptor, unless the stream uses a direct descriptor.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpStream`].
     pub fn as_raw_fd(&self) -> Option<RawFd> {
         match self.target {
             Some(Target::Fd(fd)) => Some(fd),

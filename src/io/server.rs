@@ -1,7 +1,7 @@
 //! [`Server`]: one `SO_REUSEPORT` listener per core, a handler task per
 //! connection.
 
-use super::net::{listen_socket, TcpListener, TcpStream};
+use super::net::{listen_socket, local_addr, TcpListener, TcpStream};
 use crate::sched::{self, JoinHandle, Priority, Runtime};
 use std::future::Future;
 use std::io;
@@ -35,6 +35,10 @@ pub struct Server;
 impl Server {
     /// A server for `addr` (port 0: the kernel picks one, shared by every
     /// core's listener).
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn builder(addr: SocketAddr) -> ServerBuilder {
         ServerBuilder {
             addr,
@@ -47,6 +51,10 @@ impl Server {
 }
 
 /// Settings of a [`Server`]; [`serve`](ServerBuilder::serve) starts it.
+///
+/// # Examples
+///
+/// See [`Server`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
     addr: SocketAddr,
@@ -59,24 +67,40 @@ pub struct ServerBuilder {
 impl ServerBuilder {
     /// The class connection handlers (and the acceptors) run at. Default
     /// `Normal`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn priority(mut self, p: Priority) -> Self {
         self.priority = p;
         self
     }
 
     /// `TCP_NODELAY` on accepted connections. Default on.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn nodelay(mut self, yes: bool) -> Self {
         self.nodelay = yes;
         self
     }
 
     /// The listen backlog of each core's listener. Default 4096.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn backlog(mut self, n: i32) -> Self {
         self.backlog = n;
         self
     }
 
     /// Accept only on these cores (indices of the runtime). Default: all.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn cores(mut self, cores: impl IntoIterator<Item = usize>) -> Self {
         self.cores = Some(cores.into_iter().collect());
         self
@@ -88,9 +112,14 @@ impl ServerBuilder {
     /// Fails if a bind fails, a core index is out of range, a core has no
     /// io (the error wraps [`Unavailable`](super::Unavailable)), or it is
     /// called from one of `rt`'s own cores (it blocks until every core's
-    /// listener is up). An acceptor paces itself when descriptors run out
-    /// (`EMFILE`/`ENFILE`: a 1 ms pause) and never queues more than 256
-    /// unclaimed connections (the rest wait in the listen backlog).
+    /// listener is up). An accept error (descriptors running out,
+    /// `EMFILE`/`ENFILE`, say) makes that core's acceptor pause 1 ms and
+    /// try again; its multishot accept pauses once about 256 connections
+    /// wait unclaimed (the rest wait in the listen backlog).
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn serve<F, Fut>(self, rt: &Runtime, handler: F) -> io::Result<ServerHandle>
     where
         F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
@@ -129,7 +158,7 @@ impl ServerBuilder {
         for _ in &cores {
             let fd = listen_socket(&addr, self.nodelay, self.backlog)?;
             if addr.port() == 0 {
-                addr = local_addr_of(&fd)?;
+                addr = local_addr(fd.as_raw_fd())?;
             }
             fds.push(fd);
         }
@@ -189,19 +218,14 @@ impl ServerBuilder {
     }
 }
 
-fn local_addr_of(fd: &OwnedFd) -> io::Result<SocketAddr> {
-    let l = std::mem::ManuallyDrop::new(
-        // SAFETY: borrows the descriptor for the call only (ManuallyDrop:
-        // the std listener never closes it).
-        unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd()) },
-    );
-    l.local_addr()
-}
-
 /// A running [`Server`]. Dropping it (or [`stop`](ServerHandle::stop))
 /// asks every core to stop accepting and returns without waiting: a
 /// connection a core accepts before it gets the request still gets its
 /// handler; connections already accepted run on to their end.
+///
+/// # Examples
+///
+/// See [`Server`].
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
@@ -210,11 +234,19 @@ pub struct ServerHandle {
 
 impl ServerHandle {
     /// The address every core's listener is bound to.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops accepting (each core's listener is closed on its core).
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub fn stop(self) {}
 }
 

@@ -316,7 +316,8 @@ pub struct IoStats {
     pub busy: u64,
     /// The longest submission backlog (entries waiting for SQ room).
     pub backlog_max: u64,
-    /// Completions that matched no live op (always 0 unless a bug).
+    /// Completions that matched no live op, or named a buffer the driver
+    /// could not hand out (always 0 unless the kernel or the driver errs).
     pub stale: u64,
     /// Multishot receives ended by an empty buffer ring.
     pub enobufs: u64,
