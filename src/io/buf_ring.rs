@@ -50,7 +50,13 @@ impl BufRing {
     pub(crate) fn new(entries: u16, size: usize) -> std::io::Result<BufRing> {
         assert!(entries.is_power_of_two() && entries <= 32768);
         let bytes = usize::from(entries) * std::mem::size_of::<BufRingEntry>();
-        let layout = Layout::from_size_align(bytes.max(4096), 4096)
+        // Page aligned, whatever the page size (the kernel maps it).
+        // SAFETY: sysconf has no memory preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .ok()
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096);
+        let layout = Layout::from_size_align(bytes.max(page), page)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         // SAFETY: the layout has a non-zero size.
         let ring = unsafe { alloc::alloc_zeroed(layout) }.cast::<BufRingEntry>();

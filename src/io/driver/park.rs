@@ -274,8 +274,14 @@ impl Drop for IoPark {
         while d.inflight > 0 && Instant::now() < deadline {
             d.enter(true, Some(Duration::from_millis(10)));
         }
-        // Closes queued by the last completions (detached sends' streams).
-        d.enter(false, None);
+        // Closes queued by the last completions (detached sends' streams,
+        // an orphaned accept's connections); reaping those can queue more.
+        for _ in 0..8 {
+            d.enter(false, None);
+            if d.backlog.is_empty() && d.ring.submission().is_empty() {
+                break;
+            }
+        }
         let wakes = d.take_wakes();
         if d.inflight == 0 {
             if d.bufs.is_some() {
