@@ -98,6 +98,7 @@ compile_error!(
 pub mod io;
 pub mod queue;
 pub mod sched;
+pub mod session;
 pub(crate) mod sync;
 /// The wake-up cell's protocol for the loom models (loom builds only).
 #[cfg(corelane_loom)]
