@@ -163,7 +163,10 @@ impl<T: super::Named, X> __NamedWith<X> for T {
 /// returns (each variant holds the arm's message and the offerer's
 /// continuation). Arms are written from the chooser's side: `Arm(Msg) =>
 /// Next` sends `Msg` (use `()` for none) with the label and continues as
-/// `Next`; the offerer continues as its dual. Inside, the names of the
+/// `Next`; the offerer continues as its dual. Labels count from 0 in
+/// declaration order; `Arm(Msg) = 7 => Next` fixes an arm's label (as in
+/// a Rust enum, later arms count on from it), for wire formats whose
+/// message tags must stay put across states (FIX's MsgType). Inside, the names of the
 /// enclosing module and of [`session`](crate::session) are in scope
 /// (declare choices at module level: a function's local names are not).
 ///
@@ -202,7 +205,7 @@ macro_rules! session_choice {
     (
         $(#[$m:meta])*
         $vis:vis mod $name:ident {
-            $($(#[$am:meta])* $arm:ident($ty:ty) => $next:ty),+ $(,)?
+            $($(#[$am:meta])* $arm:ident($ty:ty) $(= $label:literal)? => $next:ty),+ $(,)?
         }
     ) => {
         $(#[$m])*
@@ -216,7 +219,7 @@ macro_rules! session_choice {
 
             #[repr(u8)]
             #[allow(dead_code, clippy::upper_case_acronyms)]
-            enum __Index { $($arm),+ }
+            enum __Index { $($arm $(= $label)?),+ }
 
             $(
                 $(#[$am])*

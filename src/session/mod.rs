@@ -82,6 +82,8 @@
 
 mod chan;
 mod choice;
+#[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+pub mod codec;
 mod error;
 mod fingerprint;
 mod message;
