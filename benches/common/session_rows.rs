@@ -22,9 +22,9 @@ use corelane::topology::CpuId;
 use crate::rings::{spawn_pinned, ROUND_TRIP_CAP, WARMUP};
 
 /// Row name of the typed session ring.
-pub const TYPED_RING: &str = "session ring, typed (Rec<Choose>)";
+pub const TYPED_RING: &str = "session ring, typed";
 /// Row name of the raw frames over two spsc rings.
-pub const RAW_FRAMES: &str = "spsc pair, raw (label, payload) frames";
+pub const RAW_FRAMES: &str = "spsc pair, raw frames";
 
 /// How the rows wait: spinning, as a latency-bound pair of pinned
 /// threads would.
