@@ -21,6 +21,7 @@ use crate::session_rows::{run_pair, timed};
 type Cpus = Option<(CpuId, CpuId)>;
 
 /// A request of the untyped rows: what the typed loop says with its choice.
+#[derive(Debug)]
 enum Req {
     Ping(u64),
     Stop,
@@ -217,7 +218,7 @@ type TokioEnds = (
 );
 
 async fn tokio_one((tx, mut rx): TokioEnds, i: u64) -> TokioEnds {
-    tx.send(Req::Ping(i)).ok().expect("ping");
+    tx.send(Req::Ping(i)).expect("ping");
     assert_eq!(rx.recv().await, Some(i));
     (tx, rx)
 }
@@ -234,7 +235,7 @@ pub fn tokio_mpsc_row(cpus: Cpus, samples: usize, batch: usize) -> Vec<f64> {
     };
     on_two_runtimes(cpus, echo, async move {
         let (out, (tx, _rx)) = timed_async((ping_tx, pong_rx), samples, batch, tokio_one).await;
-        tx.send(Req::Stop).ok().expect("stop");
+        tx.send(Req::Stop).expect("stop");
         out
     })
 }
