@@ -77,7 +77,8 @@ pub trait Codec<P> {
 /// use corelane::session::codec::{Encoding, Pod};
 /// let mut buf = BytesMut::new();
 /// Pod.encode(7u32, &mut buf)?;
-/// assert_eq!(Pod.decode(buf.freeze())?, 7u32);
+/// let v: u32 = Pod.decode(buf.freeze())?;
+/// assert_eq!(v, 7);
 /// # Ok::<(), corelane::session::Error>(())
 /// ```
 pub trait Encoding<P> {
@@ -478,4 +479,38 @@ macro_rules! session_wire {
             }
         }
     };
+}
+
+/// An [`Encoding`] for payloads that implement serde's `Serialize` and
+/// `DeserializeOwned` (feature `serde`): each frame body is one JSON
+/// document. Slower and larger than [`Pod`], for protocols whose types
+/// already derive serde's traits.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use bytes::BytesMut;
+/// use corelane::session::codec::{Encoding, Json};
+/// let mut buf = BytesMut::new();
+/// Json.encode((1u32, "two".to_string()), &mut buf)?;
+/// let back: (u32, String) = Json.decode(buf.freeze())?;
+/// assert_eq!(back, (1, "two".to_string()));
+/// # }
+/// # Ok::<(), corelane::session::Error>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Json;
+
+#[cfg(feature = "serde")]
+impl<P: serde::Serialize + serde::de::DeserializeOwned> Encoding<P> for Json {
+    fn encode(&mut self, payload: P, dst: &mut BytesMut) -> Result<(), Error> {
+        serde_json::to_writer(dst.writer(), &payload)
+            .map_err(|_| Error::Malformed("the payload does not serialise"))
+    }
+    fn decode(&mut self, body: Bytes) -> Result<P, Error> {
+        serde_json::from_slice(&body)
+            .map_err(|_| Error::Malformed("not a JSON payload of this type"))
+    }
 }
