@@ -7,3 +7,5 @@ cargo test
 # including the check that both back-ends agree on this machine.
 cargo test --features hwloc --lib topology::
 cargo test --features hwloc --test topology_backends --test topology_fixtures --test topology_live
+# The serde Encoding of session::codec (its doc test round-trips a value).
+cargo test --features serde --doc session::codec

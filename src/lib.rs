@@ -10,6 +10,9 @@
 //! | [`queue`] | bounded lock-free rings: [`queue::spsc`], [`queue::mpsc`], [`queue::spmc`], [`queue::mpmc`]; the Disruptor-style [`queue::multicast`] ring (a consumer graph, worker groups, lossy taps); one vocabulary of blocking, deadline, async and batch calls for all of them; wait strategies ([`queue::wait`]) |
 //! | [`timer`] | a hierarchical timer wheel: O(1) insert/cancel, never early, never lost, no allocation once warm |
 //! | [`topology`] | cores, SMT siblings, caches, NUMA, the process affinity mask; verified pinning; placement plans; core-to-core latency |
+//! | [`sched`] | a thread-per-core async runtime: strict priority classes, an inbox ring and a timer wheel per core, topology-aware stealing |
+//! | `io` | (Linux, feature `io`) the raw io_uring server loop as each core's park step: `TcpListener`, `TcpStream`, `Server` |
+//! | [`session`] | session-typed protocol channels: a protocol is a type, the peer follows its dual, misuse does not compile; over SPSC rings, one shared line, or io_uring TCP with a fingerprint handshake |
 //!
 //! ## queue
 //!
@@ -70,6 +73,26 @@
 //! let cpu = topo.plan(1, &PlanOptions::new())?.cpus()[0];
 //! std::thread::spawn(move || topology::pin_current_thread(cpu)).join().unwrap()?;
 //! # Ok::<(), topology::Error>(())
+//! ```
+//!
+//! ## session
+//!
+//! ```
+//! use corelane::session::{self, End, Recv, Send};
+//!
+//! // The client's protocol; the server follows its dual, Recv<u64, Send<u64, End>>.
+//! type Client = Send<u64, Recv<u64, End>>;
+//! let (client, server) = session::ring::pair::<Client, u64>(1);
+//! let t = std::thread::spawn(move || {
+//!     let (n, server) = server.recv_blocking()?;
+//!     server.send_blocking(n + 1)?.close();
+//!     Ok::<(), session::Error>(())
+//! });
+//! let (reply, client) = client.send_blocking(41)?.recv_blocking()?;
+//! client.close();
+//! assert_eq!(reply, 42);
+//! t.join().unwrap()?;
+//! # Ok::<(), session::Error>(())
 //! ```
 //!
 //! ## The sync shim

@@ -607,6 +607,45 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Queues `data` for sending without waiting, like
+    /// [`send`](TcpStream::send) once [`poll_flush`](TcpStream::poll_flush)
+    /// has returned `Ready(Ok)`: the poll form for transports that share a
+    /// stream between a sending and a receiving half.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` (with nothing queued) if a send is still in flight;
+    /// `NotConnected` after [`close`](TcpStream::close).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use corelane::{io, sched::{self, Priority, Runtime}};
+    /// # use std::future::poll_fn;
+    /// # let rt = Runtime::builder().io(io::Config::default()).build()?;
+    /// rt.block_on(async {
+    ///     sched::spawn_local(Priority::Normal, async {
+    ///         let mut s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+    ///         poll_fn(|cx| s.poll_flush(cx)).await?; // nothing in flight
+    ///         s.start_send(bytes::Bytes::from_static(b"ping"))?;
+    ///         s.flush().await
+    ///     })
+    ///     .await
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_send(&mut self, data: Bytes) -> io::Result<()> {
+        if self.send.is_some() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let target = self.target()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.send = Some(self.inner.with(|d| d.submit_send(target, Mem::Send(data))));
+        Ok(())
+    }
+
     /// Waits until the last queued send has been taken by the kernel;
     /// its failure, if it failed. Cancel safe (the send carries on).
     ///
@@ -617,7 +656,16 @@ impl TcpStream {
         poll_fn(|cx| self.poll_flush(cx)).await
     }
 
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// The poll form of [`flush`](TcpStream::flush), for hand-written
+    /// futures and transports: `Ready` once no send is in flight (with the
+    /// last one's failure, if it failed), else `Pending` with the task's
+    /// waker registered for its completion. After `Ready(Ok)`,
+    /// [`start_send`](TcpStream::start_send) queues without waiting.
+    ///
+    /// # Examples
+    ///
+    /// See [`start_send`](TcpStream::start_send).
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(key) = self.send else {
             return Poll::Ready(Ok(()));
         };

@@ -88,6 +88,8 @@ mod error;
 mod fingerprint;
 mod message;
 pub mod ring;
+#[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
+pub mod tcp;
 mod transport;
 mod types;
 

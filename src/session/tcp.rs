@@ -1,0 +1,539 @@
+//! The TCP transport: a session over an [`io::TcpStream`](crate::io::TcpStream)
+//! on the current core's io_uring, with a [`Codec`] for the frames and a
+//! handshake that carries the protocol type's [`Fingerprint`].
+//!
+//! [`connect`] and [`accept`] open with a 16-byte preamble each way (magic
+//! `CLS1`, wire version, role, the fingerprint of the sender's own session
+//! type) and a verdict byte from the acceptor: if the peer's fingerprint is
+//! not the one of the dual of ours, the acceptor answers "refused", closes
+//! the connection and returns [`Error::Refused`] before any message, and
+//! the initiator returns `Refused` too. [`foreign`] skips the handshake,
+//! for wire formats that have their own (a FIX Logon): the peer's type is
+//! then unchecked, but every frame is still checked against the current
+//! step (label and message type).
+//!
+//! A slow or hostile peer cannot hang or bloat the process: frames are
+//! capped ([`Config::max_frame`]; the transport also refuses to buffer more
+//! than that whatever the codec), the handshake has a deadline
+//! ([`Config::handshake_timeout`]), and every receive can have one
+//! ([`Config::read_timeout`], or per step with
+//! [`Chan::recv_until`](super::Chan::recv_until)).
+//!
+//! Endpoints are `!Send` (the stream belongs to its core's ring), and a
+//! `Chan` has no wire encoding: delegation over TCP does not compile.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use corelane::{io, sched::{self, Priority, Runtime}};
+//! use corelane::session::{self, codec::Framed, tcp, End, Recv, Send};
+//!
+//! type Client = Send<u64, Recv<u64, End>>;
+//! let rt = Runtime::builder().io(io::Config::default()).build()?;
+//! rt.block_on(async {
+//!     sched::spawn_local(Priority::Normal, async {
+//!         let s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+//!         let c = tcp::connect::<Client, u64, _>(s, Framed::pod(1024), &tcp::Config::new()).await?;
+//!         let (v, c) = c.send(41).await?.recv().await?;
+//!         c.close();
+//!         Ok::<u64, session::Error>(v)
+//!     })
+//!     .await
+//! })??;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::cell::RefCell;
+use core::future::poll_fn;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+
+use super::chan::{new_chan, Chan};
+use super::codec::Codec;
+use super::error::Error;
+use super::fingerprint::Fingerprint;
+use super::transport::{Endpoint, Receiver, Sender, SplitTransport};
+use crate::io::TcpStream;
+use crate::sched::Sleep;
+
+/// Limits of a TCP session.
+///
+/// # Examples
+///
+/// ```
+/// use corelane::session::tcp::Config;
+/// use std::time::Duration;
+/// let c = Config::new().max_frame(64 * 1024).read_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(c.get_max_frame(), 64 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    max_frame: usize,
+    handshake_timeout: Duration,
+    read_timeout: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame: 1 << 20,
+            handshake_timeout: Duration::from_secs(5),
+            read_timeout: None,
+        }
+    }
+}
+
+impl Config {
+    /// 1 MiB frames, a 5 s handshake, no read deadline.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
+    pub fn new() -> Self {
+        Config::default()
+    }
+    /// The most bytes the transport buffers for one incoming frame (the
+    /// codec should cap its frames at the same size): beyond it the
+    /// receive fails with [`Error::Malformed`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes.max(16);
+        self
+    }
+    /// The cap set by [`max_frame`](Config::max_frame).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
+    pub fn get_max_frame(&self) -> usize {
+        self.max_frame
+    }
+    /// How long [`connect`] and [`accept`] wait for the peer's preamble.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::session::tcp::Config;
+    /// let c = Config::new().handshake_timeout(std::time::Duration::from_millis(500));
+    /// # let _ = c;
+    /// ```
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+    /// A deadline on every receive, counted from when it starts waiting
+    /// ([`Error::Timeout`], which ends the session); `None` for none (per
+    /// step deadlines are still available).
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`].
+    pub fn read_timeout(mut self, d: Option<Duration>) -> Self {
+        self.read_timeout = d;
+        self
+    }
+}
+
+struct Shared<C> {
+    stream: TcpStream,
+    codec: C,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    max_frame: usize,
+    read_timeout: Option<Duration>,
+    /// The read deadline's timer while a receive waits.
+    sleep: Option<Sleep>,
+    eof: bool,
+}
+
+/// A session's TCP connection (both directions). `!Send`: it belongs to
+/// the core whose ring owns the stream.
+///
+/// # Examples
+///
+/// See the [module docs](self).
+pub struct Tcp<P, C> {
+    sh: Rc<RefCell<Shared<C>>>,
+    _p: PhantomData<fn() -> P>,
+}
+
+/// The transmit half of a [`Tcp`] (after a [`Split`](super::Split)); it
+/// shares the connection with the receive half on the same core.
+///
+/// # Examples
+///
+/// See the [module docs](self).
+pub struct TcpTx<P, C>(Tcp<P, C>);
+
+/// The receive half of a [`Tcp`] (after a [`Split`](super::Split)).
+///
+/// # Examples
+///
+/// See the [module docs](self).
+pub struct TcpRx<P, C>(Tcp<P, C>);
+
+fn io_err(e: std::io::Error) -> Error {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected | UnexpectedEof => {
+            Error::Closed
+        }
+        _ => Error::Io(e),
+    }
+}
+
+impl<C> Shared<C> {
+    /// Reads until `f` finds what it wants in `rbuf`.
+    fn poll_read<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&mut Self) -> Result<Option<R>, Error>,
+    ) -> Poll<Result<R, Error>> {
+        loop {
+            match f(self) {
+                Ok(Some(r)) => {
+                    self.sleep = None;
+                    return Poll::Ready(Ok(r));
+                }
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if self.rbuf.len() > self.max_frame {
+                return Poll::Ready(Err(Error::Malformed("a frame longer than max_frame")));
+            }
+            if self.eof {
+                return Poll::Ready(Err(if self.rbuf.is_empty() {
+                    Error::Closed
+                } else {
+                    Error::Malformed("the connection closed in the middle of a frame")
+                }));
+            }
+            match self.stream.poll_recv(cx) {
+                Poll::Ready(Ok(Some(chunk))) => self.rbuf.extend_from_slice(&chunk),
+                Poll::Ready(Ok(None)) => self.eof = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(io_err(e))),
+                Poll::Pending => {
+                    if let Some(t) = self.read_timeout {
+                        if self.sleep.is_none() {
+                            self.sleep = crate::sched::try_sleep(t).ok();
+                        }
+                        if let Some(s) = self.sleep.as_mut() {
+                            if Pin::new(s).poll(cx).is_ready() {
+                                self.sleep = None;
+                                return Poll::Ready(Err(Error::Timeout));
+                            }
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.stream.poll_flush(cx).map_err(io_err)
+    }
+
+    fn start_send<P>(&mut self, label: u8, p: P) -> Result<(), Error>
+    where
+        C: Codec<P>,
+    {
+        self.codec.encode(label, p, &mut self.wbuf)?;
+        let frame = self.wbuf.split().freeze();
+        self.stream.start_send(frame).map_err(io_err)
+    }
+
+    fn abort<P>(&mut self)
+    where
+        C: Codec<P>,
+    {
+        // A finished send is reaped here (its completion waits for a
+        // poll); one still in flight leaves the abort unsaid, and the peer
+        // sees the connection close instead (Closed).
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        if !matches!(self.stream.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+            return;
+        }
+        self.codec.encode_abort(&mut self.wbuf);
+        let frame = self.wbuf.split().freeze();
+        let _ = self.stream.start_send(frame);
+    }
+}
+
+impl<P, C: Codec<P>> Tcp<P, C> {
+    fn new(stream: TcpStream, codec: C, cfg: &Config) -> Self {
+        Tcp {
+            sh: Rc::new(RefCell::new(Shared {
+                stream,
+                codec,
+                rbuf: BytesMut::with_capacity(4096),
+                wbuf: BytesMut::with_capacity(4096),
+                max_frame: cfg.max_frame,
+                read_timeout: cfg.read_timeout,
+                sleep: None,
+                eof: false,
+            })),
+            _p: PhantomData,
+        }
+    }
+
+    fn recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
+        self.sh
+            .borrow_mut()
+            .poll_read(cx, |sh| sh.codec.decode(&mut sh.rbuf))
+    }
+}
+
+impl<P, C: Codec<P>> Endpoint for Tcp<P, C> {
+    type Payload = P;
+    fn abort(&mut self) {
+        self.sh.borrow_mut().abort::<P>();
+    }
+}
+impl<P, C: Codec<P>> Sender for Tcp<P, C> {
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.sh.borrow_mut().poll_ready(cx)
+    }
+    #[inline]
+    fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
+        self.sh.borrow_mut().start_send(label, payload)
+    }
+}
+impl<P, C: Codec<P>> Receiver for Tcp<P, C> {
+    #[inline]
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
+        self.recv(cx)
+    }
+}
+impl<P, C: Codec<P>> SplitTransport for Tcp<P, C> {
+    type Tx = TcpTx<P, C>;
+    type Rx = TcpRx<P, C>;
+    fn split(self) -> (TcpTx<P, C>, TcpRx<P, C>) {
+        let rx = Tcp {
+            sh: self.sh.clone(),
+            _p: PhantomData,
+        };
+        (TcpTx(self), TcpRx(rx))
+    }
+}
+
+impl<P, C: Codec<P>> Endpoint for TcpTx<P, C> {
+    type Payload = P;
+    fn abort(&mut self) {
+        self.0.abort();
+    }
+}
+impl<P, C: Codec<P>> Sender for TcpTx<P, C> {
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.poll_ready(cx)
+    }
+    #[inline]
+    fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
+        self.0.start_send(label, payload)
+    }
+}
+impl<P, C: Codec<P>> Endpoint for TcpRx<P, C> {
+    type Payload = P;
+    // The receive half cannot send: its abort is the connection closing
+    // once the transmit half is gone too.
+}
+impl<P, C: Codec<P>> Receiver for TcpRx<P, C> {
+    #[inline]
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
+        self.0.recv(cx)
+    }
+}
+
+const MAGIC: [u8; 4] = *b"CLS1";
+const VERSION: u16 = 1;
+const PREAMBLE: usize = 16;
+const INITIATOR: u8 = 0;
+const ACCEPTOR: u8 = 1;
+
+fn preamble(role: u8, fp: u64) -> [u8; PREAMBLE] {
+    let mut b = [0u8; PREAMBLE];
+    b[..4].copy_from_slice(&MAGIC);
+    b[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    b[6] = role;
+    b[8..].copy_from_slice(&fp.to_le_bytes());
+    b
+}
+
+/// The peer's fingerprint if its preamble is well formed and from `role`.
+fn parse(b: &[u8], role: u8) -> Option<u64> {
+    if b[..4] != MAGIC || b[4..6] != VERSION.to_le_bytes() || b[6] != role {
+        return None;
+    }
+    let mut fp = [0u8; 8];
+    fp.copy_from_slice(&b[8..16]);
+    Some(u64::from_le_bytes(fp))
+}
+
+async fn read_exact<C>(
+    sh: &RefCell<Shared<C>>,
+    n: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, Error> {
+    let sleep = crate::sched::try_sleep_until(deadline).map_err(|_| {
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "a TCP session needs a corelane::sched runtime with io",
+        ))
+    })?;
+    let mut sleep = core::pin::pin!(sleep);
+    poll_fn(|cx| {
+        let r = sh.borrow_mut().poll_read(cx, |s| {
+            Ok((s.rbuf.len() >= n).then(|| s.rbuf.split_to(n).to_vec()))
+        });
+        match r {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => sleep.as_mut().poll(cx).map(|()| Err(Error::Timeout)),
+        }
+    })
+    .await
+}
+
+async fn write_now<C>(sh: &RefCell<Shared<C>>, bytes: &[u8]) -> Result<(), Error> {
+    poll_fn(|cx| sh.borrow_mut().poll_ready(cx)).await?;
+    let mut s = sh.borrow_mut();
+    s.wbuf.put_slice(bytes);
+    let frame = s.wbuf.split().freeze();
+    s.stream.start_send(frame).map_err(io_err)
+}
+
+/// Opens a session as the initiator: sends the fingerprint of `S`, and
+/// returns the endpoint once the acceptor has checked that its own type is
+/// the dual of `S` and said so.
+///
+/// # Errors
+///
+/// [`Error::Refused`] if the acceptor refused (or speaks something else),
+/// [`Error::Timeout`] after [`Config::handshake_timeout`],
+/// [`Error::Closed`] / [`Error::Io`] if the connection failed.
+///
+/// # Examples
+///
+/// See the [module docs](self).
+pub async fn connect<S, P, C>(
+    stream: TcpStream,
+    codec: C,
+    cfg: &Config,
+) -> Result<Chan<S, Tcp<P, C>>, Error>
+where
+    S: Fingerprint,
+    S::Dual: Fingerprint,
+    C: Codec<P>,
+{
+    let tr = Tcp::new(stream, codec, cfg);
+    let deadline = Instant::now() + cfg.handshake_timeout;
+    write_now(&tr.sh, &preamble(INITIATOR, S::FINGERPRINT)).await?;
+    let reply = read_exact(&tr.sh, PREAMBLE + 1, deadline).await?;
+    let expected = <S::Dual as Fingerprint>::FINGERPRINT;
+    match parse(&reply, ACCEPTOR) {
+        Some(fp) if fp == expected && reply[PREAMBLE] == 1 => Ok(new_chan(tr)),
+        Some(fp) => Err(Error::Refused { expected, got: fp }),
+        None => Err(Error::Refused { expected, got: 0 }),
+    }
+}
+
+/// Opens a session as the acceptor: reads the initiator's fingerprint,
+/// refuses (and closes) unless it is the one of the dual of `S`, and
+/// returns the endpoint after saying yes.
+///
+/// # Errors
+///
+/// [`Error::Refused`] for a peer whose protocol is not the dual of `S` (or
+/// whose preamble is not ours), [`Error::Timeout`] after
+/// [`Config::handshake_timeout`], [`Error::Closed`] / [`Error::Io`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use corelane::{io, sched::{self, Priority, Runtime}};
+/// use corelane::session::{self, codec::Framed, tcp, End, Recv, Send};
+///
+/// type Server = Recv<u64, Send<u64, End>>;
+/// let rt = Runtime::builder().io(io::Config::default()).build()?;
+/// rt.block_on(async {
+///     sched::spawn_local(Priority::Normal, async {
+///         let mut l = io::TcpListener::bind("127.0.0.1:7000".parse().unwrap())?;
+///         let s = l.accept().await?;
+///         let c = tcp::accept::<Server, u64, _>(s, Framed::pod(1024), &tcp::Config::new()).await?;
+///         let (v, c) = c.recv().await?;
+///         c.send(v + 1).await?.close();
+///         Ok::<(), session::Error>(())
+///     })
+///     .await
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn accept<S, P, C>(
+    stream: TcpStream,
+    codec: C,
+    cfg: &Config,
+) -> Result<Chan<S, Tcp<P, C>>, Error>
+where
+    S: Fingerprint,
+    S::Dual: Fingerprint,
+    C: Codec<P>,
+{
+    let tr = Tcp::new(stream, codec, cfg);
+    let deadline = Instant::now() + cfg.handshake_timeout;
+    let hello = read_exact(&tr.sh, PREAMBLE, deadline).await?;
+    let expected = <S::Dual as Fingerprint>::FINGERPRINT;
+    let got = parse(&hello, INITIATOR);
+    let ok = got == Some(expected);
+    let mut reply = [0u8; PREAMBLE + 1];
+    reply[..PREAMBLE].copy_from_slice(&preamble(ACCEPTOR, S::FINGERPRINT));
+    reply[PREAMBLE] = ok as u8;
+    write_now(&tr.sh, &reply).await?;
+    if ok {
+        Ok(new_chan(tr))
+    } else {
+        // The verdict goes out before the close (a dropped stream finishes
+        // its queued send first).
+        drop(tr);
+        Err(Error::Refused {
+            expected,
+            got: got.unwrap_or(0),
+        })
+    }
+}
+
+/// A session over `stream` without the handshake, for a foreign wire
+/// format that has its own (FIX's Logon): the peer's protocol type is not
+/// checked, but every frame still is against the current step.
+///
+/// # Examples
+///
+/// ```no_run
+/// use corelane::{io, sched::{self, Priority, Runtime}};
+/// use corelane::session::{self, codec::Framed, tcp, End, Recv};
+///
+/// let rt = Runtime::builder().io(io::Config::default()).build()?;
+/// rt.block_on(async {
+///     sched::spawn_local(Priority::Normal, async {
+///         let s = io::TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+///         let c = tcp::foreign::<Recv<u64, End>, u64, _>(s, Framed::pod(1024), &tcp::Config::new());
+///         let (v, c) = c.recv().await?;
+///         c.close();
+///         Ok::<u64, session::Error>(v)
+///     })
+///     .await
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn foreign<S, P, C: Codec<P>>(stream: TcpStream, codec: C, cfg: &Config) -> Chan<S, Tcp<P, C>> {
+    new_chan(Tcp::new(stream, codec, cfg))
+}
