@@ -96,12 +96,11 @@ fn a_peer_dropping_mid_session_cancels_it() {
         assert!(is_cancelled(c.recv_blocking()));
         t.join().expect("server thread");
 
-        // A send to a peer that is gone reads Closed, not Cancelled: the
-        // abort frame waits in the ring this side receives from, and only
-        // a receive reads it.
+        // A send to a peer that is gone and left an abort reads Cancelled
+        // too (the sender looks in the ring it receives from).
         let (client, server) = ring::pair::<Client, Wire>(2);
         drop(server);
-        assert!(is_closed(client.enter().choose_blocking(op::Quit, ())));
+        assert!(is_cancelled(client.enter().choose_blocking(op::Quit, ())));
     });
 }
 
@@ -208,7 +207,7 @@ fn a_label_the_choice_does_not_have_is_a_violation() {
         let c = client.enter().choose_blocking(Forged, 1).expect("sent");
         let (expected, got) = t.join().expect("server thread");
         assert_eq!(got, 200);
-        assert_eq!(expected, "one of op::{Incr Neg Quit }");
+        assert_eq!(expected, "one of op::{Incr, Neg, Quit}");
         // The offerer's failed step aborted the session: the forger hears.
         assert!(is_cancelled(c.recv_blocking()));
     });
@@ -340,11 +339,11 @@ fn frames_no_dual_peer_sends_are_violations_and_abort() {
 #[test]
 fn violations_say_what_was_expected() {
     let (c, _) = forged::<Offer<op::Choice>>([(9, Wire::U(4))]);
-    let e = c.offer_blocking().err().expect("a violation");
+    let e = c.offer_blocking().expect_err("a violation");
     assert!(e.is_protocol_error());
     assert_eq!(
         e.to_string(),
-        "protocol violation: expected one of op::{Incr Neg Quit }, got label 9"
+        "protocol violation: expected one of op::{Incr, Neg, Quit}, got label 9"
     );
 }
 
@@ -426,8 +425,9 @@ fn async_deadlines_on_the_runtime_wheel() {
         let (a, b) = ring::pair::<Recv<u64, End>, u64>(1);
         let r = a.recv_timeout(Duration::from_micros(300)).await;
         assert!(matches!(r, Err(Error::Timeout)));
-        // The timed-out side dropped its endpoint: its ring is gone.
-        assert!(is_closed(b.send(1).await.map(|b| b.close())));
+        // The timed-out side dropped its endpoint (an abort): the peer's
+        // send finds it gone and reads the abort.
+        assert!(is_cancelled(b.send(1).await.map(|b| b.close())));
 
         // offer_timeout in time (out of time: the next test).
         let (client, server) = ring::pair::<Client, Wire>(1);
@@ -469,9 +469,9 @@ fn async_offer_timeout_ends_the_session() {
             .offer_timeout(Duration::from_micros(300))
             .await;
         assert!(matches!(r, Err(Error::Timeout)));
-        // The timed-out side dropped its endpoint: a send reads Closed
-        // (its ring is gone; a receive would read the abort).
-        assert!(is_closed(client.enter().choose(op::Incr, 1).await));
+        // The timed-out side dropped its endpoint: a send finds it gone
+        // and reads its abort.
+        assert!(is_cancelled(client.enter().choose(op::Incr, 1).await));
     });
 }
 
@@ -485,6 +485,6 @@ fn an_async_deadline_outside_a_runtime_is_an_error_not_a_panic() {
         Err(e) => panic!("expected Io(Unsupported), got {e}"),
         Ok(_) => panic!("expected Io(Unsupported)"),
     }
-    // The failed step consumed the channel: its ring is gone.
-    assert!(is_closed(b.send_blocking(1).map(|b| b.close())));
+    // The failed step consumed the channel (an abort): the peer reads it.
+    assert!(is_cancelled(b.send_blocking(1).map(|b| b.close())));
 }

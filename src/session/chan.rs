@@ -67,6 +67,15 @@ pub fn new_chan<S, Tr: Endpoint, E>(tr: Tr) -> Chan<S, Tr, E> {
     }
 }
 
+impl<S, Tr: Endpoint, E> core::fmt::Debug for Chan<S, Tr, E> {
+    /// The protocol state (the transport is not shown).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Chan")
+            .field("state", &core::any::type_name::<S>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S, Tr: Endpoint, E> Drop for Chan<S, Tr, E> {
     fn drop(&mut self) {
         self.tr.abort();
