@@ -7,9 +7,6 @@
 use core::future::poll_fn;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
-use core::pin::pin;
-use core::task::Poll;
-use std::time::{Duration, Instant};
 
 use super::choice::{Choice, Label, Offerable};
 use super::error::Error;
@@ -51,7 +48,7 @@ use super::types::{
 #[must_use = "a session endpoint must be followed to its End: dropping it aborts the session"]
 #[repr(transparent)]
 pub struct Chan<S, Tr: Endpoint, E = ()> {
-    tr: Tr,
+    pub(super) tr: Tr,
     _state: PhantomData<fn() -> (S, E)>,
 }
 
@@ -82,38 +79,8 @@ impl<S, Tr: Endpoint, E> Drop for Chan<S, Tr, E> {
     }
 }
 
-/// The outcome of a receive with a deadline that does not end the session:
-/// either what came, or the channel back, still at the same step.
-///
-/// # Examples
-///
-/// ```
-/// use corelane::session::{self, End, Recv, Timed};
-/// use std::time::{Duration, Instant};
-///
-/// let (a, b) = session::ring::pair::<Recv<u64, End>, u64>(1);
-/// let soon = Instant::now() + Duration::from_millis(1);
-/// let a = match a.recv_blocking_until(soon)? {
-///     Timed::Ready(_) => unreachable!("nothing was sent"),
-///     Timed::TimedOut(a) => a, // still waiting for the u64
-/// };
-/// let b = b.send_blocking(5)?;
-/// let (v, a) = a.recv_blocking()?;
-/// assert_eq!(v, 5);
-/// a.close();
-/// b.close();
-/// # Ok::<(), session::Error>(())
-/// ```
-#[derive(Debug)]
-pub enum Timed<T, C> {
-    /// It came in time.
-    Ready(T),
-    /// The deadline passed first; nothing was consumed.
-    TimedOut(C),
-}
-
 #[inline]
-fn decode<T: Message<P>, P>(label: u8, p: P) -> Result<T, Error> {
+pub(super) fn decode<T: Message<P>, P>(label: u8, p: P) -> Result<T, Error> {
     let expected = core::any::type_name::<T>();
     if label != 0 {
         return Err(Error::Violation {
@@ -124,33 +91,6 @@ fn decode<T: Message<P>, P>(label: u8, p: P) -> Result<T, Error> {
     T::from_payload(p).map_err(|_| Error::Violation { expected, got: 0 })
 }
 
-/// Waits for `poll` until `deadline` on the current core's timer wheel;
-/// `Ok(None)` once it passed.
-async fn until<R>(
-    deadline: Instant,
-    mut poll: impl FnMut(&mut core::task::Context<'_>) -> Poll<Result<R, Error>>,
-) -> Result<Option<R>, Error> {
-    let sleep = crate::sched::try_sleep_until(deadline).map_err(|_| {
-        Error::Io(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "an async session deadline needs a corelane::sched runtime (its timer wheel)",
-        ))
-    })?;
-    let mut sleep = pin!(sleep);
-    poll_fn(|cx| {
-        if let Poll::Ready(r) = poll(cx) {
-            return Poll::Ready(r.map(Some));
-        }
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(None)),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
-}
-
-use core::future::Future;
-
 // Each step names what it produces as parameters of its own, bound through
 // the step trait (`S: RecvStep<Msg = M, Next = N>`), instead of projecting
 // `S::Msg` in the signature. With a projection, a step the protocol is not
@@ -160,7 +100,7 @@ use core::future::Future;
 // which step the protocol is at (E0277; see `tests/ui/session_*.stderr`).
 impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     #[inline(always)]
-    fn into_transport(self) -> Tr {
+    pub(super) fn into_transport(self) -> Tr {
         let me = ManuallyDrop::new(self);
         // SAFETY: `me` is never used or dropped again (ManuallyDrop), so
         // the transport is moved out exactly once and `Chan`'s Drop (the
@@ -169,7 +109,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     }
 
     #[inline(always)]
-    fn cast<S2, E2>(self) -> Chan<S2, Tr, E2> {
+    pub(super) fn cast<S2, E2>(self) -> Chan<S2, Tr, E2> {
         new_chan(self.into_transport())
     }
 
@@ -262,85 +202,6 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         Ok((v, self.cast()))
     }
 
-    /// [`recv`](Chan::recv) with a deadline that ends the session:
-    /// [`Error::Timeout`] if nothing came within `timeout`. Runs on the
-    /// current core's timer wheel (needs a [`sched`](crate::sched)
-    /// runtime).
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Chan::recv), and [`Error::Timeout`]; outside a corelane
-    /// runtime [`Error::Io`] (`Unsupported`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # corelane::sched::Runtime::builder().cores([0]).pin(false).build().unwrap().block_on(async {
-    /// use corelane::session::{self, End, Recv};
-    /// use std::time::Duration;
-    /// let (a, _b) = session::ring::pair::<Recv<u64, End>, u64>(1);
-    /// let r = a.recv_timeout(Duration::from_micros(300)).await;
-    /// assert!(matches!(r, Err(session::Error::Timeout)));
-    /// # });
-    /// ```
-    pub async fn recv_timeout<M, N>(self, timeout: Duration) -> Result<(M, Chan<N, Tr, E>), Error>
-    where
-        S: RecvStep<Msg = M, Next = N>,
-        M: Message<Tr::Payload>,
-        Tr: Receiver,
-    {
-        match self.recv_until(deadline_after(timeout)).await? {
-            Timed::Ready(r) => Ok(r),
-            Timed::TimedOut(c) => {
-                drop(c);
-                Err(Error::Timeout)
-            }
-        }
-    }
-
-    /// [`recv`](Chan::recv) with a deadline that does not end the session:
-    /// the channel comes back at the same step if nothing came by
-    /// `deadline` (a typed timeout arm). Runs on the current core's timer
-    /// wheel (needs a [`sched`](crate::sched) runtime).
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Chan::recv_timeout), except `Timeout`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # corelane::sched::Runtime::builder().cores([0]).pin(false).build().unwrap().block_on(async {
-    /// use corelane::session::{self, End, Recv, Timed};
-    /// use std::time::{Duration, Instant};
-    /// let (a, b) = session::ring::pair::<Recv<u64, End>, u64>(1);
-    /// let soon = Instant::now() + Duration::from_micros(300);
-    /// let Timed::TimedOut(a) = a.recv_until(soon).await? else { unreachable!() };
-    /// b.send(3).await?.close();
-    /// let (v, a) = a.recv().await?;
-    /// assert_eq!(v, 3);
-    /// a.close();
-    /// # Ok::<(), session::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn recv_until<M, N>(
-        mut self,
-        deadline: Instant,
-    ) -> Result<Timed<(M, Chan<N, Tr, E>), Self>, Error>
-    where
-        S: RecvStep<Msg = M, Next = N>,
-        M: Message<Tr::Payload>,
-        Tr: Receiver,
-    {
-        match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
-            None => Ok(Timed::TimedOut(self)),
-            Some((label, p)) => {
-                let v = decode(label, p)?;
-                Ok(Timed::Ready((v, self.cast())))
-            }
-        }
-    }
-
     /// [`recv`](Chan::recv), waiting on this thread.
     ///
     /// # Errors
@@ -363,33 +224,6 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
                 Ok((v, self.cast()))
             }
             None => Err(Error::Timeout),
-        }
-    }
-
-    /// [`recv_until`](Chan::recv_until), waiting on this thread.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Chan::recv).
-    ///
-    /// # Examples
-    ///
-    /// See [`Timed`].
-    pub fn recv_blocking_until<M, N>(
-        mut self,
-        deadline: Instant,
-    ) -> Result<Timed<(M, Chan<N, Tr, E>), Self>, Error>
-    where
-        S: RecvStep<Msg = M, Next = N>,
-        M: Message<Tr::Payload>,
-        Tr: BlockingReceiver,
-    {
-        match self.tr.recv_blocking(Some(deadline))? {
-            Some((label, p)) => {
-                let v = decode(label, p)?;
-                Ok(Timed::Ready((v, self.cast())))
-            }
-            None => Ok(Timed::TimedOut(self)),
         }
     }
 
@@ -443,7 +277,11 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     }
 
     #[inline]
-    fn branch<C: Offerable<Tr, E>>(self, label: u8, p: Tr::Payload) -> Result<C::Branch, Error>
+    pub(super) fn branch<C: Offerable<Tr, E>>(
+        self,
+        label: u8,
+        p: Tr::Payload,
+    ) -> Result<C::Branch, Error>
     where
         Tr: Receiver,
     {
@@ -474,54 +312,6 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         self.branch::<C>(label, p)
     }
 
-    /// [`offer`](Chan::offer) with a deadline that ends the session
-    /// ([`Error::Timeout`]); needs a [`sched`](crate::sched) runtime.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Chan::recv_timeout).
-    ///
-    /// # Examples
-    ///
-    /// As [`recv_timeout`](Chan::recv_timeout).
-    pub async fn offer_timeout<C, B>(self, timeout: Duration) -> Result<B, Error>
-    where
-        S: OfferStep<Choice = C>,
-        C: Offerable<Tr, E, Branch = B>,
-        Tr: Receiver,
-    {
-        match self.offer_until(deadline_after(timeout)).await? {
-            Timed::Ready(b) => Ok(b),
-            Timed::TimedOut(c) => {
-                drop(c);
-                Err(Error::Timeout)
-            }
-        }
-    }
-
-    /// [`offer`](Chan::offer) with a deadline that does not end the
-    /// session: the channel back, at the same step, if the peer had not
-    /// picked by `deadline`; needs a [`sched`](crate::sched) runtime.
-    ///
-    /// # Errors
-    ///
-    /// As [`offer`](Chan::offer).
-    ///
-    /// # Examples
-    ///
-    /// As [`recv_until`](Chan::recv_until).
-    pub async fn offer_until<C, B>(mut self, deadline: Instant) -> Result<Timed<B, Self>, Error>
-    where
-        S: OfferStep<Choice = C>,
-        C: Offerable<Tr, E, Branch = B>,
-        Tr: Receiver,
-    {
-        match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
-            None => Ok(Timed::TimedOut(self)),
-            Some((label, p)) => self.branch::<C>(label, p).map(Timed::Ready),
-        }
-    }
-
     /// [`offer`](Chan::offer), waiting on this thread.
     ///
     /// # Errors
@@ -541,27 +331,6 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         match self.tr.recv_blocking(None)? {
             Some((label, p)) => self.branch::<C>(label, p),
             None => Err(Error::Timeout),
-        }
-    }
-
-    /// [`offer_until`](Chan::offer_until), waiting on this thread.
-    ///
-    /// # Errors
-    ///
-    /// As [`offer`](Chan::offer).
-    ///
-    /// # Examples
-    ///
-    /// As [`recv_blocking_until`](Chan::recv_blocking_until).
-    pub fn offer_blocking_until<C, B>(mut self, deadline: Instant) -> Result<Timed<B, Self>, Error>
-    where
-        S: OfferStep<Choice = C>,
-        C: Offerable<Tr, E, Branch = B>,
-        Tr: BlockingReceiver,
-    {
-        match self.tr.recv_blocking(Some(deadline))? {
-            Some((label, p)) => self.branch::<C>(label, p).map(Timed::Ready),
-            None => Ok(Timed::TimedOut(self)),
         }
     }
 
@@ -623,10 +392,4 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     {
         drop(self.into_transport());
     }
-}
-
-fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }

@@ -90,14 +90,16 @@ mod message;
 pub mod ring;
 #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
 pub mod tcp;
+mod timed;
 mod transport;
 mod types;
 
-pub use chan::{Chan, Timed};
+pub use chan::Chan;
 pub use choice::{Choice, ChoiceFingerprint, ChoiceSendOnly, Label, Offerable};
 pub use error::Error;
 pub use fingerprint::{fnv1a, mix, Fingerprint, Named};
 pub use message::{Message, Payload};
+pub use timed::Timed;
 pub use transport::{BlockingReceiver, BlockingSender, Endpoint, Receiver, Sender, SplitTransport};
 pub use types::{
     Choose, Dual, End, Env, Offer, Rec, Recv, RecvOnly, Send, SendOnly, Session, Split, Succ, Var,
