@@ -26,6 +26,31 @@
 //! waits until the peer has read the one before (a hand-over per frame,
 //! not a pipeline): streams belong on the ring pair.
 //!
+//! # Examples
+//!
+//! ```
+//! use corelane::session::{self, Rec, Recv, Send, Var, Z};
+//! // The client asks forever, and leaves by dropping its end (an abort).
+//! type Client = Rec<Send<u64, Recv<u64, Var<Z>>>>;
+//! let (client, server) = session::line::pair::<Client, u64>();
+//! let t = std::thread::spawn(move || -> Result<(), session::Error> {
+//!     let mut c = server.enter();
+//!     loop {
+//!         let (n, c2) = c.recv_blocking()?;
+//!         c = c2.send_blocking(n + 1)?.recurse();
+//!     }
+//! });
+//! let mut c = client.enter();
+//! for i in 0..3 {
+//!     let (r, c2) = c.send_blocking(i)?.recv_blocking()?;
+//!     assert_eq!(r, i + 1);
+//!     c = c2.recurse();
+//! }
+//! drop(c);
+//! assert!(matches!(t.join().unwrap(), Err(session::Error::Cancelled)));
+//! # Ok::<(), session::Error>(())
+//! ```
+//!
 //! # Ground rules
 //!
 //! The two ends, A (the first of [`pair`]) and B, share one block: the
@@ -92,7 +117,8 @@ use crate::sync::{loom_mutant, Arc, AtomicU32, CachePadded, Ordering, UnsafeCell
 
 mod word;
 use word::{
-    recv_move, send_move, RecvMove, SendMove, Side, ABORT_A, FULL, GONE_A, OWNED, OWN_A, WAIT_A,
+    misuse, recv_move, send_move, RecvMove, SendMove, Side, ABORT_A, FULL, GONE_A, OWNED, OWN_A,
+    WAIT_A,
 };
 
 /// The line: the state word and the frame, in this order (`repr(C)`), so
@@ -118,10 +144,6 @@ struct Shared<P> {
 // the other (and dropped by whichever end goes last). `P: Send` is all
 // that takes; `Shared<P>: Send` follows from its fields for `P: Send`.
 unsafe impl<P: Send> Sync for Shared<P> {}
-
-fn misuse(kind: std::io::ErrorKind, what: &'static str) -> Error {
-    Error::Io(std::io::Error::new(kind, what))
-}
 
 impl<P> Shared<P> {
     fn new() -> Self {
@@ -211,7 +233,7 @@ impl<P> Shared<P> {
     fn hand_over(&self, s: u32, me: Side) -> u32 {
         let (old, new) = (me.mine(OWN_A) | FULL, me.peers(OWN_A));
         let order = if loom_mutant("LineHandOverRelaxed") {
-            Ordering::Relaxed
+            Ordering::Relaxed // the broken variant the loom models must catch
         } else {
             // Release: our read of the frame (the move out) happens before
             // the peer's next write of the cell, after its Acquire `load`.
@@ -232,7 +254,7 @@ impl<P> Shared<P> {
             match send_move(s, me, consumed) {
                 SendMove::Write | SendMove::Claim => return Some(Ok(s)),
                 SendMove::Closed => return Some(Err(Error::Closed)),
-                SendMove::Unread => return Some(Err(unread())),
+                SendMove::Unread => return Some(Err(misuse(SendMove::Unread))),
                 SendMove::Wait => {
                     if phase == Phase::Spinning || s & me.mine(WAIT_A) != 0 {
                         return None;
@@ -260,13 +282,7 @@ impl<P> Shared<P> {
             SendMove::Write => {}
             SendMove::Claim => s = self.claim(s, me)?,
             SendMove::Closed => return Err(Error::Closed),
-            SendMove::Unread => return Err(unread()),
-            SendMove::Wait => {
-                return Err(misuse(
-                    std::io::ErrorKind::WouldBlock,
-                    "start_send without poll_ready",
-                ))
-            }
+            m @ (SendMove::Unread | SendMove::Wait) => return Err(misuse(m)),
         }
         // SAFETY: we own the cell (`s`, read with Acquire, or our claim) and
         // it holds no live frame: never written, handed to us empty, or
@@ -279,7 +295,7 @@ impl<P> Shared<P> {
         // our WAIT bit (only we change it).
         let old = s & (OWNED | FULL | me.mine(WAIT_A));
         let publish = if loom_mutant("LinePublishRelaxed") {
-            Ordering::Relaxed
+            Ordering::Relaxed // the broken variant the loom models must catch
         } else {
             // Release: pairs with the peer's Acquire `load` (or `announce`)
             // that sees the cell passed to it, making the frame visible.
@@ -296,10 +312,7 @@ impl<P> Shared<P> {
         loop {
             if s & OWNED != 0 {
                 // Both ends sent first: no session does that.
-                return Err(misuse(
-                    std::io::ErrorKind::WouldBlock,
-                    "both ends of a session line sent first",
-                ));
+                return Err(misuse(SendMove::Wait));
             }
             let claimed = s | me.mine(OWN_A);
             // Relaxed (both): the cell was never written, so there is no
@@ -346,13 +359,6 @@ impl<P> Shared<P> {
             self.wake_peer_if(prev, me);
         }
     }
-}
-
-fn unread() -> Error {
-    misuse(
-        std::io::ErrorKind::InvalidInput,
-        "send while a frame for this end is unread (no session allows it)",
-    )
 }
 
 impl<P> Drop for Shared<P> {
@@ -449,18 +455,12 @@ pub fn pair<S: Session, P: Payload>() -> (Chan<S, Line<P>>, Chan<S::Dual, Line<P
 ///
 /// ```
 /// use corelane::queue::wait::WaitStrategy;
-/// use corelane::session::{self, End, Recv, Send};
-/// type Ping = Send<u32, Recv<u32, End>>;
-/// let (a, b) = session::line::pair_with::<Ping, u32>(WaitStrategy::Park);
-/// let t = std::thread::spawn(move || {
-///     let (v, b) = b.recv_blocking()?;
-///     b.send_blocking(v + 1)?.close();
-///     Ok::<(), session::Error>(())
-/// });
-/// let (v, a) = a.send_blocking(1)?.recv_blocking()?;
-/// assert_eq!(v, 2);
-/// a.close();
-/// t.join().unwrap()?;
+/// use corelane::session::{self, End, Send};
+/// let (a, b) = session::line::pair_with::<Send<u8, End>, u8>(WaitStrategy::BusySpin);
+/// a.send_blocking(1)?.close();
+/// let (v, b) = b.recv_blocking()?;
+/// assert_eq!(v, 1);
+/// b.close();
 /// # Ok::<(), session::Error>(())
 /// ```
 pub fn pair_with<S: Session, P: Payload>(

@@ -3,6 +3,8 @@
 //! value in `tests.rs`; the protocol that changes the word is in the
 //! parent module (its ground rules).
 
+use crate::session::Error;
+
 // The bits of an end come in pairs: A's, and B's one above it
 // (`Side::mine`, `Side::peers`). Nine bits in all; the rest stay zero.
 
@@ -106,4 +108,18 @@ pub(super) fn send_move(s: u32, me: Side, consumed: bool) -> SendMove {
     } else {
         SendMove::Write
     }
+}
+
+/// The error of a send that no session makes (a misused transport).
+#[cold]
+pub(super) fn misuse(m: SendMove) -> Error {
+    use std::io::ErrorKind::{InvalidInput, WouldBlock};
+    let (kind, what) = match m {
+        SendMove::Unread => (InvalidInput, "send while a frame for this end is unread"),
+        _ => (
+            WouldBlock,
+            "send while the peer holds the line (no poll_ready)",
+        ),
+    };
+    Error::Io(std::io::Error::new(kind, what))
 }
