@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds each deliberately broken variant of a protocol (the `Mutant`s of
-# src/queue/notify.rs, and the `loom_mutant("...")` sites of src/sched and
-# src/queue/stamped/by_stamp.rs) and checks that the loom models guarding
+# src/queue/notify.rs, and the `loom_mutant("...")` sites of src/sched,
+# src/queue/stamped/by_stamp.rs and src/session/line.rs) and checks that the loom models guarding
 # its rule FAIL against it. A mutant that passes means a model proves less
 # than its docs say. Runnable by hand; slow (one loom build per mutant).
 # Arguments, if any, pick the mutants to check (by name).
@@ -32,6 +32,15 @@ declare -A models=(
   # The steal's claim (src/queue/stamped/by_stamp.rs, `claim_ready_run`):
   [StealClaimNotAtomic]="sched:steal_vs_owner_pop"
   [StealStampRelaxed]="sched:steal_vs_owner_pop"
+  # The session line (src/session/line.rs): the Release RMWs that pass
+  # the cell on (rule 1), the re-check of the word that raises a WAIT bit
+  # (rule 5), the wake of a gone end (rule 4), the consumed frame given up
+  # by a drop (rules 2 and 4).
+  [LinePublishRelaxed]="session_line:turns_hand_the_line_over session_line:async_and_parked_ends"
+  [LineHandOverRelaxed]="session_line:frames_in_a_row_wait_for_the_hand_over"
+  [LineRecheckIgnored]="session_line:turns_hand_the_line_over session_line:frames_in_a_row_wait_for_the_hand_over session_line:an_abort_wakes_the_parked_peer session_line:async_and_parked_ends"
+  [LineGoneWithoutWake]="session_line:an_abort_wakes_the_parked_peer session_line:a_parked_sender_learns_the_reader_left"
+  [LineDropKeepsFrame]="session_line:each_payload_is_dropped_once"
 )
 
 if [ "$#" -gt 0 ]; then

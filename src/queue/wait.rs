@@ -140,6 +140,25 @@ impl Backoff {
     }
 }
 
+/// Which try of a wait loop an operation is making: one that more
+/// spinning may follow ([`Phase::Spinning`]), or the re-check after the
+/// waiter announced itself to the cell ([`Phase::Announced`]): if that one
+/// fails, the wait sleeps (or the task stays pending) until a notify.
+///
+/// The rings ignore it (their publishers always run the cell's notify
+/// half). An operation whose publisher notifies only the waiters it can
+/// see, by a flag in the word it changes anyway (the session line's
+/// `WAIT` bits), raises that flag on an `Announced` try only, and
+/// re-checks what the raising RMW returned: so a wait that spins never
+/// costs the publisher a look at the cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// More tries may follow without an announcement.
+    Spinning,
+    /// The try after announcing: if it fails, the wait sleeps.
+    Announced,
+}
+
 /// Runs `op` until it returns `Some`, waiting per `strategy` in between.
 #[inline]
 pub(crate) fn block_on<R>(
@@ -147,13 +166,23 @@ pub(crate) fn block_on<R>(
     notify: &Notify,
     mut op: impl FnMut() -> Option<R>,
 ) -> R {
-    if let Some(r) = op() {
+    block_on_phased(strategy, notify, |_| op())
+}
+
+/// [`block_on`] telling `op` which [`Phase`] each try is in.
+#[inline]
+pub(crate) fn block_on_phased<R>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    mut op: impl FnMut(Phase) -> Option<R>,
+) -> R {
+    if let Some(r) = op(Phase::Spinning) {
         return r;
     }
     if strategy == WaitStrategy::Park {
-        return match spin_before_parking(notify, &mut op, || false) {
+        return match spin_before_parking(notify, &mut || op(Phase::Spinning), || false) {
             Some(r) => r,
-            None => notify.park_until(&mut op),
+            None => notify.park_until(&mut || op(Phase::Announced)),
         };
     }
     let mut backoff = Backoff::default();
@@ -163,7 +192,7 @@ pub(crate) fn block_on<R>(
             WaitStrategy::Yield => yield_now(),
             WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
-        if let Some(r) = op() {
+        if let Some(r) = op(Phase::Spinning) {
             return r;
         }
     }
@@ -204,15 +233,25 @@ pub(crate) fn block_until<R>(
     deadline: Instant,
     mut op: impl FnMut() -> Option<R>,
 ) -> Option<R> {
-    if let Some(r) = op() {
+    block_until_phased(strategy, notify, deadline, |_| op())
+}
+
+/// [`block_until`] telling `op` which [`Phase`] each try is in.
+pub(crate) fn block_until_phased<R>(
+    strategy: WaitStrategy,
+    notify: &Notify,
+    deadline: Instant,
+    mut op: impl FnMut(Phase) -> Option<R>,
+) -> Option<R> {
+    if let Some(r) = op(Phase::Spinning) {
         return Some(r);
     }
     if strategy == WaitStrategy::Park {
         let timed_out = || Instant::now() >= deadline;
-        return match spin_before_parking(notify, &mut op, timed_out) {
+        return match spin_before_parking(notify, &mut || op(Phase::Spinning), timed_out) {
             Some(r) => Some(r),
             None if timed_out() => None,
-            None => notify.park_until_deadline(&mut op, deadline),
+            None => notify.park_until_deadline(&mut || op(Phase::Announced), deadline),
         };
     }
     let mut backoff = Backoff::default();
@@ -225,7 +264,7 @@ pub(crate) fn block_until<R>(
             WaitStrategy::Yield => yield_now(),
             WaitStrategy::Backoff | WaitStrategy::Park => backoff.snooze(),
         }
-        if let Some(r) = op() {
+        if let Some(r) = op(Phase::Spinning) {
             return Some(r);
         }
     }
@@ -311,7 +350,17 @@ pub(crate) fn poll_retry<R>(
     cx: &mut Context<'_>,
     mut op: impl FnMut() -> Option<R>,
 ) -> Poll<R> {
-    if let Some(r) = op() {
+    poll_retry_phased(notify, cx, |_| op())
+}
+
+/// [`poll_retry`] telling `op` which [`Phase`] each try is in.
+#[inline]
+pub(crate) fn poll_retry_phased<R>(
+    notify: &Notify,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut(Phase) -> Option<R>,
+) -> Poll<R> {
+    if let Some(r) = op(Phase::Spinning) {
         notify.async_progress();
         return Poll::Ready(r);
     }
@@ -323,7 +372,7 @@ pub(crate) fn poll_retry<R>(
         return Poll::Pending;
     }
     let trusted = notify.register(cx.waker());
-    match op() {
+    match op(Phase::Announced) {
         Some(r) => Poll::Ready(r),
         None => {
             if !trusted {

@@ -9,6 +9,13 @@
 //! continuation, so the state lives in the type and costs nothing at run
 //! time (`size_of::<Chan<S, Tr>>() == size_of::<Tr>()`).
 //!
+//! - **Transports.** One session type runs over each of three: the
+//!   [ring pair](ring) (two SPSC rings, one per direction: any protocol,
+//!   [`Split`] included, and frames in a row are pipelined), the
+//!   [shared line](mod@line) (one slot that both directions take turns on:
+//!   a round trip moves one cache line each way; any protocol but
+//!   `Split`), and TCP (`session::tcp`, a connection of the io_uring
+//!   loop).
 //! - **Messages.** A transport carries one *payload* type per protocol (an
 //!   enum made with [`payload!`](crate::session_payload), or a single type
 //!   such as `u64`); every message type maps into it through [`Message`].
@@ -86,6 +93,7 @@ mod choice;
 pub mod codec;
 mod error;
 mod fingerprint;
+pub mod line;
 mod message;
 pub mod ring;
 #[cfg(all(feature = "io", target_os = "linux", not(corelane_loom)))]
