@@ -165,6 +165,12 @@ impl Opts {
 /// Runs what the flags ask for; `Ok(false)` if a check failed.
 pub fn run(o: &Opts) -> Result<bool, String> {
     let (icfg, acfg) = o.configs()?;
+    if !o.in_process {
+        if let Err(why) = corelane::io::probe() {
+            eprintln!("fix_session: skipped: io_uring unavailable here: {why} (try --in-process)");
+            std::process::exit(77);
+        }
+    }
     let mut cpus = o.cpus();
     if o.role == Role::Both && cpus.len() < 2 {
         cpus.push(cpus[0]);
