@@ -134,8 +134,8 @@ fn front(s: &[u8], max_frame: usize) -> Result<Front, Error> {
     let Some(digits) = rest.strip_prefix(b"9=".as_slice()) else {
         return Ok(Front::Garbled(1));
     };
-    let Some(n) = digits.iter().take(8).position(|&b| b == SOH) else {
-        return Ok(if digits.len() >= 8 {
+    let Some(n) = digits.iter().take(20).position(|&b| b == SOH) else {
+        return Ok(if digits.len() >= 20 {
             Front::Garbled(1)
         } else {
             Front::More
