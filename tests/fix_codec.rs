@@ -180,7 +180,7 @@ fn partial_frames_wait_and_byte_at_a_time_works() {
     let mut n = 0;
     for &b in &all {
         buf.extend_from_slice(&[b]);
-        while let Some(_) = c.decode(&mut buf).expect("no error") {
+        while c.decode(&mut buf).expect("no error").is_some() {
             n += 1;
         }
     }

@@ -166,7 +166,11 @@ impl Trader {
         NewOrderSingle {
             cl_ord_id: id(b"C", n),
             symbol: Symbol::new(b"CLNE").unwrap_or(Symbol::EMPTY),
-            side: if n % 2 == 0 { side::BUY } else { side::SELL },
+            side: if n.is_multiple_of(2) {
+                side::BUY
+            } else {
+                side::SELL
+            },
             qty: if n % 10 == 9 { 0 } else { 100 + n % 7 },
             ord_type: ord_type::LIMIT,
             price: Some(Price(100 * Price::SCALE + (n % 50) as i64 * 2500)),

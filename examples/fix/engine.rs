@@ -125,11 +125,13 @@ where
         heart_bt_int: hb,
         reset_seq_num: reset,
     };
-    let reply = match chan.choose(logon::Logon, Fix { hdr, body }).await {
+    let sent = bounded(deadline, chan.choose(logon::Logon, Fix { hdr, body })).await;
+    let reply = match sent {
         Ok(c) => c.offer_until(deadline).await,
         Err(e) => Err(e),
     };
     match reply {
+        Err(corelane::session::Error::Timeout) => sh.end(Outcome::Timeout("sending our Logon")),
         Err(e) => sh.end(Outcome::from_error(e)),
         Ok(Timed::TimedOut(c)) => {
             drop(c);
@@ -175,7 +177,7 @@ where
         let body = Logout {
             text: Some(why.text()),
         };
-        if let Ok(c) = c.choose(logon_reply::Logout, Fix { hdr, body }).await {
+        if let Ok(c) = bounded(deadline, c.choose(logon_reply::Logout, Fix { hdr, body })).await {
             c.close();
         }
         return end_with(sh, why);
@@ -186,7 +188,10 @@ where
         heart_bt_int: hb,
         reset_seq_num: m.body.reset_seq_num,
     };
-    match c.choose(logon_reply::Logon, Fix { hdr, body }).await {
+    match bounded(deadline, c.choose(logon_reply::Logon, Fix { hdr, body })).await {
+        Err(corelane::session::Error::Timeout) => {
+            sh.end(Outcome::Timeout("sending the Logon answer"));
+        }
         Err(e) => sh.end(Outcome::from_error(e)),
         Ok(c) => {
             logged_on(&sh, &m.hdr, hb);
@@ -196,6 +201,20 @@ where
         }
     }
     sh.report()
+}
+
+/// A send of the Logon phase, given until `deadline` (a peer that does not
+/// read must not hold the session before the loops, whose own timers bound
+/// it, have started); `Error::Timeout` after.
+async fn bounded<C>(
+    deadline: Instant,
+    send: impl Future<Output = Result<C, corelane::session::Error>>,
+) -> Result<C, corelane::session::Error> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match sched::timeout(left, send).await {
+        Ok(r) => r,
+        Err(_) => Err(corelane::session::Error::Timeout),
+    }
 }
 
 fn end_with<H>(sh: Shared<H>, o: Outcome) -> Report<H> {
@@ -292,6 +311,7 @@ where
             Poll::Pending
         })
         .await;
+        sh.st.borrow_mut().sending(true, Instant::now());
         let sent = match duty {
             Duty::Logout(text) => {
                 let hdr = stamp(sh);
@@ -314,7 +334,9 @@ where
         match sent {
             Ok(next) => {
                 c = next;
-                sh.st.borrow_mut().sent(Instant::now());
+                let mut st = sh.st.borrow_mut();
+                st.sending(false, Instant::now());
+                st.sent(Instant::now());
             }
             Err(e) => {
                 sh.end(Outcome::from_error(e));
@@ -444,6 +466,10 @@ where
             }
         }
         .recurse();
+        // (Not a stuck send while we only yield the core.)
+        sh.st.borrow_mut().sending(false, Instant::now());
+        sched::yield_if_needed().await;
+        sh.st.borrow_mut().sending(true, Instant::now());
     }
 }
 
@@ -468,7 +494,11 @@ where
         let branch = match c.offer_until(deadline).await {
             Err(e) => return sh.end(Outcome::from_error(e)),
             Ok(Timed::TimedOut(back)) => {
-                sh.st.borrow_mut().on_silence(Instant::now());
+                let mut st = sh.st.borrow_mut();
+                let now = Instant::now();
+                if !st.check_stall(now) && now >= st.rx_deadline() {
+                    st.on_silence(now);
+                }
                 c = back;
                 continue;
             }
@@ -485,26 +515,40 @@ where
         if matches!(m, Incoming::App(_)) && !room(sh, H::REPLIES).await {
             return sh.end(Outcome::Overload);
         }
-        let now = Instant::now();
-        let mut st = sh.st.borrow_mut();
-        match st.on_incoming(&m, now) {
-            Verdict::End => return,
-            Verdict::Ignore => {}
-            Verdict::Process => {
-                let mut app = sh.app.borrow_mut();
-                match &m {
-                    Incoming::App(a) => app.on_app(a, &mut st, now),
-                    Incoming::Heartbeat(h) => app.on_heartbeat(h),
-                    _ => {}
-                }
-                if let Some(w) = st.app_waker.take() {
-                    w.wake();
-                }
+        if !dispatch(sh, &m) {
+            return;
+        }
+        c = next.recurse();
+        // A peer that never lets the socket run dry must not keep the other
+        // sessions of this core (and their timers) waiting.
+        sched::yield_if_needed().await;
+    }
+}
+
+/// Checks a received message beside the type and hands it to the
+/// application; `false` if the session ends.
+fn dispatch<H: Handler>(sh: &Shared<H>, m: &Incoming) -> bool {
+    let now = Instant::now();
+    let mut st = sh.st.borrow_mut();
+    if st.check_stall(now) {
+        return false;
+    }
+    match st.on_incoming(m, now) {
+        Verdict::End => return false,
+        Verdict::Ignore => {}
+        Verdict::Process => {
+            let mut app = sh.app.borrow_mut();
+            match m {
+                Incoming::App(a) => app.on_app(a, &mut st, now),
+                Incoming::Heartbeat(h) => app.on_heartbeat(h),
+                _ => {}
+            }
+            if let Some(w) = st.app_waker.take() {
+                w.wake();
             }
         }
-        drop(st);
-        c = next.recurse();
     }
+    true
 }
 
 /// Waits for room for `n` application messages, for at most two heartbeat

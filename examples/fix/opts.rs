@@ -237,8 +237,8 @@ pub fn run(o: &Opts) -> Result<bool, String> {
         };
         seen += 1;
         ok &= match d {
-            Done::Initiator(r) => initiator(r?, o),
-            Done::Acceptor(r) => acceptor(r?),
+            Done::Initiator(r) => initiator(*r?, o),
+            Done::Acceptor(r) => acceptor(*r?),
         };
     }
     let _ = rt.shutdown(Duration::from_secs(2));

@@ -25,8 +25,6 @@
 //! sends a TestRequest, then a Logout). Sequence numbers, CompIDs and the
 //! resend store are checked beside the type, in `state.rs`.
 
-#![allow(dead_code)]
-
 use corelane::session::{
     Chan, Choose, Dual, End, Label, Offer, Offerable, Rec, Receiver, Split, Var, Z,
 };

@@ -28,9 +28,9 @@ const RING: usize = 1024;
 /// What a session task sends back.
 pub enum Done {
     /// The initiator's session.
-    Initiator(Result<Report<Trader>, String>),
+    Initiator(Result<Box<Report<Trader>>, String>),
     /// An acceptor's session.
-    Acceptor(Result<Report<Venue>, String>),
+    Acceptor(Result<Box<Report<Venue>>, String>),
 }
 
 /// A runtime on `cpus` (one core each) with io_uring.
@@ -74,11 +74,13 @@ pub fn rings(
 ) {
     let (i, a) = session::ring::pair::<Initiator, FixMsg>(RING);
     on_core(rt, 1, out.clone(), move || async move {
-        Done::Acceptor(Ok(engine::acceptor(a, acfg, Venue::default()).await))
+        Done::Acceptor(Ok(Box::new(
+            engine::acceptor(a, acfg, Venue::default()).await,
+        )))
     });
     on_core(rt, 0, out, move || async move {
         let r = engine::initiator(i, icfg, t, async |sh| app::drive(sh, plan).await).await;
-        Done::Initiator(Ok(r))
+        Done::Initiator(Ok(Box::new(r)))
     });
 }
 
@@ -116,7 +118,7 @@ pub fn serve(
                 let (cfg, out) = (cfg.clone(), out.clone());
                 let session = async move {
                     let r = engine::acceptor(chan, cfg, Venue::default()).await;
-                    let _ = out.send(Done::Acceptor(Ok(r)));
+                    let _ = out.send(Done::Acceptor(Ok(Box::new(r))));
                 };
                 if once {
                     session.await;
@@ -156,6 +158,6 @@ pub fn connect(
         };
         let chan = tcp::foreign::<Initiator, FixMsg, _>(s, FixCodec::new(MAX_FRAME), &tcp_config());
         let r = engine::initiator(chan, cfg, t, async |sh| app::drive(sh, plan).await).await;
-        Done::Initiator(Ok(r))
+        Done::Initiator(Ok(Box::new(r)))
     });
 }

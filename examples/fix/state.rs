@@ -19,6 +19,9 @@
 //!   `queue_cap` entries (their producer waits for room); administrative
 //!   ones another [`ADMIN_RESERVE`]; past that the peer outruns us and the
 //!   session ends as [`Outcome::Overload`].
+//! - A send stuck for two heartbeat intervals (a peer that sends but never
+//!   reads) ends the session: the receive half checks it on every message
+//!   and deadline.
 //! - The first outcome set is the session's (`end` is set-once).
 
 use std::collections::VecDeque;
@@ -203,7 +206,9 @@ pub enum Duty {
     Logout(Option<Text>),
 }
 
-/// One message of a replay.
+/// One message of a replay (a transient value: the size difference between
+/// its variants costs nothing worth a box).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replay {
     /// A stored application message, resent under its own number.
@@ -286,6 +291,8 @@ pub struct State {
     resend_until: Option<u64>,
     gap_ignored: u64,
     logout_sent: Option<Instant>,
+    /// Since when the transmit half waits for a send to be taken.
+    sending_since: Option<Instant>,
     logged_on: bool,
     apps_stamped: u64,
     outcome: Option<Outcome>,
@@ -315,6 +322,7 @@ impl State {
             resend_until: None,
             gap_ignored: 0,
             logout_sent: None,
+            sending_since: None,
             logged_on: false,
             apps_stamped: 0,
             outcome: None,
@@ -442,6 +450,7 @@ impl State {
     /// Our Logout went out.
     pub fn sent_logout(&mut self, now: Instant) {
         self.logout_sent = Some(now);
+        self.sending_since = None;
         self.wake_all();
     }
 
@@ -538,13 +547,38 @@ impl State {
     /// When the receive half must act if nothing arrives: probe with a
     /// TestRequest, give up on the probe, or give up on the Logout reply.
     pub fn rx_deadline(&self) -> Instant {
-        if let Some(t) = self.logout_sent {
-            return t + self.cfg.logout_timeout;
+        let d = if let Some(t) = self.logout_sent {
+            t + self.cfg.logout_timeout
+        } else {
+            match &self.probe {
+                Some((t, _)) => *t + self.hb,
+                None => self.last_recv + self.hb + self.hb / 2,
+            }
+        };
+        match self.sending_since {
+            Some(t) => d.min(t + self.hb * 2),
+            None => d,
         }
-        match &self.probe {
-            Some((t, _)) => *t + self.hb,
-            None => self.last_recv + self.hb + self.hb / 2,
+    }
+
+    /// The transmit half starts (`true`) or finished (`false`) a send.
+    pub fn sending(&mut self, yes: bool, now: Instant) {
+        self.sending_since = if yes {
+            self.sending_since.or(Some(now))
+        } else {
+            None
+        };
+    }
+
+    /// A send has been stuck for two heartbeat intervals: the peer stopped
+    /// reading (it may still be sending), so the session ends rather than
+    /// stay half alive. `true` if it ended.
+    pub fn check_stall(&mut self, now: Instant) -> bool {
+        if self.sending_since.is_some_and(|t| now >= t + self.hb * 2) {
+            self.end(Outcome::Timeout("the peer stopped reading"));
+            return true;
         }
+        false
     }
 
     /// Nothing arrived by [`rx_deadline`](State::rx_deadline): probe, or

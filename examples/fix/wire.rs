@@ -61,7 +61,7 @@ impl<'a> Fields<'a> {
                 return Err("MsgType(35) is not the third field");
             }
             first = false;
-            if matches!(tag, 8 | 9 | 10) {
+            if matches!(tag, 8..=10) {
                 return Err("BeginString, BodyLength or CheckSum inside the body");
             }
             if let Some(i) = u32::try_from(tag).ok().and_then(slot) {
@@ -328,7 +328,7 @@ pub fn parse_time(v: &[u8]) -> Result<UtcMillis, Bad> {
 
 fn days_in_month(y: u64, m: u64) -> u64 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -401,7 +401,7 @@ pub fn put_price(out: &mut Vec<u8>, p: Price) {
     if frac != 0 {
         out.push(b'.');
         let mut digits = 4;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
