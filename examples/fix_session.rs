@@ -31,7 +31,7 @@
 //! which the acceptor must recover through ResendRequest and GapFill).
 //!
 //! `--quick`: 2000 orders, window 32, heartbeat 1 s, 1.5 s idle, a forced
-//! gap at order 500 (in-process modes), a 60 s deadline; exits non-zero if
+//! gap at order 500 (when both sides run in this process), a 60 s deadline; exits non-zero if
 //! any order or report is lost, out of order or wrong, if the TestRequest
 //! or a Heartbeat is missing, or if a session does not end in a Logout
 //! handshake. Other flags: `--acceptor` / `--initiator` (one side, this
@@ -56,6 +56,10 @@ mod engine;
 #[allow(dead_code)] // shared with tests/fix_fuzz.rs, which uses other parts
 #[path = "fix/msg.rs"]
 mod msg;
+#[cfg(not(corelane_loom))]
+#[allow(dead_code)] // shared with tests/fix_fuzz.rs, which uses other parts
+#[path = "fix/outcome.rs"]
+mod outcome;
 #[cfg(not(corelane_loom))]
 #[allow(dead_code)] // shared with tests/fix_fuzz.rs, which uses other parts
 #[path = "fix/proto.rs"]

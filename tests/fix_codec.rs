@@ -13,6 +13,9 @@ mod codec;
 #[path = "../examples/fix/msg.rs"]
 mod msg;
 #[allow(dead_code)]
+#[path = "../examples/fix/outcome.rs"]
+mod outcome;
+#[allow(dead_code)]
 #[path = "../examples/fix/proto.rs"]
 mod proto;
 #[allow(dead_code)]

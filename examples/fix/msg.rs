@@ -132,18 +132,6 @@ pub struct Header {
     pub orig_sending_time: Option<UtcMillis>,
 }
 
-impl Header {
-    /// A header with nothing stamped yet (the engine fills it in).
-    pub const BLANK: Header = Header {
-        seq: 0,
-        poss_dup: false,
-        sender: CompId::EMPTY,
-        target: CompId::EMPTY,
-        sending_time: UtcMillis(0),
-        orig_sending_time: None,
-    };
-}
-
 /// One message: the header and the body `B`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fix<B> {
