@@ -20,7 +20,6 @@
 #![cfg_attr(corelane_loom, allow(dead_code, unused_imports))]
 
 #[path = "common/rings.rs"]
-#[allow(dead_code)]
 mod rings;
 
 #[cfg(not(corelane_loom))]

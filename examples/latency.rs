@@ -20,6 +20,10 @@
 //! rings; `High`-task delay under full `Low` load; `latency/sched_row.rs`)
 //! run in the same rounds too, beside the spsc ring's round trip and
 //! tokio's figures (two pinned current_thread runtimes; multi_thread).
+//! The session rows (issue 14) are ring rows too: a Ping/Stop request/reply
+//! loop over the typed session ring (`session::ring::pair_with`, BusySpin)
+//! and the same (label, payload) frames over a raw spsc pair, their ratio
+//! a target (`benches/session.rs` adds the floors and the peer crates).
 //!
 //! Every figure is looked up by its row's name (the rings' `Ring::NAME`, the
 //! floors' and multicast rows' constants), never by position. With `--json`
@@ -38,6 +42,8 @@ mod report;
 mod rings;
 #[path = "latency/sched_row.rs"]
 mod sched_row;
+#[path = "../benches/common/session_rows.rs"]
+mod session_rows;
 #[path = "../benches/common/stream.rs"]
 mod stream;
 #[path = "latency/targets.rs"]
@@ -164,7 +170,8 @@ fn tput_only<R: Ring>() -> Bench {
     }
 }
 
-fn floor_row(name: &'static str, f: RttRun) -> Bench {
+/// A row with round trips only (the floors, the session rows).
+fn rtt_row(name: &'static str, f: RttRun) -> Bench {
     Bench {
         name,
         rtt: Some(f),
@@ -176,8 +183,8 @@ fn floor_row(name: &'static str, f: RttRun) -> Bench {
 /// the multicast rows, then its throughputs, each in this order.
 fn benches() -> Vec<Bench> {
     vec![
-        floor_row(FLOOR_ONE_LINE, floor),
-        floor_row(FLOOR_TWO_LINES, floor_two_lines),
+        rtt_row(FLOOR_ONE_LINE, floor),
+        rtt_row(FLOOR_TWO_LINES, floor_two_lines),
         both::<CorelaneSpsc>(),
         both::<Rtrb>(),
         both::<Ringbuf>(),
@@ -186,6 +193,8 @@ fn benches() -> Vec<Bench> {
         both::<CorelaneMpmc>(),
         both::<ArrayQueue>(),
         both::<CbChannel>(),
+        rtt_row(session_rows::TYPED_RING, session_rows::typed_ring),
+        rtt_row(session_rows::RAW_FRAMES, session_rows::raw_frames),
         tput_only::<CorelaneSpscBatch>(),
         tput_only::<CorelaneSpscNoNotify>(),
     ]

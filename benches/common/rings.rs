@@ -17,7 +17,7 @@ use crossbeam_utils::CachePadded;
 /// Capacity of each of the two rings of a round-trip run.
 pub const ROUND_TRIP_CAP: usize = 1024;
 /// Untimed round trips before the timed batches of a round-trip or floor run.
-const WARMUP: u64 = 1000;
+pub const WARMUP: u64 = 1000;
 /// Items per chunk of [`CorelaneSpscBatch`].
 const CHUNK: usize = 64;
 
@@ -249,7 +249,7 @@ fn pin(cpu: Option<CpuId>) {
 
 /// Spawns `f` on a thread pinned to `cpu` that waits on `start` first; the
 /// two threads of a run share one two-party barrier, so they start together.
-fn spawn_pinned<T: Send + 'static>(
+pub fn spawn_pinned<T: Send + 'static>(
     cpu: Option<CpuId>,
     start: &Arc<Barrier>,
     f: impl FnOnce() -> T + Send + 'static,

@@ -11,6 +11,7 @@ use crate::sched_row::{
     MPSC_BUSY, MPSC_PARK, MPSC_SPIN, MPSC_TOKIO, PRIO_TIMER_CORELANE, PRIO_TIMER_TOKIO,
     PRIO_WAKE_CORELANE, PRIO_WAKE_TOKIO, QUANTUM, SLOT_BUSY, SPSC_BUSY,
 };
+use crate::session_rows::{RAW_FRAMES, TYPED_RING};
 use crate::stream::{
     ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PARK_PING_CORELANE,
     PARK_PING_CROSSBEAM, PING_CORELANE, PING_TOKIO,
@@ -80,7 +81,7 @@ const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec 
 }
 
 #[rustfmt::skip]
-static TARGETS: [Spec; 25] = [
+static TARGETS: [Spec; 27] = [
     spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
     spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
     spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
@@ -113,6 +114,9 @@ static TARGETS: [Spec; 25] = [
     spec("High p99, thread wake: corelane / tokio multi_thread 2", PrioP99(PRIO_WAKE_CORELANE), PrioP99(PRIO_WAKE_TOKIO), AtMost(0.10)),
     spec("High p50, thread wake: corelane / tokio multi_thread 2", PrioP50(PRIO_WAKE_CORELANE), PrioP50(PRIO_WAKE_TOKIO), Info("the median beside the p99")),
     spec("High p99, timer: corelane (tick 10 µs) / tokio (1 ms grain)", PrioP99(PRIO_TIMER_CORELANE), PrioP99(PRIO_TIMER_TOKIO), Info("mostly tokio's timer grain")),
+    // session (issue 14): the same frames, typed or not, on the same rings.
+    spec("session ring typed / raw spsc frames, round trips", Rtt(TYPED_RING), Rtt(RAW_FRAMES), AtMost(1.05)),
+    spec("session ring typed / two-line floor", Rtt(TYPED_RING), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
 ];
 
 /// A target's ratio in this run.

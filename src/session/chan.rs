@@ -11,7 +11,7 @@ use core::pin::pin;
 use core::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::choice::{Label, Offerable};
+use super::choice::{Choice, Label, Offerable};
 use super::error::Error;
 use super::message::Message;
 use super::transport::{
@@ -64,6 +64,15 @@ pub fn new_chan<S, Tr: Endpoint, E>(tr: Tr) -> Chan<S, Tr, E> {
     Chan {
         tr,
         _state: PhantomData,
+    }
+}
+
+impl<S, Tr: Endpoint, E> core::fmt::Debug for Chan<S, Tr, E> {
+    /// The protocol state (the transport is not shown).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Chan")
+            .field("state", &core::any::type_name::<S>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,6 +151,13 @@ async fn until<R>(
 
 use core::future::Future;
 
+// Each step names what it produces as parameters of its own, bound through
+// the step trait (`S: RecvStep<Msg = M, Next = N>`), instead of projecting
+// `S::Msg` in the signature. With a projection, a step the protocol is not
+// at fails method lookup ("the method exists but its trait bounds were not
+// satisfied", E0599) and the step trait's `on_unimplemented` message never
+// shows; a bound on the method is checked after lookup, and the error says
+// which step the protocol is at (E0277; see `tests/ui/session_*.stderr`).
 impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     #[inline(always)]
     fn into_transport(self) -> Tr {
@@ -192,10 +208,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Ok::<(), session::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn send(mut self, msg: S::Msg) -> Result<Chan<S::Next, Tr, E>, Error>
+    pub async fn send<M, N>(mut self, msg: M) -> Result<Chan<N, Tr, E>, Error>
     where
-        S: SendStep,
-        S::Msg: Message<Tr::Payload>,
+        S: SendStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: Sender,
     {
         poll_fn(|cx| self.tr.poll_ready(cx)).await?;
@@ -213,10 +229,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See [`Chan`].
     #[inline]
-    pub fn send_blocking(mut self, msg: S::Msg) -> Result<Chan<S::Next, Tr, E>, Error>
+    pub fn send_blocking<M, N>(mut self, msg: M) -> Result<Chan<N, Tr, E>, Error>
     where
-        S: SendStep,
-        S::Msg: Message<Tr::Payload>,
+        S: SendStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: BlockingSender,
     {
         self.tr.send_blocking(0, msg.into_payload())?;
@@ -235,10 +251,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`send`](Chan::send).
-    pub async fn recv(mut self) -> Result<(S::Msg, Chan<S::Next, Tr, E>), Error>
+    pub async fn recv<M, N>(mut self) -> Result<(M, Chan<N, Tr, E>), Error>
     where
-        S: RecvStep,
-        S::Msg: Message<Tr::Payload>,
+        S: RecvStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: Receiver,
     {
         let (label, p) = poll_fn(|cx| self.tr.poll_recv(cx)).await?;
@@ -267,13 +283,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// assert!(matches!(r, Err(session::Error::Timeout)));
     /// # });
     /// ```
-    pub async fn recv_timeout(
-        self,
-        timeout: Duration,
-    ) -> Result<(S::Msg, Chan<S::Next, Tr, E>), Error>
+    pub async fn recv_timeout<M, N>(self, timeout: Duration) -> Result<(M, Chan<N, Tr, E>), Error>
     where
-        S: RecvStep,
-        S::Msg: Message<Tr::Payload>,
+        S: RecvStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: Receiver,
     {
         match self.recv_until(deadline_after(timeout)).await? {
@@ -310,13 +323,13 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Ok::<(), session::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn recv_until(
+    pub async fn recv_until<M, N>(
         mut self,
         deadline: Instant,
-    ) -> Result<Timed<(S::Msg, Chan<S::Next, Tr, E>), Self>, Error>
+    ) -> Result<Timed<(M, Chan<N, Tr, E>), Self>, Error>
     where
-        S: RecvStep,
-        S::Msg: Message<Tr::Payload>,
+        S: RecvStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: Receiver,
     {
         match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
@@ -338,10 +351,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See [`Chan`].
     #[inline]
-    pub fn recv_blocking(mut self) -> Result<(S::Msg, Chan<S::Next, Tr, E>), Error>
+    pub fn recv_blocking<M, N>(mut self) -> Result<(M, Chan<N, Tr, E>), Error>
     where
-        S: RecvStep,
-        S::Msg: Message<Tr::Payload>,
+        S: RecvStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: BlockingReceiver,
     {
         match self.tr.recv_blocking(None)? {
@@ -362,13 +375,13 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`Timed`].
-    pub fn recv_blocking_until(
+    pub fn recv_blocking_until<M, N>(
         mut self,
         deadline: Instant,
-    ) -> Result<Timed<(S::Msg, Chan<S::Next, Tr, E>), Self>, Error>
+    ) -> Result<Timed<(M, Chan<N, Tr, E>), Self>, Error>
     where
-        S: RecvStep,
-        S::Msg: Message<Tr::Payload>,
+        S: RecvStep<Msg = M, Next = N>,
+        M: Message<Tr::Payload>,
         Tr: BlockingReceiver,
     {
         match self.tr.recv_blocking(Some(deadline))? {
@@ -390,10 +403,11 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See the [module docs](super) (the blocking form).
-    pub async fn choose<L>(mut self, _arm: L, msg: L::Msg) -> Result<Chan<L::Next, Tr, E>, Error>
+    pub async fn choose<L, C>(mut self, _arm: L, msg: L::Msg) -> Result<Chan<L::Next, Tr, E>, Error>
     where
-        S: ChooseStep,
-        L: Label<S::Choice>,
+        S: ChooseStep<Choice = C>,
+        C: Choice,
+        L: Label<C>,
         L::Msg: Message<Tr::Payload>,
         Tr: Sender,
     {
@@ -412,10 +426,15 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See the [module docs](super).
     #[inline]
-    pub fn choose_blocking<L>(mut self, _arm: L, msg: L::Msg) -> Result<Chan<L::Next, Tr, E>, Error>
+    pub fn choose_blocking<L, C>(
+        mut self,
+        _arm: L,
+        msg: L::Msg,
+    ) -> Result<Chan<L::Next, Tr, E>, Error>
     where
-        S: ChooseStep,
-        L: Label<S::Choice>,
+        S: ChooseStep<Choice = C>,
+        C: Choice,
+        L: Label<C>,
         L::Msg: Message<Tr::Payload>,
         Tr: BlockingSender,
     {
@@ -445,14 +464,14 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See the [module docs](super) (the blocking form).
-    pub async fn offer(mut self) -> Result<<S::Choice as Offerable<Tr, E>>::Branch, Error>
+    pub async fn offer<C, B>(mut self) -> Result<B, Error>
     where
-        S: OfferStep,
-        S::Choice: Offerable<Tr, E>,
+        S: OfferStep<Choice = C>,
+        C: Offerable<Tr, E, Branch = B>,
         Tr: Receiver,
     {
         let (label, p) = poll_fn(|cx| self.tr.poll_recv(cx)).await?;
-        self.branch::<S::Choice>(label, p)
+        self.branch::<C>(label, p)
     }
 
     /// [`offer`](Chan::offer) with a deadline that ends the session
@@ -465,13 +484,10 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// As [`recv_timeout`](Chan::recv_timeout).
-    pub async fn offer_timeout(
-        self,
-        timeout: Duration,
-    ) -> Result<<S::Choice as Offerable<Tr, E>>::Branch, Error>
+    pub async fn offer_timeout<C, B>(self, timeout: Duration) -> Result<B, Error>
     where
-        S: OfferStep,
-        S::Choice: Offerable<Tr, E>,
+        S: OfferStep<Choice = C>,
+        C: Offerable<Tr, E, Branch = B>,
         Tr: Receiver,
     {
         match self.offer_until(deadline_after(timeout)).await? {
@@ -494,18 +510,15 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// As [`recv_until`](Chan::recv_until).
-    pub async fn offer_until(
-        mut self,
-        deadline: Instant,
-    ) -> Result<Timed<<S::Choice as Offerable<Tr, E>>::Branch, Self>, Error>
+    pub async fn offer_until<C, B>(mut self, deadline: Instant) -> Result<Timed<B, Self>, Error>
     where
-        S: OfferStep,
-        S::Choice: Offerable<Tr, E>,
+        S: OfferStep<Choice = C>,
+        C: Offerable<Tr, E, Branch = B>,
         Tr: Receiver,
     {
         match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
             None => Ok(Timed::TimedOut(self)),
-            Some((label, p)) => self.branch::<S::Choice>(label, p).map(Timed::Ready),
+            Some((label, p)) => self.branch::<C>(label, p).map(Timed::Ready),
         }
     }
 
@@ -519,14 +532,14 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See the [module docs](super).
     #[inline]
-    pub fn offer_blocking(mut self) -> Result<<S::Choice as Offerable<Tr, E>>::Branch, Error>
+    pub fn offer_blocking<C, B>(mut self) -> Result<B, Error>
     where
-        S: OfferStep,
-        S::Choice: Offerable<Tr, E>,
+        S: OfferStep<Choice = C>,
+        C: Offerable<Tr, E, Branch = B>,
         Tr: BlockingReceiver,
     {
         match self.tr.recv_blocking(None)? {
-            Some((label, p)) => self.branch::<S::Choice>(label, p),
+            Some((label, p)) => self.branch::<C>(label, p),
             None => Err(Error::Timeout),
         }
     }
@@ -540,17 +553,14 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// As [`recv_blocking_until`](Chan::recv_blocking_until).
-    pub fn offer_blocking_until(
-        mut self,
-        deadline: Instant,
-    ) -> Result<Timed<<S::Choice as Offerable<Tr, E>>::Branch, Self>, Error>
+    pub fn offer_blocking_until<C, B>(mut self, deadline: Instant) -> Result<Timed<B, Self>, Error>
     where
-        S: OfferStep,
-        S::Choice: Offerable<Tr, E>,
+        S: OfferStep<Choice = C>,
+        C: Offerable<Tr, E, Branch = B>,
         Tr: BlockingReceiver,
     {
         match self.tr.recv_blocking(Some(deadline))? {
-            Some((label, p)) => self.branch::<S::Choice>(label, p).map(Timed::Ready),
+            Some((label, p)) => self.branch::<C>(label, p).map(Timed::Ready),
             None => Ok(Timed::TimedOut(self)),
         }
     }
@@ -561,9 +571,9 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See the [module docs](super).
     #[inline(always)]
-    pub fn enter(self) -> Chan<S::Body, Tr, (S::Body, E)>
+    pub fn enter<B>(self) -> Chan<B, Tr, (B, E)>
     where
-        S: RecStep,
+        S: RecStep<Body = B>,
     {
         self.cast()
     }
@@ -575,9 +585,9 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     ///
     /// See the [module docs](super).
     #[inline(always)]
-    pub fn recurse(self) -> Chan<<S as VarStep<E>>::Body, Tr, <S as VarStep<E>>::Stack>
+    pub fn recurse<B, St>(self) -> Chan<B, Tr, St>
     where
-        S: VarStep<E>,
+        S: VarStep<E, Body = B, Stack = St>,
     {
         self.cast()
     }
@@ -589,9 +599,9 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`Split`](super::Split).
-    pub fn split(self) -> (Chan<S::Tx, Tr::Tx>, Chan<S::Rx, Tr::Rx>)
+    pub fn split<Tx, Rx>(self) -> (Chan<Tx, Tr::Tx>, Chan<Rx, Tr::Rx>)
     where
-        S: SplitStep,
+        S: SplitStep<Tx = Tx, Rx = Rx>,
         Tr: SplitTransport,
         Tr::Tx: Endpoint,
         Tr::Rx: Endpoint,

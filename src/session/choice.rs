@@ -237,7 +237,7 @@ macro_rules! session_choice {
                 const ARMS: usize = [$(stringify!($arm)),+].len();
                 const NAMES: &'static [&'static str] = &[$(stringify!($arm)),+];
                 const EXPECTED: &'static str =
-                    concat!("one of ", stringify!($name), "::{", $(stringify!($arm), " "),+, "}");
+                    concat!("one of ", stringify!($name), "::{", stringify!($($arm),+), "}");
             }
 
             impl<__X> $crate::session::ChoiceSendOnly<__X> for Choice
@@ -268,6 +268,14 @@ macro_rules! session_choice {
                     $(#[$am])*
                     $arm($ty, $crate::session::Chan<$crate::session::Dual<$next>, __Tr, __E>),
                 )+
+            }
+
+            impl<__Tr: $crate::session::Endpoint, __E> ::core::fmt::Debug for Branch<__Tr, __E> {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match self {
+                        $(Branch::$arm(..) => f.write_str(concat!(stringify!($name), "::", stringify!($arm))),)+
+                    }
+                }
             }
 
             impl<__Tr, __E> $crate::session::Offerable<__Tr, __E> for Choice

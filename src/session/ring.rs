@@ -59,8 +59,9 @@ pub struct RingRx<P> {
     wait: WaitStrategy,
 }
 
-/// A session over two SPSC rings of `capacity` frames each (one more is
-/// kept for an abort): the endpoint following `S` and the one following
+/// A session over two SPSC rings of `capacity` frames each, plus one slot
+/// so that a side that has not filled its ring can still leave an abort:
+/// the endpoint following `S` and the one following
 /// its dual. Blocking calls wait with [`WaitStrategy::Backoff`].
 ///
 /// # Examples
@@ -116,7 +117,9 @@ pub fn pair_with<S: Session, P: Payload>(
 }
 
 impl<P> Ring<P> {
-    /// Frames each direction holds (including the one kept for an abort).
+    /// Frames each direction holds (including the slot added for an
+    /// abort; a sender may use it too, and a side dropped with its ring
+    /// full leaves no abort: the peer then reads [`Error::Closed`]).
     ///
     /// # Examples
     ///
@@ -218,21 +221,38 @@ impl<P> Endpoint for Ring<P> {
     }
 }
 
+impl<P> Ring<P> {
+    /// A send found the peer gone: `Cancelled` if it left an abort (in
+    /// our receive ring, where only a receive would otherwise see it),
+    /// else `Closed`.
+    #[cold]
+    fn peer_gone(&mut self, e: Error) -> Error {
+        match (e, self.rx.rx.pop()) {
+            (Error::Closed, Ok(Frame::Abort)) => Error::Cancelled,
+            (e, _) => e,
+        }
+    }
+}
+
 impl<P> Sender for Ring<P> {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.tx.poll_ready(cx)
+        self.tx.poll_ready(cx).map_err(|e| self.peer_gone(e))
     }
     #[inline]
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.tx.start_send(label, payload)
+        self.tx
+            .start_send(label, payload)
+            .map_err(|e| self.peer_gone(e))
     }
 }
 
 impl<P> BlockingSender for Ring<P> {
     #[inline]
     fn send_blocking(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.tx.send_blocking(label, payload)
+        self.tx
+            .send_blocking(label, payload)
+            .map_err(|e| self.peer_gone(e))
     }
 }
 

@@ -204,7 +204,8 @@ impl Session for End {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` receives, but the transmit half of a `Split` may only send",
-    label = "this half must be built from Send, Choose, Rec, Var and End"
+    label = "this half must be built from Send, Choose, Rec, Var and End",
+    note = "the peer's halves are the duals of this side's (its transmit half is the dual of this side's receive half), so one wrong half may be reported twice"
 )]
 pub trait SendOnly: Session {}
 /// A session that only receives (the `Rx` half of a [`Split`]): built
@@ -219,7 +220,8 @@ pub trait SendOnly: Session {}
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` sends, but the receive half of a `Split` may only receive",
-    label = "this half must be built from Recv, Offer, Rec, Var and End"
+    label = "this half must be built from Recv, Offer, Rec, Var and End",
+    note = "the peer's halves are the duals of this side's (its receive half is the dual of this side's transmit half), so one wrong half may be reported twice"
 )]
 pub trait RecvOnly: Session {}
 impl<T: 'static, S: SendOnly> SendOnly for Send<T, S> {}
@@ -245,8 +247,9 @@ impl RecvOnly for End {}
 /// body::<(Send<u8, End>, (End, ()))>();
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`Var<{N}>` jumps to a loop that does not enclose it",
-    label = "no `Rec` this far out"
+    message = "a `Var` jumps further out than the loops (`Rec`s) around it",
+    label = "no `Rec` this far out",
+    note = "`Var<Z>` continues the innermost enclosing `Rec`, `Var<Succ<Z>>` the one around that, and so on: count the `Rec`s between the `Var` and the loop it should continue"
 )]
 pub trait Env<N> {
     /// The body of the loop `Var<N>` jumps to.
