@@ -63,6 +63,7 @@ const FLOOR_ONE: &str = "(a) floor: one cache line";
 const FLOOR_TWO: &str = "(b) floor: two lines";
 const RAW: &str = "(c) spsc pair, raw frames";
 const TYPED: &str = "(d) session::ring, typed";
+const LINE: &str = "(e) session::line, typed";
 const ST: &str = "(f) session_types 0.3";
 const ST_RAW: &str = "(f') crossbeam unbounded, raw";
 const DIALECTIC: &str = "(g) dialectic 0.4 + tokio mpsc";
@@ -86,17 +87,10 @@ fn rows() -> Vec<(&'static str, Run)> {
     v
 }
 
-/// (e) `session::line`: a shared one-line transport with the shape of
-/// `session::ring::pair_with`, being written beside this bench.
-///
-/// TODO(issue 14): `corelane::session::line` was not on main when this
-/// bench was written. Once it is, replace the body with
-/// `vec![("(e) session::line, typed", line_ring)]` and add to
-/// `common/session_rows.rs` a `line_ring` that is `typed_ring` with
-/// `session::line::pair_with::<PingClient, Wire>(WAIT)` (its endpoint
-/// type in place of `Ring<Wire>`).
+/// (e) `session::line`: the same typed loop on one slot that both
+/// directions take turns on (target: at most 1.15x the one-line floor).
 fn line_row() -> Vec<(&'static str, Run)> {
-    Vec::new()
+    vec![(LINE, session_rows::typed_line)]
 }
 
 /// How much to measure.
@@ -206,9 +200,10 @@ fn report(rows: &[Row]) {
     }
     let typed = find(rows, TYPED).p50();
     println!(
-        "\ntyped / raw on the same rings: {:.3} (target <= 1.05); session_types / crossbeam raw: {:.2}; \
-         dialectic / tokio mpsc raw: {:.2}",
+        "\ntyped / raw on the same rings: {:.3} (target <= 1.05); typed line / one-line floor: {:.3} \
+         (target <= 1.15); session_types / crossbeam raw: {:.2}; dialectic / tokio mpsc raw: {:.2}",
         typed / raw,
+        find(rows, LINE).p50() / floor,
         find(rows, ST).p50() / find(rows, ST_RAW).p50(),
         find(rows, DIALECTIC).p50() / find(rows, DIALECTIC_RAW).p50(),
     );

@@ -195,6 +195,7 @@ fn benches() -> Vec<Bench> {
         both::<CbChannel>(),
         rtt_row(session_rows::TYPED_RING, session_rows::typed_ring),
         rtt_row(session_rows::RAW_FRAMES, session_rows::raw_frames),
+        rtt_row(session_rows::TYPED_LINE, session_rows::typed_line),
         tput_only::<CorelaneSpscBatch>(),
         tput_only::<CorelaneSpscNoNotify>(),
     ]

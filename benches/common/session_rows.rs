@@ -15,14 +15,19 @@ use std::time::Instant;
 
 use corelane::queue::spsc;
 use corelane::queue::wait::WaitStrategy;
+use corelane::session::line::{self, Line};
 use corelane::session::ring::{self, Ring};
-use corelane::session::{Chan, Choose, Dual, End, Rec, Recv, Var, Z};
+use corelane::session::{
+    BlockingReceiver, BlockingSender, Chan, Choose, Dual, End, Endpoint, Rec, Recv, Var, Z,
+};
 use corelane::topology::CpuId;
 
 use crate::rings::{spawn_pinned, ROUND_TRIP_CAP, WARMUP};
 
 /// Row name of the typed session ring.
 pub const TYPED_RING: &str = "session ring, typed";
+/// Row name of the typed shared line (`session::line`).
+pub const TYPED_LINE: &str = "session line, typed";
 /// Row name of the raw frames over two spsc rings.
 pub const RAW_FRAMES: &str = "spsc pair, raw frames";
 
@@ -55,8 +60,12 @@ corelane::session_choice! {
 
 /// The client's protocol; the echo follows its dual.
 pub type PingClient = Rec<Choose<ping::Choice>>;
-/// The client inside its loop.
-type InLoop = Chan<Choose<ping::Choice>, Ring<Wire>, (Choose<ping::Choice>, ())>;
+/// The client inside its loop, over the transport `Tr`.
+type InLoop<Tr> = Chan<Choose<ping::Choice>, Tr, (Choose<ping::Choice>, ())>;
+
+/// What the typed rows need of a transport.
+pub trait Blocking: Endpoint<Payload = Wire> + BlockingSender + BlockingReceiver {}
+impl<T: Endpoint<Payload = Wire> + BlockingSender + BlockingReceiver> Blocking for T {}
 
 /// The raw row's frame: the ring transport's own frame shape.
 pub enum RawFrame {
@@ -113,7 +122,7 @@ pub fn timed<C>(
 // ----- typed ----------------------------------------------------------------------
 
 #[inline]
-fn typed_one(c: InLoop, i: u64) -> InLoop {
+fn typed_one<Tr: Blocking>(c: InLoop<Tr>, i: u64) -> InLoop<Tr> {
     let c = c.choose_blocking(ping::Ping, i).expect("ping");
     let (v, c) = c.recv_blocking().expect("pong");
     assert_eq!(v, i);
@@ -122,7 +131,7 @@ fn typed_one(c: InLoop, i: u64) -> InLoop {
 
 /// The echo: answers every `Ping` with its number until `Stop`.
 #[inline(never)]
-fn typed_echo(c: Chan<Dual<PingClient>, Ring<Wire>>) {
+fn typed_echo<Tr: Blocking>(c: Chan<Dual<PingClient>, Tr>) {
     let mut c = c.enter();
     loop {
         c = match c.offer_blocking().expect("a request") {
@@ -134,7 +143,7 @@ fn typed_echo(c: Chan<Dual<PingClient>, Ring<Wire>>) {
 
 /// The client's timed loop (a function of its own, like the ring rows').
 #[inline(never)]
-fn typed_client(c: Chan<PingClient, Ring<Wire>>, samples: usize, batch: usize) -> Vec<f64> {
+fn typed_client<Tr: Blocking>(c: Chan<PingClient, Tr>, samples: usize, batch: usize) -> Vec<f64> {
     let (out, c) = timed(c.enter(), samples, batch, typed_one);
     c.choose_blocking(ping::Stop, ()).expect("stop").close();
     out
@@ -145,8 +154,19 @@ pub fn typed_ring(cpus: Cpus, samples: usize, batch: usize) -> Vec<f64> {
     let (client, echo) = ring::pair_with::<PingClient, Wire>(ROUND_TRIP_CAP, WAIT);
     run_pair(
         cpus,
-        move || typed_echo(echo),
-        move || typed_client(client, samples, batch),
+        move || typed_echo::<Ring<Wire>>(echo),
+        move || typed_client::<Ring<Wire>>(client, samples, batch),
+    )
+}
+
+/// Round trips over the typed shared line: the same protocol, handlers
+/// and waits as [`typed_ring`], both directions taking turns on one slot.
+pub fn typed_line(cpus: Cpus, samples: usize, batch: usize) -> Vec<f64> {
+    let (client, echo) = line::pair_with::<PingClient, Wire>(WAIT);
+    run_pair(
+        cpus,
+        move || typed_echo::<Line<Wire>>(echo),
+        move || typed_client::<Line<Wire>>(client, samples, batch),
     )
 }
 

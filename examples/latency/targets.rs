@@ -11,7 +11,7 @@ use crate::sched_row::{
     MPSC_BUSY, MPSC_PARK, MPSC_SPIN, MPSC_TOKIO, PRIO_TIMER_CORELANE, PRIO_TIMER_TOKIO,
     PRIO_WAKE_CORELANE, PRIO_WAKE_TOKIO, QUANTUM, SLOT_BUSY, SPSC_BUSY,
 };
-use crate::session_rows::{RAW_FRAMES, TYPED_RING};
+use crate::session_rows::{RAW_FRAMES, TYPED_LINE, TYPED_RING};
 use crate::stream::{
     ASYNC_CORELANE, ASYNC_TOKIO, PARK_CORELANE, PARK_CROSSBEAM, PARK_PING_CORELANE,
     PARK_PING_CROSSBEAM, PING_CORELANE, PING_TOKIO,
@@ -81,7 +81,7 @@ const fn spec(what: &'static str, num: Figure, den: Figure, goal: Goal) -> Spec 
 }
 
 #[rustfmt::skip]
-static TARGETS: [Spec; 27] = [
+static TARGETS: [Spec; 29] = [
     spec("spsc round trip / best of rtrb, ringbuf, nexus-queue", Rtt(SPSC), PeerRtt, AtMost(0.85)),
     spec("spsc round trip / one-line floor", Rtt(SPSC), Rtt(FLOOR_ONE_LINE), AtMost(1.20)),
     spec("spsc round trip / two-line floor (one line per ring)", Rtt(SPSC), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
@@ -117,6 +117,8 @@ static TARGETS: [Spec; 27] = [
     // session (issue 14): the same frames, typed or not, on the same rings.
     spec("session ring typed / raw spsc frames, round trips", Rtt(TYPED_RING), Rtt(RAW_FRAMES), AtMost(1.05)),
     spec("session ring typed / two-line floor", Rtt(TYPED_RING), Rtt(FLOOR_TWO_LINES), Info("what two rings can reach")),
+    spec("session line typed / one-line floor", Rtt(TYPED_LINE), Rtt(FLOOR_ONE_LINE), AtMost(1.15)),
+    spec("session line typed / session ring typed", Rtt(TYPED_LINE), Rtt(TYPED_RING), Info("one shared slot vs two rings")),
 ];
 
 /// A target's ratio in this run.
