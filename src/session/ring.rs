@@ -34,7 +34,11 @@ enum Frame<P> {
 /// # Examples
 ///
 /// See [`pair`].
-pub struct Ring<P> {
+pub struct Ring<P>(Box<Ends<P>>);
+
+/// Both halves, behind one pointer: a step moves the channel, and a
+/// channel of one pointer moves in a register.
+struct Ends<P> {
     tx: RingTx<P>,
     rx: RingRx<P>,
 }
@@ -105,14 +109,14 @@ pub fn pair_with<S: Session, P: Payload>(
     let cap = capacity.max(1).saturating_add(1);
     let (a_tx, b_rx) = spsc::channel(cap);
     let (b_tx, a_rx) = spsc::channel(cap);
-    let a = Ring {
+    let a = Ring(Box::new(Ends {
         tx: RingTx { tx: a_tx, wait },
         rx: RingRx { rx: a_rx, wait },
-    };
-    let b = Ring {
+    }));
+    let b = Ring(Box::new(Ends {
         tx: RingTx { tx: b_tx, wait },
         rx: RingRx { rx: b_rx, wait },
-    };
+    }));
     (new_chan(a), new_chan(b))
 }
 
@@ -131,7 +135,7 @@ impl<P> Ring<P> {
     /// b.close();
     /// ```
     pub fn capacity(&self) -> usize {
-        self.tx.tx.capacity()
+        self.0.tx.tx.capacity()
     }
 }
 
@@ -217,7 +221,7 @@ impl<P> BlockingReceiver for RingRx<P> {
 impl<P> Endpoint for Ring<P> {
     type Payload = P;
     fn abort(&mut self) {
-        self.tx.abort();
+        self.0.tx.abort();
     }
 }
 
@@ -227,7 +231,7 @@ impl<P> Ring<P> {
     /// else `Closed`.
     #[cold]
     fn peer_gone(&mut self, e: Error) -> Error {
-        match (e, self.rx.rx.pop()) {
+        match (e, self.0.rx.rx.pop()) {
             (Error::Closed, Ok(Frame::Abort)) => Error::Cancelled,
             (e, _) => e,
         }
@@ -237,11 +241,11 @@ impl<P> Ring<P> {
 impl<P> Sender for Ring<P> {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.tx.poll_ready(cx).map_err(|e| self.peer_gone(e))
+        self.0.tx.poll_ready(cx).map_err(|e| self.peer_gone(e))
     }
     #[inline]
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.tx
+        self.0.tx
             .start_send(label, payload)
             .map_err(|e| self.peer_gone(e))
     }
@@ -250,7 +254,7 @@ impl<P> Sender for Ring<P> {
 impl<P> BlockingSender for Ring<P> {
     #[inline]
     fn send_blocking(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.tx
+        self.0.tx
             .send_blocking(label, payload)
             .map_err(|e| self.peer_gone(e))
     }
@@ -259,14 +263,14 @@ impl<P> BlockingSender for Ring<P> {
 impl<P> Receiver for Ring<P> {
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
-        self.rx.poll_recv(cx)
+        self.0.rx.poll_recv(cx)
     }
 }
 
 impl<P> BlockingReceiver for Ring<P> {
     #[inline]
     fn recv_blocking(&mut self, deadline: Option<Instant>) -> Result<Option<(u8, P)>, Error> {
-        self.rx.recv_blocking(deadline)
+        self.0.rx.recv_blocking(deadline)
     }
 }
 
@@ -274,6 +278,7 @@ impl<P> SplitTransport for Ring<P> {
     type Tx = RingTx<P>;
     type Rx = RingRx<P>;
     fn split(self) -> (RingTx<P>, RingRx<P>) {
-        (self.tx, self.rx)
+        let ends = *self.0;
+        (ends.tx, ends.rx)
     }
 }
