@@ -17,3 +17,8 @@ cargo run --release --example engine -- --quick
 # against tokio, monoio and a mio loop (exits non-zero on a mismatch).
 cargo build --release --example echo_server
 cargo run --release --example echo_load -- --quick
+# The session-typed FIX example (issue 14): both sides in this process,
+# over io_uring TCP and over the rings; exits non-zero if an order or a
+# report is lost, out of order or wrong, or a session ends without Logout.
+cargo run --release --example fix_session -- --quick
+cargo run --release --example fix_session -- --quick --in-process
