@@ -251,13 +251,30 @@ macro_rules! session_choice {
                   $ty: $crate::session::__private::NamedWith<__X>),+
             {
                 const ARMS_FINGERPRINT: u64 = {
+                    // (label, name, message, continuation) per arm, mixed
+                    // in label order whatever the declaration order (the
+                    // same wire protocol, the same fingerprint).
+                    let arms = [$((
+                        __Index::$arm as u8,
+                        $crate::session::fnv1a(stringify!($arm).as_bytes()),
+                        <$ty as $crate::session::__private::NamedWith<__X>>::ID,
+                        <$next as $crate::session::__private::FingerprintWith<__X>>::FP,
+                    )),+];
                     let mut h = $crate::session::fnv1a(b"choice");
-                    $(
-                        h = $crate::session::mix(h, __Index::$arm as u64);
-                        h = $crate::session::mix(h, $crate::session::fnv1a(stringify!($arm).as_bytes()));
-                        h = $crate::session::mix(h, <$ty as $crate::session::__private::NamedWith<__X>>::ID);
-                        h = $crate::session::mix(h, <$next as $crate::session::__private::FingerprintWith<__X>>::FP);
-                    )+
+                    let mut label = 0usize;
+                    while label < 256 {
+                        let mut i = 0;
+                        while i < arms.len() {
+                            if arms[i].0 as usize == label {
+                                h = $crate::session::mix(h, label as u64);
+                                h = $crate::session::mix(h, arms[i].1);
+                                h = $crate::session::mix(h, arms[i].2);
+                                h = $crate::session::mix(h, arms[i].3);
+                            }
+                            i += 1;
+                        }
+                        label += 1;
+                    }
                     h
                 };
             }

@@ -359,7 +359,12 @@ impl<P, E: Encoding<P>> Codec<P> for Framed<E> {
         dst.put_u32_le(0);
         dst.put_u8(KIND_MSG);
         dst.put_u8(label);
-        self.encoding.encode(payload, dst)?;
+        if let Err(e) = self.encoding.encode(payload, dst) {
+            // Nothing of a frame that failed stays behind (its header
+            // would reach the peer before whatever is sent next).
+            dst.truncate(start);
+            return Err(e);
+        }
         let len = dst.len() - start;
         if len > self.max_frame {
             dst.truncate(start);

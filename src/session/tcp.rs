@@ -247,6 +247,9 @@ impl<C> Shared<C> {
     where
         C: Codec<P>,
     {
+        // Whatever an earlier encode that failed or panicked left behind
+        // is not a frame.
+        self.wbuf.clear();
         self.codec.encode(label, p, &mut self.wbuf)?;
         let frame = self.wbuf.split().freeze();
         self.stream.start_send(frame).map_err(io_err)
@@ -263,6 +266,10 @@ impl<C> Shared<C> {
         if !matches!(self.stream.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
             return;
         }
+        // The abort goes out alone: not behind the partial frame of an
+        // encode that failed (or panicked), which the peer would read
+        // as malformed.
+        self.wbuf.clear();
         self.codec.encode_abort(&mut self.wbuf);
         let frame = self.wbuf.split().freeze();
         let _ = self.stream.start_send(frame);
@@ -436,7 +443,7 @@ where
     C: Codec<P>,
 {
     let tr = Tcp::new(stream, codec, cfg);
-    let deadline = Instant::now() + cfg.handshake_timeout;
+    let deadline = super::timed::deadline_after(cfg.handshake_timeout);
     write_now(&tr.sh, &preamble(INITIATOR, S::FINGERPRINT)).await?;
     let reply = read_exact(&tr.sh, PREAMBLE + 1, deadline).await?;
     let expected = <S::Dual as Fingerprint>::FINGERPRINT;
@@ -489,7 +496,7 @@ where
     C: Codec<P>,
 {
     let tr = Tcp::new(stream, codec, cfg);
-    let deadline = Instant::now() + cfg.handshake_timeout;
+    let deadline = super::timed::deadline_after(cfg.handshake_timeout);
     let hello = read_exact(&tr.sh, PREAMBLE, deadline).await?;
     let expected = <S::Dual as Fingerprint>::FINGERPRINT;
     let got = parse(&hello, INITIATOR);

@@ -73,7 +73,9 @@ async fn until<R>(
     .await
 }
 
-fn deadline_after(d: Duration) -> Instant {
+/// `now + d`, or about 30 years from now where that overflows (a
+/// `Duration::MAX` timeout).
+pub(super) fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
