@@ -185,10 +185,12 @@ fn async_steps_see_cancelled_and_closed_too() {
 
 // ----- forged peers: Violation ---------------------------------------------------
 
-/// A forged arm of `op`: label 200, which `op` does not have. (`Label` is
-/// not sealed, so a program can write this; the offerer's check is what
-/// stops it.)
+/// A forged arm of `op`: label 200, which `op` does not have. (`Label`
+/// needs the hidden `__private::ArmOf`, which only `session_choice!` is
+/// meant to implement; a program that forges it anyway, as here, is
+/// still stopped by the offerer's check.)
 struct Forged;
+impl corelane::session::__private::ArmOf<op::Choice> for Forged {}
 impl Label<op::Choice> for Forged {
     const INDEX: u8 = 200;
     type Msg = u64;

@@ -154,6 +154,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         M: Message<Tr::Payload>,
         Tr: Sender,
     {
+        self.tr.begin_send();
         poll_fn(|cx| self.tr.poll_ready(cx)).await?;
         self.tr.start_send(0, msg.into_payload())?;
         Ok(self.cast())
@@ -197,6 +198,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         M: Message<Tr::Payload>,
         Tr: Receiver,
     {
+        self.tr.begin_recv();
         let (label, p) = poll_fn(|cx| self.tr.poll_recv(cx)).await?;
         let v = decode(label, p)?;
         Ok((v, self.cast()))
@@ -245,6 +247,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         L::Msg: Message<Tr::Payload>,
         Tr: Sender,
     {
+        self.tr.begin_send();
         poll_fn(|cx| self.tr.poll_ready(cx)).await?;
         self.tr.start_send(L::INDEX, msg.into_payload())?;
         Ok(self.cast())
@@ -308,6 +311,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         C: Offerable<Tr, E, Branch = B>,
         Tr: Receiver,
     {
+        self.tr.begin_recv();
         let (label, p) = poll_fn(|cx| self.tr.poll_recv(cx)).await?;
         self.branch::<C>(label, p)
     }

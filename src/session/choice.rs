@@ -33,7 +33,8 @@ pub trait Choice: 'static {
 /// One arm of the choice `C`: its label, the message that carries it, and
 /// what the chooser does next. Made by
 /// [`session_choice!`](crate::session_choice) as a unit struct per arm,
-/// which is what [`Chan::choose`] takes.
+/// which is what [`Chan::choose`] takes; only the macro's arms implement
+/// it (a hand-made arm would let the two ends disagree).
 ///
 /// # Examples
 ///
@@ -49,7 +50,7 @@ pub trait Choice: 'static {
     message = "`{Self}` is not an arm of the choice `{C}`",
     label = "pick one of the arms declared in that `session_choice!`"
 )]
-pub trait Label<C: Choice> {
+pub trait Label<C: Choice>: ArmOf<C> {
     /// The label on the wire.
     const INDEX: u8;
     /// The message sent with the label.
@@ -57,6 +58,13 @@ pub trait Label<C: Choice> {
     /// The chooser's continuation.
     type Next;
 }
+
+/// Marks the arms [`session_choice!`](crate::session_choice) declared (a
+/// supertrait of [`Label`] and [`Offerable`]). Not API: implementing it,
+/// or anything else under `__private`, by hand steps outside what the
+/// types guarantee (a forged arm can make the two ends disagree).
+#[doc(hidden)]
+pub trait ArmOf<C> {}
 
 /// Decoding an offered choice over the transport `Tr` (made by
 /// [`session_choice!`](crate::session_choice)).
@@ -226,6 +234,7 @@ macro_rules! session_choice {
                 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
                 pub struct $arm;
 
+                impl $crate::session::__private::ArmOf<Choice> for $arm {}
                 impl $crate::session::Label<Choice> for $arm {
                     const INDEX: u8 = __Index::$arm as u8;
                     type Msg = $ty;

@@ -385,7 +385,9 @@ impl<P, E: Encoding<P>> Codec<P> for Framed<E> {
             return Err(Error::Malformed("frame length out of bounds"));
         }
         if src.len() < len + 4 {
-            src.reserve(len + 4 - src.len());
+            // A header is a peer's claim: reserve a bounded step, not the
+            // whole (possibly huge) length at once.
+            src.reserve((len + 4 - src.len()).min(64 * 1024));
             return Ok(None);
         }
         let mut frame = src.split_to(len + 4).freeze();
@@ -454,6 +456,10 @@ macro_rules! session_wire {
         }
     };
     (enum $name:ident { $($var:ident),+ $(,)? }) => {
+        const _: () = assert!(
+            [$(stringify!($var)),+].len() < 255,
+            "session_wire!: at most 254 variants (tag 255 is the frame without a message)"
+        );
         impl $crate::session::codec::Wire for $name {
             fn put(&self, dst: &mut $crate::session::codec::BytesMut) {
                 #[allow(dead_code)]

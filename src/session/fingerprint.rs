@@ -95,7 +95,8 @@ impl<T: Named, const N: usize> Named for [T; N] {
     const ID: u64 = mix(mix(fnv1a(b"array"), T::ID), N as u64);
 }
 
-/// A type-level number's value (for [`Var`]'s fingerprint).
+/// A type-level number's value (for [`Var`]'s fingerprint). Sealed: only
+/// [`Z`] and [`Succ`] are loop indices.
 ///
 /// # Examples
 ///
@@ -104,10 +105,12 @@ impl<T: Named, const N: usize> Named for [T; N] {
 /// use corelane::session::__private::Nat;
 /// assert_eq!(<Succ<Succ<Z>> as Nat>::VALUE, 2);
 /// ```
-pub trait Nat {
+pub trait Nat: super::types::sealed::NatSeal {
     /// The number.
     const VALUE: u64;
 }
+impl super::types::sealed::NatSeal for Z {}
+impl<N: Nat> super::types::sealed::NatSeal for Succ<N> {}
 impl Nat for Z {
     const VALUE: u64 = 0;
 }

@@ -127,8 +127,7 @@ pub mod __private {
     pub use super::chan::new_chan;
     pub use super::choice::{
         __FingerprintWith as FingerprintWith, __NamedWith as NamedWith,
-        __SendOnlyWith as SendOnlyWith, __arm as arm,
+        __SendOnlyWith as SendOnlyWith, __arm as arm, ArmOf,
     };
     pub use super::fingerprint::Nat;
-    pub use super::types::sealed::Sealed;
 }

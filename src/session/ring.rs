@@ -68,6 +68,11 @@ pub struct RingRx<P> {
 /// the endpoint following `S` and the one following
 /// its dual. Blocking calls wait with [`WaitStrategy::Backoff`].
 ///
+/// # Panics
+///
+/// If `capacity` rounded up to a power of two does not fit a `usize`
+/// (as [`spsc::channel`]).
+///
 /// # Examples
 ///
 /// ```
@@ -245,7 +250,8 @@ impl<P> Sender for Ring<P> {
     }
     #[inline]
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.0.tx
+        self.0
+            .tx
             .start_send(label, payload)
             .map_err(|e| self.peer_gone(e))
     }
@@ -254,7 +260,8 @@ impl<P> Sender for Ring<P> {
 impl<P> BlockingSender for Ring<P> {
     #[inline]
     fn send_blocking(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        self.0.tx
+        self.0
+            .tx
             .send_blocking(label, payload)
             .map_err(|e| self.peer_gone(e))
     }

@@ -17,7 +17,11 @@
 //! than that whatever the codec), the handshake has a deadline
 //! ([`Config::handshake_timeout`]), and every receive can have one
 //! ([`Config::read_timeout`], or per step with
-//! [`Chan::recv_until`](super::Chan::recv_until)).
+//! [`Chan::recv_until`](super::Chan::recv_until)), and so can every send's
+//! wait for the one before ([`Config::write_timeout`]). A dropped transmit
+//! half whose last send is still in flight leaves its abort to go out
+//! after it (sent from the receive half's next poll; if both halves are
+//! gone the peer sees the connection close).
 //!
 //! Endpoints are `!Send` (the stream belongs to its core's ring), and a
 //! `Chan` has no wire encoding: delegation over TCP does not compile.
@@ -77,6 +81,7 @@ pub struct Config {
     max_frame: usize,
     handshake_timeout: Duration,
     read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -85,6 +90,7 @@ impl Default for Config {
             max_frame: 1 << 20,
             handshake_timeout: Duration::from_secs(5),
             read_timeout: None,
+            write_timeout: None,
         }
     }
 }
@@ -141,6 +147,22 @@ impl Config {
         self.read_timeout = d;
         self
     }
+    /// A deadline on every send step's wait for the previous send to be
+    /// taken by the kernel (a peer that stops reading fills the socket
+    /// buffers): [`Error::Timeout`], which ends the session; `None` (the
+    /// default) for none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corelane::session::tcp::Config;
+    /// let c = Config::new().write_timeout(Some(std::time::Duration::from_secs(5)));
+    /// # let _ = c;
+    /// ```
+    pub fn write_timeout(mut self, d: Option<Duration>) -> Self {
+        self.write_timeout = d;
+        self
+    }
 }
 
 struct Shared<C> {
@@ -150,8 +172,16 @@ struct Shared<C> {
     wbuf: BytesMut,
     max_frame: usize,
     read_timeout: Option<Duration>,
-    /// The read deadline's timer while a receive waits.
+    write_timeout: Option<Duration>,
+    /// The read deadline's timer while a receive step waits.
     sleep: Option<Sleep>,
+    /// The write deadline's timer while a send step waits.
+    wsleep: Option<Sleep>,
+    /// An abort that found a send in flight: it goes out when that send is
+    /// done, from the receive half's next poll (the dropped transmit half
+    /// cannot), or never if both halves are gone (the peer then sees the
+    /// connection close).
+    abort: Option<bytes::Bytes>,
     eof: bool,
 }
 
@@ -198,6 +228,7 @@ impl<C> Shared<C> {
         cx: &mut Context<'_>,
         mut f: impl FnMut(&mut Self) -> Result<Option<R>, Error>,
     ) -> Poll<Result<R, Error>> {
+        self.push_abort(cx);
         loop {
             match f(self) {
                 Ok(Some(r)) => {
@@ -239,8 +270,36 @@ impl<C> Shared<C> {
         }
     }
 
+    /// Sends a pending abort once the send in flight is done.
+    fn push_abort(&mut self, cx: &mut Context<'_>) {
+        if self.abort.is_some() && self.stream.poll_flush(cx).is_ready() {
+            if let Some(frame) = self.abort.take() {
+                let _ = self.stream.start_send(frame);
+            }
+        }
+    }
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.stream.poll_flush(cx).map_err(io_err)
+        match self.stream.poll_flush(cx) {
+            Poll::Ready(r) => {
+                self.wsleep = None;
+                Poll::Ready(r.map_err(io_err))
+            }
+            Poll::Pending => {
+                if let Some(t) = self.write_timeout {
+                    if self.wsleep.is_none() {
+                        self.wsleep = crate::sched::try_sleep(t).ok();
+                    }
+                    if let Some(s) = self.wsleep.as_mut() {
+                        if Pin::new(s).poll(cx).is_ready() {
+                            self.wsleep = None;
+                            return Poll::Ready(Err(Error::Timeout));
+                        }
+                    }
+                }
+                Poll::Pending
+            }
+        }
     }
 
     fn start_send<P>(&mut self, label: u8, p: P) -> Result<(), Error>
@@ -259,24 +318,30 @@ impl<C> Shared<C> {
     where
         C: Codec<P>,
     {
-        // A finished send is reaped here (its completion waits for a
-        // poll); one still in flight leaves the abort unsaid, and the peer
-        // sees the connection close instead (Closed).
-        let mut cx = Context::from_waker(core::task::Waker::noop());
-        if !matches!(self.stream.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
-            return;
-        }
         // The abort goes out alone: not behind the partial frame of an
         // encode that failed (or panicked), which the peer would read
         // as malformed.
         self.wbuf.clear();
         self.codec.encode_abort(&mut self.wbuf);
         let frame = self.wbuf.split().freeze();
-        let _ = self.stream.start_send(frame);
+        if frame.is_empty() {
+            return; // the format has no abort frame
+        }
+        // A finished send is reaped here (its completion waits for a
+        // poll); one still in flight makes the abort wait for it (see
+        // `Shared::abort`).
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        match self.stream.poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => {
+                let _ = self.stream.start_send(frame);
+            }
+            Poll::Ready(Err(_)) => {} // the connection failed: nothing to say
+            Poll::Pending => self.abort = Some(frame),
+        }
     }
 }
 
-impl<P, C: Codec<P>> Tcp<P, C> {
+impl<P, C: Codec<P> + 'static> Tcp<P, C> {
     fn new(stream: TcpStream, codec: C, cfg: &Config) -> Self {
         Tcp {
             sh: Rc::new(RefCell::new(Shared {
@@ -286,7 +351,10 @@ impl<P, C: Codec<P>> Tcp<P, C> {
                 wbuf: BytesMut::with_capacity(4096),
                 max_frame: cfg.max_frame,
                 read_timeout: cfg.read_timeout,
+                write_timeout: cfg.write_timeout,
                 sleep: None,
+                wsleep: None,
+                abort: None,
                 eof: false,
             })),
             _p: PhantomData,
@@ -300,13 +368,41 @@ impl<P, C: Codec<P>> Tcp<P, C> {
     }
 }
 
-impl<P, C: Codec<P>> Endpoint for Tcp<P, C> {
+impl<P, C: Codec<P> + 'static> Endpoint for Tcp<P, C> {
     type Payload = P;
     fn abort(&mut self) {
-        self.sh.borrow_mut().abort::<P>();
+        let pending = {
+            let mut sh = self.sh.borrow_mut();
+            sh.abort::<P>();
+            sh.abort.is_some()
+        };
+        if pending {
+            // A send is in flight: a small task on this core sends the
+            // abort once it is done, for up to ABORT_GRACE (a peer that
+            // reads nothing never needs it), whether or not anyone polls
+            // the receive half. It holds the connection until then.
+            let sh = self.sh.clone();
+            let _ = crate::sched::try_spawn_local(crate::sched::Priority::Normal, async move {
+                let flushed = poll_fn(|cx| {
+                    let mut s = sh.borrow_mut();
+                    s.push_abort(cx);
+                    if s.abort.is_none() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                });
+                if let Ok(t) = crate::sched::try_timeout(ABORT_GRACE, flushed) {
+                    let _ = t.await;
+                }
+            });
+        }
     }
 }
-impl<P, C: Codec<P>> Sender for Tcp<P, C> {
+
+/// How long a dropped endpoint's abort waits for the send in flight.
+const ABORT_GRACE: Duration = Duration::from_secs(10);
+impl<P, C: Codec<P> + 'static> Sender for Tcp<P, C> {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.sh.borrow_mut().poll_ready(cx)
@@ -315,14 +411,20 @@ impl<P, C: Codec<P>> Sender for Tcp<P, C> {
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
         self.sh.borrow_mut().start_send(label, payload)
     }
+    fn begin_send(&mut self) {
+        self.sh.borrow_mut().wsleep = None;
+    }
 }
-impl<P, C: Codec<P>> Receiver for Tcp<P, C> {
+impl<P, C: Codec<P> + 'static> Receiver for Tcp<P, C> {
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
         self.recv(cx)
     }
+    fn begin_recv(&mut self) {
+        self.sh.borrow_mut().sleep = None;
+    }
 }
-impl<P, C: Codec<P>> SplitTransport for Tcp<P, C> {
+impl<P, C: Codec<P> + 'static> SplitTransport for Tcp<P, C> {
     type Tx = TcpTx<P, C>;
     type Rx = TcpRx<P, C>;
     fn split(self) -> (TcpTx<P, C>, TcpRx<P, C>) {
@@ -334,13 +436,13 @@ impl<P, C: Codec<P>> SplitTransport for Tcp<P, C> {
     }
 }
 
-impl<P, C: Codec<P>> Endpoint for TcpTx<P, C> {
+impl<P, C: Codec<P> + 'static> Endpoint for TcpTx<P, C> {
     type Payload = P;
     fn abort(&mut self) {
         self.0.abort();
     }
 }
-impl<P, C: Codec<P>> Sender for TcpTx<P, C> {
+impl<P, C: Codec<P> + 'static> Sender for TcpTx<P, C> {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.0.poll_ready(cx)
@@ -349,16 +451,22 @@ impl<P, C: Codec<P>> Sender for TcpTx<P, C> {
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
         self.0.start_send(label, payload)
     }
+    fn begin_send(&mut self) {
+        self.0.begin_send();
+    }
 }
-impl<P, C: Codec<P>> Endpoint for TcpRx<P, C> {
+impl<P, C: Codec<P> + 'static> Endpoint for TcpRx<P, C> {
     type Payload = P;
     // The receive half cannot send: its abort is the connection closing
     // once the transmit half is gone too.
 }
-impl<P, C: Codec<P>> Receiver for TcpRx<P, C> {
+impl<P, C: Codec<P> + 'static> Receiver for TcpRx<P, C> {
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
         self.0.recv(cx)
+    }
+    fn begin_recv(&mut self) {
+        self.0.begin_recv();
     }
 }
 
@@ -440,7 +548,7 @@ pub async fn connect<S, P, C>(
 where
     S: Fingerprint,
     S::Dual: Fingerprint,
-    C: Codec<P>,
+    C: Codec<P> + 'static,
 {
     let tr = Tcp::new(stream, codec, cfg);
     let deadline = super::timed::deadline_after(cfg.handshake_timeout);
@@ -493,7 +601,7 @@ pub async fn accept<S, P, C>(
 where
     S: Fingerprint,
     S::Dual: Fingerprint,
-    C: Codec<P>,
+    C: Codec<P> + 'static,
 {
     let tr = Tcp::new(stream, codec, cfg);
     let deadline = super::timed::deadline_after(cfg.handshake_timeout);
@@ -541,6 +649,10 @@ where
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn foreign<S, P, C: Codec<P>>(stream: TcpStream, codec: C, cfg: &Config) -> Chan<S, Tcp<P, C>> {
+pub fn foreign<S, P, C: Codec<P> + 'static>(
+    stream: TcpStream,
+    codec: C,
+    cfg: &Config,
+) -> Chan<S, Tcp<P, C>> {
     new_chan(Tcp::new(stream, codec, cfg))
 }

@@ -152,6 +152,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         M: Message<Tr::Payload>,
         Tr: Receiver,
     {
+        self.tr.begin_recv();
         match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
             None => Ok(Timed::TimedOut(self)),
             Some((label, p)) => {
@@ -230,6 +231,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         C: Offerable<Tr, E, Branch = B>,
         Tr: Receiver,
     {
+        self.tr.begin_recv();
         match until(deadline, |cx| self.tr.poll_recv(cx)).await? {
             None => Ok(Timed::TimedOut(self)),
             Some((label, p)) => self.branch::<C>(label, p).map(Timed::Ready),

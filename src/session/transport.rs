@@ -49,6 +49,9 @@ pub trait Sender: Endpoint {
     ///
     /// As `poll_ready`.
     fn start_send(&mut self, label: u8, payload: Self::Payload) -> Result<(), Error>;
+    /// Called once at the start of each async send step, before
+    /// `poll_ready` (a transport with a write deadline starts it here).
+    fn begin_send(&mut self) {}
 }
 
 /// The receiving side of a transport.
@@ -69,6 +72,9 @@ pub trait Receiver: Endpoint {
     /// peer is gone, [`Error::Malformed`] for a frame that does not decode,
     /// or the transport's error.
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, Self::Payload), Error>>;
+    /// Called once at the start of each async receive step, before
+    /// `poll_recv` (a transport with a read deadline starts it here).
+    fn begin_recv(&mut self) {}
 }
 
 /// A sender that can wait on the calling thread (the in-process rings).

@@ -7,6 +7,10 @@ use super::choice::Choice;
 pub(crate) mod sealed {
     /// Only this module's protocol types are sessions.
     pub trait Sealed {}
+    /// Only the loop stacks this module builds resolve a [`Var`](super::Var).
+    pub trait EnvSeal<N> {}
+    /// Only [`Z`](super::Z) and [`Succ`](super::Succ) are loop indices.
+    pub trait NatSeal {}
 }
 
 /// Send a `T`, then continue as `S`.
@@ -176,7 +180,7 @@ impl<C: Choice> Session for Offer<C> {
 impl<S: Session> Session for Rec<S> {
     type Dual = Rec<S::Dual>;
 }
-impl<N: 'static> Session for Var<N> {
+impl<N: super::fingerprint::Nat + 'static> Session for Var<N> {
     type Dual = Var<N>;
 }
 impl<A: SendOnly, B: RecvOnly> Session for Split<A, B>
@@ -227,12 +231,12 @@ pub trait RecvOnly: Session {}
 impl<T: 'static, S: SendOnly> SendOnly for Send<T, S> {}
 impl<C: super::choice::ChoiceSendOnly> SendOnly for Choose<C> {}
 impl<S: SendOnly> SendOnly for Rec<S> {}
-impl<N: 'static> SendOnly for Var<N> {}
+impl<N: super::fingerprint::Nat + 'static> SendOnly for Var<N> {}
 impl SendOnly for End {}
 impl<T: 'static, S: RecvOnly> RecvOnly for Recv<T, S> {}
 impl<C: super::choice::ChoiceSendOnly> RecvOnly for Offer<C> {}
 impl<S: RecvOnly> RecvOnly for Rec<S> {}
-impl<N: 'static> RecvOnly for Var<N> {}
+impl<N: super::fingerprint::Nat + 'static> RecvOnly for Var<N> {}
 impl RecvOnly for End {}
 
 /// The loop heads a [`Var<N>`] can jump to: a type-level stack of the
@@ -251,12 +255,14 @@ impl RecvOnly for End {}
     label = "no `Rec` this far out",
     note = "`Var<Z>` continues the innermost enclosing `Rec`, `Var<Succ<Z>>` the one around that, and so on: count the `Rec`s between the `Var` and the loop it should continue"
 )]
-pub trait Env<N> {
+pub trait Env<N>: sealed::EnvSeal<N> {
     /// The body of the loop `Var<N>` jumps to.
     type Body;
     /// The stack of loop heads after the jump (that loop innermost).
     type Stack;
 }
+impl<S, E> sealed::EnvSeal<Z> for (S, E) {}
+impl<N, S, E: Env<N>> sealed::EnvSeal<Succ<N>> for (S, E) {}
 impl<S, E> Env<Z> for (S, E) {
     type Body = S;
     type Stack = (S, E);

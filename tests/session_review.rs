@@ -1,11 +1,15 @@
-//! Review of the session module (issue 14): reproductions of the findings.
-//! A test here that fails shows a finding; see each test's docs.
+//! The adversarial review of the session module (issue 14): a
+//! reproduction of each finding, every one seen failing before its fix
+//! (a partial frame ahead of the abort, handshake_timeout(MAX) panicking,
+//! a fingerprint that depended on declaration order, a read timer that
+//! outlived its receive, a TCP transmit half dropped mid-send that told
+//! the peer nothing). The forged `Label` and `Env` of the same review are
+//! compile-fail tests now (tests/ui/session_forged_*.rs).
 #![cfg(not(corelane_loom))]
 
 #[path = "common/io.rs"]
 mod io_common;
 
-use core::any::type_name;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -15,21 +19,10 @@ use corelane::io::{Config as IoConfig, TcpListener, TcpStream};
 use corelane::sched::{self, Priority};
 use corelane::session::codec::{Bytes, BytesMut, Codec, Encoding, Framed, Pod};
 use corelane::session::{
-    self, tcp, Chan, Choose, Dual, End, Endpoint, Env, Error, Fingerprint, Label, Rec, Recv, Send,
-    Session, Split, Timed, Var, Z,
+    tcp, Chan, Choose, Dual, End, Error, Fingerprint, Rec, Recv, Send, Split, Timed, Var, Z,
 };
 
 use io_common::{runtime, skip};
-
-/// The protocol state of `c`.
-fn state<S, Tr: Endpoint, E>(_: &Chan<S, Tr, E>) -> &'static str {
-    type_name::<S>()
-}
-
-/// The dual of the protocol state of `c`.
-fn dual_state<S: Session, Tr: Endpoint, E>(_: &Chan<S, Tr, E>) -> &'static str {
-    type_name::<S::Dual>()
-}
 
 corelane::session_choice! {
     /// Ask for an answer, or quit.
@@ -41,60 +34,8 @@ corelane::session_choice! {
     }
 }
 
-/// An arm `session_choice!` did not make: label 0 (`Ask`'s), but the
-/// chooser then *sends*.
-pub struct Forged;
-impl Label<q::Choice> for Forged {
-    const INDEX: u8 = 0;
-    type Msg = u64;
-    type Next = Send<u64, End>;
-}
-
-/// Finding: `Label` is a public, unsealed trait, so safe code can add an
-/// arm to a choice made by the macro; the chooser continues as the forged
-/// `Next` while the offerer decodes the label as `Ask` and continues as
-/// its dual. The two ends then follow non-dual protocols (both at `Send`).
-#[test]
-#[ignore = "open finding: Label is unsealed (review14 report)"]
-fn a_hand_written_label_must_not_desync_the_ends() {
-    let (a, b) = session::ring::pair::<Choose<q::Choice>, u64>(2);
-    let a = a.choose_blocking(Forged, 1).unwrap();
-    match b.offer_blocking().unwrap() {
-        q::Branch::Ask(_, b) => {
-            assert_eq!(
-                state(&a),
-                dual_state(&b),
-                "the two ends must follow dual protocols"
-            );
-        }
-        q::Branch::Quit(..) => unreachable!(),
-    }
-}
-
-/// A loop index `session` did not make.
-pub struct Anywhere;
-impl<S, E> Env<Anywhere> for (S, E) {
-    type Body = Send<u64, End>;
-    type Stack = ();
-}
-
-/// Finding: `Env` is public and unsealed, and `Var<N>` is a session for
-/// any `N: 'static`, so a hand-written `Env<N>` makes `recurse` jump both
-/// ends to the same (non-dual) state.
-#[test]
-#[ignore = "open finding: Env is unsealed (review14 report)"]
-fn a_hand_written_env_must_not_desync_the_ends() {
-    type P = Rec<Recv<u64, Var<Anywhere>>>;
-    let (a, b) = session::ring::pair::<P, u64>(2);
-    let b = b.enter().send_blocking(1).unwrap().recurse();
-    let (_, a) = a.enter().recv_blocking().unwrap();
-    let a = a.recurse();
-    assert_eq!(
-        state(&a),
-        dual_state(&b),
-        "the two ends must follow dual protocols"
-    );
-}
+// The forged `Label` and `Env` of this review no longer compile: see
+// tests/ui/session_forged_label.rs and tests/ui/session_forged_env.rs.
 
 corelane::session_choice! {
     /// Two arms with explicit labels, declared label 1 first.
@@ -178,7 +119,9 @@ fn frame(kind: u8, label: u8, body: &[u8]) -> Vec<u8> {
 /// runs `peer`.
 fn raw_client<S, R>(
     cfg: tcp::Config,
-    server: impl FnOnce(Result<Chan<S, tcp::Tcp<u64, Framed>>, Error>) -> R + std::marker::Send + 'static,
+    server: impl FnOnce(Result<Chan<S, tcp::Tcp<u64, Framed>>, Error>) -> R
+        + std::marker::Send
+        + 'static,
     peer: impl FnOnce(std::net::TcpStream) + std::marker::Send + 'static,
 ) -> R::Output
 where
@@ -241,7 +184,6 @@ fn a_huge_handshake_timeout_does_not_panic() {
 /// armed, so the next receive is timed from the first one's start, not
 /// "from when it starts waiting" as `Config::read_timeout` says.
 #[test]
-#[ignore = "open finding: the read timer outlives a receive (review14 report)"]
 fn the_read_timeout_counts_from_each_receive() {
     if skip() {
         return;
@@ -266,9 +208,9 @@ fn the_read_timeout_counts_from_each_receive() {
             let started = Instant::now();
             let r = c.recv().await;
             let waited = started.elapsed();
-            let (v, c) = r.map_err(|e| (e, waited)).unwrap_or_else(|(e, w)| {
-                panic!("the receive failed with {e:?} after {w:?}")
-            });
+            let (v, c) = r
+                .map_err(|e| (e, waited))
+                .unwrap_or_else(|(e, w)| panic!("the receive failed with {e:?} after {w:?}"));
             c.close();
             Ok::<u64, Error>(v)
         },
@@ -325,7 +267,12 @@ corelane::session_payload! {
     /// Bulk bytes one way, a number the other.
     pub enum Bulk { B(Bytes), N(u64) }
 }
-corelane::session_wire!(enum Bulk { B, N });
+corelane::session_wire!(
+    enum Bulk {
+        B,
+        N,
+    }
+);
 
 /// Finding: over TCP, dropping the transmit half of a `Split` while its
 /// last send is still in flight sends no abort (`Tcp::abort` skips it),
@@ -333,7 +280,6 @@ corelane::session_wire!(enum Bulk { B, N });
 /// peer's receive half waits forever (no read timeout by default). Over
 /// the rings the same drop reaches the peer (the producer disconnects).
 #[test]
-#[ignore = "open finding: a TCP Tx half dropped mid-send says nothing (review14 report)"]
 fn dropping_a_tcp_transmit_half_mid_send_reaches_the_peer() {
     if skip() {
         return;
@@ -410,7 +356,12 @@ fn sorting_the_arms_keeps_label_ordered_fingerprints() {
     use corelane::session::{fnv1a, mix, Named};
     let mut h = fnv1a(b"choice");
     for (label, name, ty, next) in [
-        (0u64, "B", <u8 as Named>::ID, <End as Fingerprint>::FINGERPRINT),
+        (
+            0u64,
+            "B",
+            <u8 as Named>::ID,
+            <End as Fingerprint>::FINGERPRINT,
+        ),
         (
             1,
             "A",
