@@ -393,10 +393,10 @@ impl<P> Drop for Shared<P> {
 /// use corelane::session::{self, line::Line, Chan, End, Recv, Send};
 /// fn both<T: std::marker::Send + Sync>() {}
 /// both::<Line<u64>>();
-/// // A channel is exactly its transport.
+/// // A channel is exactly its transport: one pointer.
 /// assert_eq!(
 ///     std::mem::size_of::<Chan<Send<u64, Recv<u64, End>>, Line<u64>>>(),
-///     std::mem::size_of::<Line<u64>>(),
+///     std::mem::size_of::<usize>(),
 /// );
 /// ```
 ///
@@ -415,7 +415,15 @@ impl<P> Drop for Shared<P> {
 /// let (a, _b) = session::line::pair::<Split<End, End>, u8>();
 /// let (_tx, _rx) = a.split();
 /// ```
-pub struct Line<P> {
+pub struct Line<P>(Box<CachePadded<EndState<P>>>);
+
+/// An end's state, behind the one pointer a [`Line`] is. Every step moves
+/// the channel; these fields, copied piecewise through each step's
+/// `Result`, left the next send's load of `shared` on store-forwarding
+/// stalls, and a reply a few ns late loses the line to the peer's spinning
+/// load before its RMW: one more round trip of the line. Padded: the two
+/// ends' states are allocated together, and `consumed` changes each step.
+struct EndState<P> {
     shared: Arc<Shared<P>>,
     me: Side,
     wait: WaitStrategy,
@@ -467,18 +475,20 @@ pub fn pair_with<S: Session, P: Payload>(
     wait: WaitStrategy,
 ) -> (Chan<S, Line<P>>, Chan<S::Dual, Line<P>>) {
     let shared = Arc::new(Shared::new());
-    let end = |shared, me| Line {
-        shared,
-        me,
-        wait,
-        consumed: false,
+    let end = |shared, me| {
+        Line(Box::new(CachePadded::new(EndState {
+            shared,
+            me,
+            wait,
+            consumed: false,
+        })))
     };
     let a = end(shared.clone(), Side::A);
     let b = end(shared, Side::B);
     (new_chan(a), new_chan(b))
 }
 
-impl<P> Line<P> {
+impl<P> EndState<P> {
     /// Waits (per the strategy) until a send may go ahead; the word then.
     #[cold]
     fn wait_ready(&self) -> Result<u32, Error> {
@@ -510,17 +520,19 @@ impl<P> Line<P> {
 
 impl<P> Drop for Line<P> {
     fn drop(&mut self) {
-        self.shared.leave(self.me, self.consumed);
+        let e = &self.0;
+        e.shared.leave(e.me, e.consumed);
     }
 }
 
 impl<P> fmt::Debug for Line<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
         f.debug_struct("session::line::Line")
-            .field("end", &if self.me == Side::A { "A" } else { "B" })
-            .field("wait", &self.wait)
+            .field("end", &if e.me == Side::A { "A" } else { "B" })
+            .field("wait", &e.wait)
             // Relaxed: a snapshot for printing; nothing is read on it.
-            .field("state", &self.shared.line.state.load(Ordering::Relaxed))
+            .field("state", &e.shared.line.state.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -528,14 +540,14 @@ impl<P> fmt::Debug for Line<P> {
 impl<P> Endpoint for Line<P> {
     type Payload = P;
     fn abort(&mut self) {
-        self.shared.abort(self.me);
+        self.0.shared.abort(self.0.me);
     }
 }
 
 impl<P> Sender for Line<P> {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let (shared, me, consumed) = (&self.shared, self.me, self.consumed);
+        let (shared, me, consumed) = (&self.0.shared, self.0.me, self.0.consumed);
         wait::poll_retry_phased(&shared.wake[me.index()], cx, |phase| {
             shared.try_ready(me, consumed, phase).map(|r| r.map(drop))
         })
@@ -543,31 +555,29 @@ impl<P> Sender for Line<P> {
 
     #[inline]
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        let s = self.shared.load();
-        self.shared
-            .send(s, self.me, &mut self.consumed, label, payload)
+        let e = &mut **self.0;
+        let s = e.shared.load();
+        e.shared.send(s, e.me, &mut e.consumed, label, payload)
     }
 }
 
 impl<P> BlockingSender for Line<P> {
     #[inline]
     fn send_blocking(&mut self, label: u8, payload: P) -> Result<(), Error> {
-        let s = match self
-            .shared
-            .try_ready(self.me, self.consumed, Phase::Spinning)
-        {
+        let e = &mut **self.0;
+        let s = match e.shared.try_ready(e.me, e.consumed, Phase::Spinning) {
             Some(r) => r?,
-            None => self.wait_ready()?,
+            None => e.wait_ready()?,
         };
-        self.shared
-            .send(s, self.me, &mut self.consumed, label, payload)
+        e.shared.send(s, e.me, &mut e.consumed, label, payload)
     }
 }
 
 impl<P> Receiver for Line<P> {
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
-        let (shared, me, consumed) = (&self.shared, self.me, &mut self.consumed);
+        let e = &mut **self.0;
+        let (shared, me, consumed) = (&e.shared, e.me, &mut e.consumed);
         wait::poll_retry_phased(&shared.wake[me.index()], cx, |phase| {
             shared.try_recv(me, consumed, phase)
         })
@@ -577,12 +587,10 @@ impl<P> Receiver for Line<P> {
 impl<P> BlockingReceiver for Line<P> {
     #[inline]
     fn recv_blocking(&mut self, deadline: Option<Instant>) -> Result<Option<(u8, P)>, Error> {
-        match self
-            .shared
-            .try_recv(self.me, &mut self.consumed, Phase::Spinning)
-        {
+        let e = &mut **self.0;
+        match e.shared.try_recv(e.me, &mut e.consumed, Phase::Spinning) {
             Some(r) => r.map(Some),
-            None => self.wait_recv(deadline),
+            None => e.wait_recv(deadline),
         }
     }
 }
