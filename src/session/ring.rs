@@ -17,6 +17,7 @@ use super::transport::{
 use super::types::Session;
 use crate::queue::spsc::{self, Consumer, Producer};
 use crate::queue::wait::WaitStrategy;
+use crate::sync::CachePadded;
 use crate::queue::{PopError, PopTimeoutError, PushError};
 
 /// One frame on a ring: a message with its label, or the abort a dropped
@@ -34,10 +35,11 @@ enum Frame<P> {
 /// # Examples
 ///
 /// See [`pair`].
-pub struct Ring<P>(Box<Ends<P>>);
+pub struct Ring<P>(Box<CachePadded<Ends<P>>>);
 
 /// Both halves, behind one pointer: a step moves the channel, and a
-/// channel of one pointer moves in a register.
+/// channel of one pointer moves in a register. Padded: the two ends of a
+/// pair are allocated together, and each writes its own cursors.
 struct Ends<P> {
     tx: RingTx<P>,
     rx: RingRx<P>,
@@ -114,14 +116,14 @@ pub fn pair_with<S: Session, P: Payload>(
     let cap = capacity.max(1).saturating_add(1);
     let (a_tx, b_rx) = spsc::channel(cap);
     let (b_tx, a_rx) = spsc::channel(cap);
-    let a = Ring(Box::new(Ends {
+    let a = Ring(Box::new(CachePadded::new(Ends {
         tx: RingTx { tx: a_tx, wait },
         rx: RingRx { rx: a_rx, wait },
-    }));
-    let b = Ring(Box::new(Ends {
+    })));
+    let b = Ring(Box::new(CachePadded::new(Ends {
         tx: RingTx { tx: b_tx, wait },
         rx: RingRx { rx: b_rx, wait },
-    }));
+    })));
     (new_chan(a), new_chan(b))
 }
 
@@ -285,7 +287,7 @@ impl<P> SplitTransport for Ring<P> {
     type Tx = RingTx<P>;
     type Rx = RingRx<P>;
     fn split(self) -> (RingTx<P>, RingRx<P>) {
-        let ends = *self.0;
+        let ends = CachePadded::into_inner(*self.0);
         (ends.tx, ends.rx)
     }
 }
