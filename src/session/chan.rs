@@ -79,7 +79,7 @@ impl<S, Tr: Endpoint, E> Drop for Chan<S, Tr, E> {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(super) fn decode<T: Message<P>, P>(label: u8, p: P) -> Result<T, Error> {
     let expected = core::any::type_name::<T>();
     if label != 0 {
@@ -169,7 +169,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`Chan`].
-    #[inline]
+    #[inline(always)]
     pub fn send_blocking<M, N>(mut self, msg: M) -> Result<Chan<N, Tr, E>, Error>
     where
         S: SendStep<Msg = M, Next = N>,
@@ -213,7 +213,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`Chan`].
-    #[inline]
+    #[inline(always)]
     pub fn recv_blocking<M, N>(mut self) -> Result<(M, Chan<N, Tr, E>), Error>
     where
         S: RecvStep<Msg = M, Next = N>,
@@ -262,7 +262,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See the [module docs](super).
-    #[inline]
+    #[inline(always)]
     pub fn choose_blocking<L, C>(
         mut self,
         _arm: L,
@@ -279,7 +279,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
         Ok(self.cast())
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn branch<C: Offerable<Tr, E>>(
         self,
         label: u8,
@@ -325,7 +325,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See the [module docs](super).
-    #[inline]
+    #[inline(always)]
     pub fn offer_blocking<C, B>(mut self) -> Result<B, Error>
     where
         S: OfferStep<Choice = C>,
@@ -389,7 +389,7 @@ impl<S, Tr: Endpoint, E> Chan<S, Tr, E> {
     /// # Examples
     ///
     /// See [`End`](super::End).
-    #[inline]
+    #[inline(always)]
     pub fn close(self)
     where
         S: EndStep,

@@ -311,7 +311,7 @@ macro_rules! session_choice {
             {
                 type Branch = Branch<__Tr, __E>;
 
-                #[inline]
+                #[inline(always)]
                 fn branch(
                     label: u8,
                     p: __Tr::Payload,

@@ -156,7 +156,7 @@ impl<P> Shared<P> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&self) -> u32 {
         // Acquire: pairs with the Release RMWs that pass the cell (`send`,
         // `hand_over`), so the frame, or the peer's last read of the cell,
@@ -190,7 +190,7 @@ impl<P> Shared<P> {
     }
 
     /// One try of a receive by `me`: the frame, an error, or `None` (wait).
-    #[inline]
+    #[inline(always)]
     fn try_recv(
         &self,
         me: Side,
@@ -247,7 +247,7 @@ impl<P> Shared<P> {
 
     /// One try of a send's wait by `me`: the word if a send may go ahead
     /// (the cell is ours or unowned), an error, or `None` (wait).
-    #[inline]
+    #[inline(always)]
     fn try_ready(&self, me: Side, consumed: bool, phase: Phase) -> Option<Result<u32, Error>> {
         let mut s = self.load();
         loop {
@@ -269,7 +269,7 @@ impl<P> Shared<P> {
     }
 
     /// Sends `(label, p)` as `me`, from the word `s` (rule 3).
-    #[inline]
+    #[inline(always)]
     fn send(
         &self,
         mut s: u32,
@@ -490,7 +490,7 @@ pub fn pair_with<S: Session, P: Payload>(
 
 impl<P> EndState<P> {
     /// Waits (per the strategy) until a send may go ahead; the word then.
-    #[cold]
+    #[inline(always)]
     fn wait_ready(&self) -> Result<u32, Error> {
         let wake = &self.shared.wake[self.me.index()];
         wait::block_on_phased(self.wait, wake, |phase| {
@@ -499,7 +499,7 @@ impl<P> EndState<P> {
     }
 
     /// Waits (per the strategy, until `deadline` if any) for a frame.
-    #[cold]
+    #[inline(always)]
     fn wait_recv(&mut self, deadline: Option<Instant>) -> Result<Option<(u8, P)>, Error> {
         let (shared, me, consumed) = (&self.shared, self.me, &mut self.consumed);
         let wake = &shared.wake[me.index()];
@@ -545,7 +545,7 @@ impl<P> Endpoint for Line<P> {
 }
 
 impl<P> Sender for Line<P> {
-    #[inline]
+    #[inline(always)]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let (shared, me, consumed) = (&self.0.shared, self.0.me, self.0.consumed);
         wait::poll_retry_phased(&shared.wake[me.index()], cx, |phase| {
@@ -553,7 +553,7 @@ impl<P> Sender for Line<P> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn start_send(&mut self, label: u8, payload: P) -> Result<(), Error> {
         let e = &mut **self.0;
         let s = e.shared.load();
@@ -562,7 +562,7 @@ impl<P> Sender for Line<P> {
 }
 
 impl<P> BlockingSender for Line<P> {
-    #[inline]
+    #[inline(always)]
     fn send_blocking(&mut self, label: u8, payload: P) -> Result<(), Error> {
         let e = &mut **self.0;
         let s = match e.shared.try_ready(e.me, e.consumed, Phase::Spinning) {
@@ -574,7 +574,7 @@ impl<P> BlockingSender for Line<P> {
 }
 
 impl<P> Receiver for Line<P> {
-    #[inline]
+    #[inline(always)]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<(u8, P), Error>> {
         let e = &mut **self.0;
         let (shared, me, consumed) = (&e.shared, e.me, &mut e.consumed);
@@ -585,7 +585,7 @@ impl<P> Receiver for Line<P> {
 }
 
 impl<P> BlockingReceiver for Line<P> {
-    #[inline]
+    #[inline(always)]
     fn recv_blocking(&mut self, deadline: Option<Instant>) -> Result<Option<(u8, P)>, Error> {
         let e = &mut **self.0;
         match e.shared.try_recv(e.me, &mut e.consumed, Phase::Spinning) {

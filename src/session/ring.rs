@@ -17,8 +17,8 @@ use super::transport::{
 use super::types::Session;
 use crate::queue::spsc::{self, Consumer, Producer};
 use crate::queue::wait::WaitStrategy;
-use crate::sync::CachePadded;
 use crate::queue::{PopError, PopTimeoutError, PushError};
+use crate::sync::CachePadded;
 
 /// One frame on a ring: a message with its label, or the abort a dropped
 /// endpoint leaves behind.
