@@ -136,13 +136,14 @@ struct Shared<P> {
     wake: [Notify; 2],
 }
 
-// SAFETY: through `&Shared<P>` the ends share the state word (an atomic),
-// the two wake-up cells (`Sync` themselves) and the frame cell. The cell
-// holds a `P` and is read or written only by the end the word names as
-// its owner (rule 1), with ownership passed by Release/Acquire, so no
-// `&P` is ever shared between threads: a `P` is moved from one thread to
-// the other (and dropped by whichever end goes last). `P: Send` is all
-// that takes; `Shared<P>: Send` follows from its fields for `P: Send`.
+// Through `&Shared<P>` the ends share the state word (an atomic), the two
+// wake-up cells (`Sync` themselves) and the frame cell. No `&self` method
+// hands out a `&P`: the cell is read (moved out) or written only by the
+// end the word names as its owner (rule 1), ownership passing by
+// Release/Acquire, and dropped by whichever end goes last. So `P: Sync` is
+// not needed (tests/ui/session_line_payload_not_send.rs pins `P: Send`).
+// SAFETY: a `P` only ever moves between threads through the cell, never
+// shared; `P: Send` is what that takes.
 unsafe impl<P: Send> Sync for Shared<P> {}
 
 impl<P> Shared<P> {
@@ -202,10 +203,10 @@ impl<P> Shared<P> {
             match recv_move(s, me, *consumed) {
                 RecvMove::Take => {
                     *consumed = true;
-                    // SAFETY: the word (read with Acquire, `load` or
-                    // `announce`) names us owner with a frame we have not
-                    // moved out: it was written and published to us, and
-                    // only we touch the cell until we pass it on (rule 1).
+                    // The word (read with Acquire, `load` or `announce`)
+                    // names us owner with a frame we have not moved out.
+                    // SAFETY: it was written and published to us, and only
+                    // we touch the cell until we pass it on (rule 1).
                     let frame = self.line.frame.with(|f| unsafe { (*f).assume_init_read() });
                     return Some(Ok(frame));
                 }
@@ -367,12 +368,11 @@ impl<P> Drop for Shared<P> {
         // `leave`); the Arc's count already orders them.
         let s = self.line.state.load(Ordering::Acquire);
         if s & FULL != 0 {
+            let frame = &self.line.frame;
             // SAFETY: FULL with both ends gone: a frame was sent and nobody
-            // moved it out (a reader that did cleared FULL when it left).
-            // We are the last owner of the block.
-            self.line
-                .frame
-                .with_mut(|f| unsafe { (*f).assume_init_drop() });
+            // moved it out (a reader that did cleared FULL when it left);
+            // we are the last owner of the block.
+            frame.with_mut(|f| unsafe { (*f).assume_init_drop() });
         }
     }
 }
