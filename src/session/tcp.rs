@@ -19,9 +19,9 @@
 //! ([`Config::read_timeout`], or per step with
 //! [`Chan::recv_until`](super::Chan::recv_until)), and so can every send's
 //! wait for the one before ([`Config::write_timeout`]). A dropped transmit
-//! half whose last send is still in flight leaves its abort to go out
-//! after it (sent from the receive half's next poll; if both halves are
-//! gone the peer sees the connection close).
+//! half whose last send is still in flight leaves its abort to a small
+//! task on its core, which sends it once that send is done (holding the
+//! connection open for at most 10 s).
 //!
 //! Endpoints are `!Send` (the stream belongs to its core's ring), and a
 //! `Chan` has no wire encoding: delegation over TCP does not compile.
@@ -177,10 +177,10 @@ struct Shared<C> {
     sleep: Option<Sleep>,
     /// The write deadline's timer while a send step waits.
     wsleep: Option<Sleep>,
-    /// An abort that found a send in flight: it goes out when that send is
-    /// done, from the receive half's next poll (the dropped transmit half
-    /// cannot), or never if both halves are gone (the peer then sees the
-    /// connection close).
+    /// An abort that found a send in flight: a local task sends it when
+    /// that send is done (up to `ABORT_GRACE`). Only that task polls for
+    /// it: a send has one waker slot, so a second poller would steal its
+    /// wake-up.
     abort: Option<bytes::Bytes>,
     eof: bool,
 }
@@ -228,7 +228,6 @@ impl<C> Shared<C> {
         cx: &mut Context<'_>,
         mut f: impl FnMut(&mut Self) -> Result<Option<R>, Error>,
     ) -> Poll<Result<R, Error>> {
-        self.push_abort(cx);
         loop {
             match f(self) {
                 Ok(Some(r)) => {
