@@ -22,3 +22,9 @@ cargo run --release --example echo_load -- --quick
 # report is lost, out of order or wrong, or a session ends without Logout.
 cargo run --release --example fix_session -- --quick
 cargo run --release --example fix_session -- --quick --in-process
+# The broker (issue 15): the load generator against the corelane broker
+# (block and drop policies) and the tokio reference, both as child
+# processes; exits non-zero if a block-policy subscriber misses a message
+# or sees one out of order.
+cargo build --release --example broker
+cargo run --release --example broker_load -- --quick

@@ -97,7 +97,11 @@ impl Config {
                 "--cpus" => {
                     c.cpus = v
                         .split(',')
-                        .map(|s| s.trim().parse::<u32>().map_err(|e| format!("--cpus {s}: {e}")))
+                        .map(|s| {
+                            s.trim()
+                                .parse::<u32>()
+                                .map_err(|e| format!("--cpus {s}: {e}"))
+                        })
                         .collect::<Result<_, _>>()?;
                     if c.cpus.is_empty() {
                         return Err("--cpus needs at least one CPU".into());

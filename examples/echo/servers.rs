@@ -32,13 +32,18 @@ impl Drop for Server {
 /// The `echo_server` binary beside this one (`cargo build --release
 /// --examples` builds both into the same directory).
 pub fn server_binary() -> io::Result<PathBuf> {
+    binary("echo_server")
+}
+
+/// The example binary `name` beside this one.
+pub fn binary(name: &str) -> io::Result<PathBuf> {
     let me = std::env::current_exe()?;
-    let bin = me.with_file_name("echo_server");
+    let bin = me.with_file_name(name);
     if bin.is_file() {
         Ok(bin)
     } else {
         Err(io::Error::other(format!(
-            "{} not found: build both with `cargo build --release --examples`",
+            "{} not found: build it with `cargo build --release --examples`",
             bin.display()
         )))
     }
@@ -47,10 +52,23 @@ pub fn server_binary() -> io::Result<PathBuf> {
 /// Starts `bin --impl name --port 0` with its one thread on `cpu`, and
 /// waits for its banner; it exits by itself after `run_for`.
 pub fn spawn(bin: &Path, name: &str, cpu: u32, run_for: Duration) -> io::Result<Server> {
+    let args = [
+        "--threads".to_string(),
+        "1".into(),
+        "--cpus".into(),
+        cpu.to_string(),
+        "--for".into(),
+        run_for.as_secs().max(1).to_string(),
+    ];
+    spawn_child(bin, "echo_server", name, &args)
+}
+
+/// Starts `bin --impl name --port 0 args..` and waits for its banner,
+/// `<prog> impl=<name> addr=<addr> pid=<pid>`.
+pub fn spawn_child(bin: &Path, prog: &str, name: &str, args: &[String]) -> io::Result<Server> {
     let mut cmd = Command::new(bin);
-    cmd.args(["--impl", name, "--port", "0", "--threads", "1"])
-        .args(["--cpus", &cpu.to_string()])
-        .args(["--for", &run_for.as_secs().max(1).to_string()])
+    cmd.args(["--impl", name, "--port", "0"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -73,7 +91,7 @@ pub fn spawn(bin: &Path, name: &str, cpu: u32, run_for: Duration) -> io::Result<
         child,
     };
     let banner = read_banner(stdout)?;
-    let (imp, addr, pid) = parse_banner(&banner)
+    let (imp, addr, pid) = parse_banner(&banner, prog)
         .ok_or_else(|| io::Error::other(format!("{name}: unexpected banner {banner:?}")))?;
     if imp != name || pid != server.pid || !addr.ip().is_loopback() {
         return Err(io::Error::other(format!(
@@ -102,10 +120,10 @@ fn read_banner(stdout: std::process::ChildStdout) -> io::Result<String> {
     }
 }
 
-/// `echo_server impl=<name> addr=<addr> pid=<pid>` to its three fields.
-fn parse_banner(line: &str) -> Option<(String, SocketAddr, u32)> {
+/// `<prog> impl=<name> addr=<addr> pid=<pid>` to its three fields.
+fn parse_banner(line: &str, prog: &str) -> Option<(String, SocketAddr, u32)> {
     let mut words = line.split_whitespace();
-    if words.next()? != "echo_server" {
+    if words.next()? != prog {
         return None;
     }
     let mut field = |key: &str| words.next()?.strip_prefix(key).map(str::to_string);

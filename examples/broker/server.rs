@@ -1,0 +1,620 @@
+//! The broker on corelane: `io::Server` connections, one
+//! `queue::multicast` ring of `Bytes` per topic, heartbeats on the
+//! scheduler's timer wheel.
+//!
+//! - **Ingress.** A connection's received bytes are appended to its own
+//!   arena (`BytesMut`): that is the one copy a message ever gets, out of
+//!   the core's provided-buffer pool (a ring slot keeps its payload until
+//!   the slot is overwritten, so slicing the pool's buffers instead would
+//!   let the rings pin the whole pool). Each PUBLISH frame is split off the
+//!   arena as one `Bytes` and pushed, unchanged, into its topic's ring (a
+//!   multi-publisher ring: any connection may publish on any topic; each
+//!   publisher's messages keep their order).
+//! - **Fan-out.** A subscription is a cursor of that ring: a gating
+//!   [`Cursor`] for the *block* policy (the topic's publishers wait for
+//!   it: nothing is lost), a [`LossyCursor`] for *drop* (never holds
+//!   anyone back; when lapped it reads `Lagged(n)` and the subscriber gets
+//!   a GAP frame). A connection gathers what its cursors have ready (up to
+//!   `BATCH` messages, the topics taken in turn) as clones of the same
+//!   `Bytes` (a reference count, not a copy) and sends them in one
+//!   vectored io_uring send; while it is in flight, more accumulate.
+//! - **One task per connection**, on the core that accepted it: a
+//!   hand-written future polls the heartbeat interval, the send in flight,
+//!   a publish waiting for room, the cursors and the socket, so a
+//!   connection that publishes into a full ring still delivers what it
+//!   subscribed to (it may be the subscriber its publisher waits for).
+//! - **Heartbeats** on the core's timer wheel: a HEARTBEAT goes out after a
+//!   quiet interval; nothing received for `missed` intervals is ERROR
+//!   Silent and a disconnect; a send not taken for `missed` intervals is a
+//!   disconnect (Stalled) — which is also what bounds how long a stuck
+//!   block-policy subscriber can hold its topic's publishers.
+//! - **Bad input** ends only its own connection (fatal codes) or is
+//!   answered with a non-fatal ERROR; a fatal error drops the connection's
+//!   cursors at once, so a dying block-policy subscriber stops gating.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use corelane::io::{self as cio, TcpStream};
+use corelane::queue::multicast::{
+    Builder, Cursor, Joiner, LossyCursor, LossyRecvError, Multi, Publisher,
+};
+use corelane::queue::PushError;
+use corelane::sched::{self, Priority, Runtime};
+
+use super::config::Config;
+use super::wire::{self, Code, Policy};
+
+/// Most messages one vectored send carries.
+const BATCH: usize = 256;
+/// Loop passes of one connection's poll before it lets the core's other
+/// tasks run.
+const PASSES: usize = 16;
+/// Arena growth step (and the first arena's size).
+const ARENA: usize = 64 * 1024;
+
+/// Per-topic counters, read only for display (Relaxed: nothing is
+/// ordered by them).
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub msgs_in: AtomicU64,
+    pub msgs_out: AtomicU64,
+    pub drops: AtomicU64,
+    pub lagged: AtomicU64,
+    pub subscribers: AtomicU64,
+}
+
+struct Topic {
+    /// Cloned by each connection that publishes here; kept for good, so
+    /// the ring never ends and subscribers can always join.
+    tx: Mutex<Publisher<Bytes, Multi>>,
+    joiner: Joiner<Bytes>,
+    counters: Counters,
+}
+
+struct Shared {
+    cfg: Config,
+    topics: Vec<Topic>,
+    /// Connections ended by a fatal ERROR, by code.
+    fatal: [AtomicU64; 8],
+    /// Connections ended by the peer (close, reset).
+    gone: AtomicU64,
+}
+
+/// One topic's counters, as printed by `--stats-every`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopicStats {
+    pub topic: u16,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub drops: u64,
+    pub lagged: u64,
+    pub subscribers: u64,
+}
+
+/// A running broker; [`stop`](Running::stop) ends it.
+pub struct Running {
+    pub addr: SocketAddr,
+    rt: Option<Runtime>,
+    server: Option<cio::ServerHandle>,
+    shared: Arc<Shared>,
+}
+
+/// Starts the broker on `127.0.0.1:cfg.port`, one core per CPU of
+/// `cfg.cpus`.
+pub fn start(cfg: &Config) -> io::Result<Running> {
+    let topics = (0..cfg.topics)
+        .map(|_| {
+            // No cursor yet: subscribers join while it runs.
+            let (tx, h) = Builder::new(cfg.ring, Bytes::new)
+                .build_multi()
+                .map_err(io::Error::other)?;
+            Ok(Topic {
+                joiner: h.joiner(),
+                tx: Mutex::new(tx),
+                counters: Counters::default(),
+            })
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        topics,
+        fatal: Default::default(),
+        gone: AtomicU64::new(0),
+    });
+    let rt = Runtime::builder()
+        .cores(cfg.cpus.iter().copied())
+        .io(cio::Config::default().required(true))
+        .build()
+        .map_err(io::Error::other)?;
+    let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.port));
+    let sh = shared.clone();
+    let server = cio::Server::builder(bind)
+        .priority(Priority::Normal)
+        .nodelay(true)
+        .serve(&rt, move |s: TcpStream| {
+            let sh = sh.clone();
+            async move {
+                match Conn::new(s, sh.clone()).run().await {
+                    End::Gone => sh.gone.fetch_add(1, Relaxed),
+                    End::Fatal(code) => sh.fatal[code as usize].fetch_add(1, Relaxed),
+                };
+            }
+        })?;
+    Ok(Running {
+        addr: server.local_addr(),
+        rt: Some(rt),
+        server: Some(server),
+        shared,
+    })
+}
+
+impl Running {
+    /// Every topic's counters.
+    pub fn stats(&self) -> Vec<TopicStats> {
+        self.shared
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TopicStats {
+                topic: i as u16,
+                msgs_in: t.counters.msgs_in.load(Relaxed),
+                msgs_out: t.counters.msgs_out.load(Relaxed),
+                drops: t.counters.drops.load(Relaxed),
+                lagged: t.counters.lagged.load(Relaxed),
+                subscribers: t.counters.subscribers.load(Relaxed),
+            })
+            .collect()
+    }
+
+    /// Connections ended so far: by their peer, and by a fatal ERROR of
+    /// each code (`wire::Code as usize`).
+    pub fn ended(&self) -> (u64, [u64; 8]) {
+        let s = &self.shared;
+        (
+            s.gone.load(Relaxed),
+            std::array::from_fn(|i| s.fatal[i].load(Relaxed)),
+        )
+    }
+
+    /// The runtime's per-core counters, one line per core.
+    pub fn runtime_stats(&self) -> Vec<String> {
+        let Some(rt) = &self.rt else {
+            return Vec::new();
+        };
+        rt.stats()
+            .cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let io = c.io.as_ref().map_or(String::from("no io"), |io| {
+                    format!(
+                        "enters {} parks {} sqes {} cqes {} short sends {}",
+                        io.enters, io.parks, io.sqes, io.cqes, io.short_sends
+                    )
+                });
+                format!(
+                    "core {i} polls {} wakes {}+{} parks {} tasks {} | {io}",
+                    c.polls, c.local_wakes, c.remote_wakes, c.parks, c.live_tasks
+                )
+            })
+            .collect()
+    }
+
+    /// Stops accepting, drops every connection and joins the cores
+    /// (bounded: 5 s).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        drop(self.server.take());
+        if let Some(rt) = self.rt.take() {
+            let _ = rt.shutdown(Duration::from_secs(5));
+        }
+    }
+}
+
+enum Reader {
+    Block(Cursor<Bytes>),
+    Drop(LossyCursor<Bytes>),
+}
+
+/// One subscription of a connection.
+struct Sub {
+    topic: u16,
+    reader: Reader,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Sub {
+    fn drop(&mut self) {
+        let c = &self.shared.topics[self.topic as usize].counters;
+        c.subscribers.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum End {
+    /// The peer closed, or its socket failed.
+    Gone,
+    /// We sent a fatal ERROR (or could not even send it: Stalled).
+    Fatal(Code),
+}
+
+struct Conn {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    arena: BytesMut,
+    /// This connection's publisher handle per topic (cloned on first use).
+    pubs: Vec<Option<Publisher<Bytes, Multi>>>,
+    subs: Vec<Sub>,
+    /// Where the next gather starts (the topics take turns).
+    turn: usize,
+    /// The next vectored send.
+    out: Vec<Bytes>,
+    /// Control frames to go out ahead of the next gather.
+    ctl: Vec<u8>,
+    /// A publish waiting for room in its ring.
+    pending: Option<(u16, Bytes)>,
+    in_flight: bool,
+    /// When the send in flight was queued.
+    sent_at: Instant,
+    last_rx: Instant,
+    last_tx: Instant,
+    tick: sched::Interval,
+    /// A fatal error is on its way out: read nothing more.
+    closing: Option<Code>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, shared: Arc<Shared>) -> Conn {
+        let now = Instant::now();
+        let hb = shared.cfg.heartbeat;
+        Conn {
+            stream,
+            pubs: (0..shared.topics.len()).map(|_| None).collect(),
+            shared,
+            arena: BytesMut::with_capacity(ARENA),
+            subs: Vec::new(),
+            turn: 0,
+            out: Vec::with_capacity(BATCH + 8),
+            ctl: Vec::new(),
+            pending: None,
+            in_flight: false,
+            sent_at: now,
+            last_rx: now,
+            last_tx: now,
+            // Checked four times per interval: a deadline is seen at most a
+            // quarter interval late.
+            tick: sched::interval((hb / 4).max(Duration::from_millis(1))),
+            closing: None,
+        }
+    }
+
+    async fn run(mut self) -> End {
+        let end = poll_fn(|cx| self.poll(cx)).await;
+        // The cursors go first (a block-policy subscriber stops gating),
+        // then the stream (a queued ERROR still goes out, within the io
+        // config's send grace).
+        self.subs.clear();
+        end
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        for _ in 0..PASSES {
+            let mut progress = false;
+            if let Poll::Ready(now) = self.tick.poll_tick(cx) {
+                if let Some(end) = self.on_tick(now) {
+                    return Poll::Ready(end);
+                }
+                progress = true;
+            }
+            if self.in_flight {
+                match self.stream.poll_flush(cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(Ok(())) => {
+                        self.in_flight = false;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(End::Gone),
+                }
+            }
+            if !self.in_flight {
+                if let Some(code) = self.closing {
+                    if self.ctl.is_empty() {
+                        return Poll::Ready(End::Fatal(code));
+                    }
+                }
+                if self.gather(cx) {
+                    if self.stream.start_send_vectored(&mut self.out).is_err() {
+                        return Poll::Ready(End::Gone);
+                    }
+                    self.in_flight = true;
+                    self.sent_at = Instant::now();
+                    self.last_tx = self.sent_at;
+                    continue; // register for its completion
+                }
+            }
+            if self.closing.is_some() {
+                if !progress {
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            if let Some((topic, frame)) = self.pending.take() {
+                match self.retry_publish(topic, frame, cx) {
+                    Ok(true) => {
+                        self.parse();
+                        progress = true;
+                    }
+                    Ok(false) => {
+                        if !progress {
+                            return Poll::Pending;
+                        }
+                        continue;
+                    }
+                    Err(end) => return Poll::Ready(end),
+                }
+            }
+            if self.pending.is_none() {
+                match self.stream.poll_recv(cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(Ok(Some(data))) => {
+                        self.last_rx = Instant::now();
+                        // The one copy: out of the core's receive buffer
+                        // (which goes back to its pool when `data` drops).
+                        self.arena.reserve(data.len().max(ARENA / 4));
+                        self.arena.extend_from_slice(&data);
+                        drop(data);
+                        self.parse();
+                        progress = true;
+                    }
+                    Poll::Ready(Ok(None)) | Poll::Ready(Err(_)) => {
+                        return Poll::Ready(End::Gone);
+                    }
+                }
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Busy for PASSES rounds: let the core's other tasks run.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Heartbeat duties; `Some` ends the connection.
+    fn on_tick(&mut self, now: Instant) -> Option<End> {
+        let limit = self.shared.cfg.heartbeat * self.shared.cfg.missed;
+        if self.in_flight && now.duration_since(self.sent_at) > limit {
+            // Not even an ERROR could get through.
+            return Some(End::Fatal(Code::Stalled));
+        }
+        if self.closing.is_none() && now.duration_since(self.last_rx) > limit {
+            self.fatal(
+                Code::Silent,
+                "nothing received for too many heartbeat intervals",
+            );
+        } else if now.duration_since(self.last_tx) >= self.shared.cfg.heartbeat
+            && !self.in_flight
+            && self.ctl.is_empty()
+        {
+            wire::heartbeat(&mut self.ctl);
+        }
+        None
+    }
+
+    /// Fills `out` with control frames and what the cursors have ready;
+    /// whether there is anything to send.
+    fn gather(&mut self, cx: &mut Context<'_>) -> bool {
+        debug_assert!(self.out.is_empty());
+        if !self.ctl.is_empty() {
+            self.out.push(Bytes::from(std::mem::take(&mut self.ctl)));
+        }
+        let n = self.subs.len();
+        let mut budget = BATCH;
+        let mut ctl = Vec::new();
+        for k in 0..n {
+            if budget == 0 {
+                break;
+            }
+            let i = (self.turn + k) % n;
+            let sub = &mut self.subs[i];
+            let counters = &self.shared.topics[sub.topic as usize].counters;
+            let before = self.out.len();
+            match &mut sub.reader {
+                Reader::Block(c) => {
+                    if let Poll::Ready(Ok(batch)) = c.poll_pop_batch(budget, cx) {
+                        self.out.extend(batch.iter().cloned());
+                    }
+                    // The ring never ends while the broker runs (it keeps a
+                    // publisher per topic), and a root cursor has no
+                    // upstream to fail: no error to handle here.
+                }
+                Reader::Drop(l) => {
+                    while self.out.len() - before < budget {
+                        match l.poll_pop(cx) {
+                            Poll::Ready(Ok(b)) => self.out.push(b),
+                            Poll::Ready(Err(LossyRecvError::Lagged(missed))) => {
+                                counters.lagged.fetch_add(1, Relaxed);
+                                counters.drops.fetch_add(missed, Relaxed);
+                                ctl.clear();
+                                wire::gap(&mut ctl, sub.topic, missed);
+                                self.out.push(Bytes::copy_from_slice(&ctl));
+                            }
+                            // Disconnected cannot happen (see above); the
+                            // error is non-exhaustive.
+                            Poll::Ready(Err(_)) | Poll::Pending => break,
+                        }
+                    }
+                }
+            }
+            let got = self.out.len() - before;
+            counters.msgs_out.fetch_add(got as u64, Relaxed);
+            budget = budget.saturating_sub(got);
+        }
+        if n > 0 {
+            self.turn = (self.turn + 1) % n;
+        }
+        !self.out.is_empty()
+    }
+
+    /// Publishes `frame` on `topic`, or keeps it pending; `Ok(true)` when
+    /// it is done with (published or dropped for want of subscribers).
+    fn retry_publish(
+        &mut self,
+        topic: u16,
+        frame: Bytes,
+        cx: &mut Context<'_>,
+    ) -> Result<bool, End> {
+        let t = &self.shared.topics[topic as usize];
+        let tx = self.pubs[topic as usize]
+            .as_mut()
+            .expect("a pending publish has its publisher");
+        let mut frame = frame;
+        loop {
+            match tx.poll_ready(cx) {
+                Poll::Pending => {
+                    self.pending = Some((topic, frame));
+                    return Ok(false);
+                }
+                Poll::Ready(Err(_)) => {
+                    t.counters.drops.fetch_add(1, Relaxed);
+                    return Ok(true);
+                }
+                Poll::Ready(Ok(())) => match tx.push(frame) {
+                    Ok(_) => {
+                        t.counters.msgs_in.fetch_add(1, Relaxed);
+                        return Ok(true);
+                    }
+                    // Another publisher took the room first.
+                    Err(PushError::Full(f)) => frame = f,
+                    Err(PushError::Disconnected(_)) => {
+                        t.counters.drops.fetch_add(1, Relaxed);
+                        return Ok(true);
+                    }
+                    Err(_) => unreachable!("a multicast push is never Busy"),
+                },
+            }
+        }
+    }
+
+    /// Handles every whole frame in the arena, until one must wait.
+    fn parse(&mut self) {
+        while self.pending.is_none() && self.closing.is_none() {
+            let (kind, total) = match wire::next_frame(&self.arena, self.shared.cfg.max_frame) {
+                Ok(Some(f)) => f,
+                Ok(None) => return,
+                Err(wire::WireError::Empty) => {
+                    return self.fatal(Code::Malformed, "frame of length 0");
+                }
+                Err(wire::WireError::Oversize(n)) => {
+                    let msg = format!("frame of {n} bytes, limit {}", self.shared.cfg.max_frame);
+                    return self.fatal(Code::Oversize, &msg);
+                }
+            };
+            match kind {
+                wire::PUBLISH => {
+                    let frame = self.arena.split_to(total).freeze();
+                    match wire::topic(&frame[wire::HEADER..]) {
+                        None => return self.fatal(Code::Malformed, "PUBLISH without a topic"),
+                        Some(t) if t as usize >= self.shared.topics.len() => {
+                            self.error(Code::UnknownTopic, &format!("no topic {t}"));
+                        }
+                        Some(t) => self.publish(t, frame),
+                    }
+                }
+                wire::SUBSCRIBE => {
+                    let r = wire::parse_subscribe(&self.arena[wire::HEADER..total]);
+                    let _ = self.arena.split_to(total);
+                    match r {
+                        Ok((t, p)) => self.subscribe(t, p),
+                        Err(c) => return self.fatal(c, "SUBSCRIBE body is topic:u16 policy:u8"),
+                    }
+                }
+                wire::HEARTBEAT => {
+                    let _ = self.arena.split_to(total);
+                }
+                k => {
+                    return self.fatal(Code::UnknownKind, &format!("kind {k} is not for a broker"))
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, topic: u16, frame: Bytes) {
+        let t = &self.shared.topics[topic as usize];
+        let tx = self.pubs[topic as usize]
+            .get_or_insert_with(|| t.tx.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        match tx.push(frame) {
+            Ok(_) => {
+                t.counters.msgs_in.fetch_add(1, Relaxed);
+            }
+            Err(PushError::Full(f)) => self.pending = Some((topic, f)),
+            // Nobody subscribed: the message reaches nobody.
+            Err(_) => {
+                t.counters.drops.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn subscribe(&mut self, topic: u16, policy: Policy) {
+        let Some(t) = self.shared.topics.get(topic as usize) else {
+            return self.error(Code::UnknownTopic, &format!("no topic {topic}"));
+        };
+        if self.subs.iter().any(|s| s.topic == topic) {
+            return self.error(
+                Code::Duplicate,
+                &format!("topic {topic} already subscribed"),
+            );
+        }
+        let reader = match policy {
+            Policy::Block => Reader::Block(t.joiner.subscribe()),
+            Policy::Drop => Reader::Drop(t.joiner.subscribe_lossy()),
+        };
+        t.counters.subscribers.fetch_add(1, Relaxed);
+        self.subs.push(Sub {
+            topic,
+            reader,
+            shared: self.shared.clone(),
+        });
+        wire::subscribe(&mut self.ctl, wire::SUBSCRIBED, topic, policy);
+    }
+
+    /// A non-fatal ERROR: the frame was skipped.
+    fn error(&mut self, code: Code, text: &str) {
+        wire::error(&mut self.ctl, code, text);
+    }
+
+    /// A fatal ERROR: read nothing more, stop gating, send it, close.
+    fn fatal(&mut self, code: Code, text: &str) {
+        wire::error(&mut self.ctl, code, text);
+        self.closing = Some(code);
+        self.pending = None;
+        self.subs.clear();
+    }
+}
+
+// TEMP-SHIM: removed once io::TcpStream::start_send_vectored lands.
+trait Shim {
+    fn start_send_vectored(&mut self, b: &mut Vec<Bytes>) -> io::Result<()>;
+}
+impl Shim for TcpStream {
+    fn start_send_vectored(&mut self, b: &mut Vec<Bytes>) -> io::Result<()> {
+        let mut v = BytesMut::new();
+        for x in b.drain(..) {
+            v.extend_from_slice(&x);
+        }
+        self.start_send(v.freeze())
+    }
+}
