@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 
 #[path = "broker/config.rs"]
 mod config;
+#[path = "broker/fanout.rs"]
+mod fanout;
 #[path = "broker/server.rs"]
 mod server;
 #[path = "broker/tokio_check.rs"]

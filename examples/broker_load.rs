@@ -7,6 +7,7 @@
 //! target/release/examples/broker_load       # full run (~1 min)
 //! target/release/examples/broker_load --quick
 //! target/release/examples/broker_load --publishers 2 --subscribers 16 --size 256 --rounds 3
+//! target/release/examples/broker_load --rate 100000   # only a fixed rate (per publisher)
 //! ```
 //!
 //! Method: each broker is a `broker` child process with one core pinned to
@@ -86,6 +87,8 @@ struct Opts {
     size: usize,
     rounds: usize,
     window: Duration,
+    /// Only the fixed-rate case, at this many msg/s per publisher.
+    rate: Option<f64>,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -96,6 +99,7 @@ fn parse() -> Result<Opts, String> {
         size: 64,
         rounds: 5,
         window: Duration::from_millis(2000),
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -113,6 +117,7 @@ fn parse() -> Result<Opts, String> {
             "--size" => o.size = (n as usize).clamp(wire::STAMP, 60_000),
             "--rounds" => o.rounds = n.clamp(1, 100) as usize,
             "--window-ms" => o.window = Duration::from_millis(n.clamp(50, 60_000)),
+            "--rate" => o.rate = Some(n.max(1) as f64),
             _ => return Err(format!("unknown flag {a}")),
         }
     }
@@ -247,7 +252,7 @@ fn run_case(
 fn main() -> Result<(), Box<dyn Error>> {
     let o = parse().map_err(|e| {
         format!(
-            "{e}\nflags: --quick --publishers P --subscribers S --size B --rounds N --window-ms MS"
+            "{e}\nflags: --quick --publishers P --subscribers S --size B --rounds N --window-ms MS --rate MSG_PER_S"
         )
     })?;
     let cpus = corelane::topology::allowed_cpus()?;
@@ -288,6 +293,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         policy: Policy::Block,
         stall: None,
     };
+    if let Some(rate) = o.rate {
+        let at = Shape {
+            rate: Some(rate),
+            ..base
+        };
+        let runs = run_case("fixed rate", &brokers, &at, o.rounds)?;
+        let bad: u64 = runs
+            .iter()
+            .filter(|r| r.who == Who::CorelaneBlock)
+            .map(|r| r.lost + r.reordered + r.errors.len() as u64)
+            .sum();
+        if bad > 0 {
+            return Err("messages lost or reordered under the block policy".into());
+        }
+        return Ok(());
+    }
     let max = run_case("max", &brokers, &base, o.rounds)?;
     let tokio_max = max[2].median();
     let per_pub = 0.5 * tokio_max / (o.subscribers * o.publishers) as f64;

@@ -6,6 +6,8 @@
 
 #[path = "../examples/broker/config.rs"]
 mod config;
+#[path = "../examples/broker/fanout.rs"]
+mod fanout;
 #[path = "common/io.rs"]
 mod io_common;
 #[path = "../examples/broker/load.rs"]

@@ -6,10 +6,12 @@
 //!   policy and wait for SUBSCRIBED; only then do the publishers connect
 //!   and start, so a block-policy subscriber must see every message.
 //! - A payload is `size` bytes: publisher id, sequence number and stamp
-//!   (`wire::stamp`), then zeros. At max speed the stamp is the time the
-//!   batch was written; at a set rate it is the message's *scheduled* time
-//!   (`t0 + seq / rate`), so a late publisher counts against the latency
-//!   (no coordinated omission).
+//!   (`wire::stamp`), then zeros. The stamp is the time the batch holding
+//!   it is written: publish → deliver is measured from the write(2). At a
+//!   set rate a publisher writes what is due every `PACE` (one client
+//!   core cannot afford a loopback write per message at a million
+//!   deliveries a second); a client that falls behind its schedule shows
+//!   as a lower published count, not as latency.
 //! - A subscriber checks each publisher's sequence numbers: a jump is lost
 //!   messages (with a GAP frame covering it under the drop policy), a step
 //!   back is a reorder. The clock is read once per read(2): the messages
@@ -40,6 +42,8 @@ const BURST: usize = 256;
 const QUIET: Duration = Duration::from_millis(300);
 /// The longest drain.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// At a set rate, how often a publisher writes what is due.
+const PACE: Duration = Duration::from_micros(25);
 /// How often every connection sends a HEARTBEAT.
 const BEAT: Duration = Duration::from_millis(200);
 
@@ -297,13 +301,12 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
             Token(ns + i),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        pubs.push((link, 0u64));
+        pubs.push((link, 0u64, Instant::now()));
     }
 
     let mut payload = vec![0u8; size];
     let t0 = Instant::now();
-    let t0_ns = wire::now_ns();
-    let end = t0 + shape.window;
+        let end = t0 + shape.window;
     let mut last_beat = t0;
     let mut last_delivery = t0;
     let mut publishing = true;
@@ -319,23 +322,21 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
             for s in &mut subs {
                 wire::heartbeat(&mut s.link.wbuf);
             }
-            for (p, _) in &mut pubs {
+            for (p, _, _) in &mut pubs {
                 wire::heartbeat(&mut p.wbuf);
             }
         }
         // Publish.
-        for (i, (p, seq)) in pubs.iter_mut().enumerate() {
-            if publishing && p.pending() < READ_CHUNK {
+        for (i, (p, seq, last)) in pubs.iter_mut().enumerate() {
+            let paced_out = shape.rate.is_some() && now.duration_since(*last) < PACE;
+            if publishing && p.pending() < READ_CHUNK && !paced_out {
+                *last = now;
                 let due = match shape.rate {
                     None => *seq + BURST as u64,
                     Some(r) => (now.duration_since(t0).as_secs_f64() * r) as u64,
                 };
-                let stamp_now = wire::now_ns();
+                let ns = wire::now_ns();
                 while *seq < due && p.pending() < READ_CHUNK * 4 {
-                    let ns = match shape.rate {
-                        None => stamp_now,
-                        Some(r) => t0_ns + (*seq as f64 * 1e9 / r) as u64,
-                    };
                     wire::stamp(&mut payload, i as u32, *seq, ns);
                     wire::publish(&mut p.wbuf, 0, &payload);
                     *seq += 1;
@@ -422,7 +423,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
             }
         }
         if let Some(from) = drain_from {
-            let published: u64 = pubs.iter().map(|(_, s)| *s).sum();
+            let published: u64 = pubs.iter().map(|(_, s, _)| *s).sum();
             let all = subs.iter().all(|s| s.t.got >= published || s.link.closed);
             let quiet = Instant::now().duration_since(last_delivery.max(from)) > QUIET;
             if all || quiet || from.elapsed() > DRAIN_LIMIT {
@@ -430,7 +431,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
             }
         }
         let spin = shape.rate.is_some() && publishing;
-        let idle = pubs.iter().all(|(p, _)| !p.writable || !publishing);
+        let idle = pubs.iter().all(|(p, _, _)| !p.writable || !publishing);
         let timeout = if spin {
             Some(Duration::ZERO)
         } else if idle {
@@ -450,7 +451,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
             link.readable |= e.is_readable() || e.is_read_closed() || e.is_error();
         }
     }
-    tally.published = pubs.iter().map(|(_, s)| *s).sum();
+    tally.published = pubs.iter().map(|(_, s, _)| *s).sum();
     for s in &mut subs {
         // Messages never seen at the end of the stream are lost too.
         for (p, next) in s.next.iter().enumerate() {

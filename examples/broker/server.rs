@@ -36,19 +36,16 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use corelane::io::{self as cio, TcpStream};
-use corelane::queue::multicast::{
-    Builder, Cursor, Joiner, LossyCursor, LossyRecvError, Multi, Publisher,
-};
-use corelane::queue::PushError;
 use corelane::sched::{self, Priority, Runtime};
 
 use super::config::Config;
+use super::fanout::{Publishers, Pushed, Subscriptions, TopicStats, Topics};
 use super::wire::{self, Code, Policy};
 
 /// Most messages one vectored send carries.
@@ -59,43 +56,13 @@ const PASSES: usize = 16;
 /// Arena growth step (and the first arena's size).
 const ARENA: usize = 64 * 1024;
 
-/// Per-topic counters, read only for display (Relaxed: nothing is
-/// ordered by them).
-#[derive(Default, Debug)]
-pub struct Counters {
-    pub msgs_in: AtomicU64,
-    pub msgs_out: AtomicU64,
-    pub drops: AtomicU64,
-    pub lagged: AtomicU64,
-    pub subscribers: AtomicU64,
-}
-
-struct Topic {
-    /// Cloned by each connection that publishes here; kept for good, so
-    /// the ring never ends and subscribers can always join.
-    tx: Mutex<Publisher<Bytes, Multi>>,
-    joiner: Joiner<Bytes>,
-    counters: Counters,
-}
-
 struct Shared {
     cfg: Config,
-    topics: Vec<Topic>,
+    topics: Arc<Topics>,
     /// Connections ended by a fatal ERROR, by code.
     fatal: [AtomicU64; 8],
     /// Connections ended by the peer (close, reset).
     gone: AtomicU64,
-}
-
-/// One topic's counters, as printed by `--stats-every`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopicStats {
-    pub topic: u16,
-    pub msgs_in: u64,
-    pub msgs_out: u64,
-    pub drops: u64,
-    pub lagged: u64,
-    pub subscribers: u64,
 }
 
 /// A running broker; [`stop`](Running::stop) ends it.
@@ -109,19 +76,7 @@ pub struct Running {
 /// Starts the broker on `127.0.0.1:cfg.port`, one core per CPU of
 /// `cfg.cpus`.
 pub fn start(cfg: &Config) -> io::Result<Running> {
-    let topics = (0..cfg.topics)
-        .map(|_| {
-            // No cursor yet: subscribers join while it runs.
-            let (tx, h) = Builder::new(cfg.ring, Bytes::new)
-                .build_multi()
-                .map_err(io::Error::other)?;
-            Ok(Topic {
-                joiner: h.joiner(),
-                tx: Mutex::new(tx),
-                counters: Counters::default(),
-            })
-        })
-        .collect::<io::Result<Vec<_>>>()?;
+    let topics = Arc::new(Topics::new(cfg.topics, cfg.ring).map_err(io::Error::other)?);
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         topics,
@@ -158,19 +113,7 @@ pub fn start(cfg: &Config) -> io::Result<Running> {
 impl Running {
     /// Every topic's counters.
     pub fn stats(&self) -> Vec<TopicStats> {
-        self.shared
-            .topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TopicStats {
-                topic: i as u16,
-                msgs_in: t.counters.msgs_in.load(Relaxed),
-                msgs_out: t.counters.msgs_out.load(Relaxed),
-                drops: t.counters.drops.load(Relaxed),
-                lagged: t.counters.lagged.load(Relaxed),
-                subscribers: t.counters.subscribers.load(Relaxed),
-            })
-            .collect()
+        self.shared.topics.stats()
     }
 
     /// Connections ended so far: by their peer, and by a fatal ERROR of
@@ -223,25 +166,6 @@ impl Drop for Running {
     }
 }
 
-enum Reader {
-    Block(Cursor<Bytes>),
-    Drop(LossyCursor<Bytes>),
-}
-
-/// One subscription of a connection.
-struct Sub {
-    topic: u16,
-    reader: Reader,
-    shared: Arc<Shared>,
-}
-
-impl Drop for Sub {
-    fn drop(&mut self) {
-        let c = &self.shared.topics[self.topic as usize].counters;
-        c.subscribers.fetch_sub(1, Relaxed);
-    }
-}
-
 /// Why a connection ended.
 #[derive(Debug)]
 enum End {
@@ -255,11 +179,8 @@ struct Conn {
     stream: TcpStream,
     shared: Arc<Shared>,
     arena: BytesMut,
-    /// This connection's publisher handle per topic (cloned on first use).
-    pubs: Vec<Option<Publisher<Bytes, Multi>>>,
-    subs: Vec<Sub>,
-    /// Where the next gather starts (the topics take turns).
-    turn: usize,
+    pubs: Publishers,
+    subs: Subscriptions,
     /// The next vectored send.
     out: Vec<Bytes>,
     /// Control frames to go out ahead of the next gather.
@@ -282,11 +203,10 @@ impl Conn {
         let hb = shared.cfg.heartbeat;
         Conn {
             stream,
-            pubs: (0..shared.topics.len()).map(|_| None).collect(),
+            pubs: Publishers::new(&shared.topics),
+            subs: Subscriptions::new(shared.topics.clone()),
             shared,
             arena: BytesMut::with_capacity(ARENA),
-            subs: Vec::new(),
-            turn: 0,
             out: Vec::with_capacity(BATCH + 8),
             ctl: Vec::new(),
             pending: None,
@@ -352,18 +272,14 @@ impl Conn {
                 continue;
             }
             if let Some((topic, frame)) = self.pending.take() {
-                match self.retry_publish(topic, frame, cx) {
-                    Ok(true) => {
-                        self.parse();
-                        progress = true;
+                if self.retry_publish(topic, frame, cx) {
+                    self.parse();
+                    progress = true;
+                } else {
+                    if !progress {
+                        return Poll::Pending;
                     }
-                    Ok(false) => {
-                        if !progress {
-                            return Poll::Pending;
-                        }
-                        continue;
-                    }
-                    Err(end) => return Poll::Ready(end),
+                    continue;
                 }
             }
             if self.pending.is_none() {
@@ -421,90 +337,22 @@ impl Conn {
         if !self.ctl.is_empty() {
             self.out.push(Bytes::from(std::mem::take(&mut self.ctl)));
         }
-        let n = self.subs.len();
-        let mut budget = BATCH;
-        let mut ctl = Vec::new();
-        for k in 0..n {
-            if budget == 0 {
-                break;
-            }
-            let i = (self.turn + k) % n;
-            let sub = &mut self.subs[i];
-            let counters = &self.shared.topics[sub.topic as usize].counters;
-            let before = self.out.len();
-            match &mut sub.reader {
-                Reader::Block(c) => {
-                    if let Poll::Ready(Ok(batch)) = c.poll_pop_batch(budget, cx) {
-                        self.out.extend(batch.iter().cloned());
-                    }
-                    // The ring never ends while the broker runs (it keeps a
-                    // publisher per topic), and a root cursor has no
-                    // upstream to fail: no error to handle here.
-                }
-                Reader::Drop(l) => {
-                    while self.out.len() - before < budget {
-                        match l.poll_pop(cx) {
-                            Poll::Ready(Ok(b)) => self.out.push(b),
-                            Poll::Ready(Err(LossyRecvError::Lagged(missed))) => {
-                                counters.lagged.fetch_add(1, Relaxed);
-                                counters.drops.fetch_add(missed, Relaxed);
-                                ctl.clear();
-                                wire::gap(&mut ctl, sub.topic, missed);
-                                self.out.push(Bytes::copy_from_slice(&ctl));
-                            }
-                            // Disconnected cannot happen (see above); the
-                            // error is non-exhaustive.
-                            Poll::Ready(Err(_)) | Poll::Pending => break,
-                        }
-                    }
-                }
-            }
-            let got = self.out.len() - before;
-            counters.msgs_out.fetch_add(got as u64, Relaxed);
-            budget = budget.saturating_sub(got);
-        }
-        if n > 0 {
-            self.turn = (self.turn + 1) % n;
-        }
+        self.subs.gather(&mut self.out, BATCH, cx);
         !self.out.is_empty()
     }
 
-    /// Publishes `frame` on `topic`, or keeps it pending; `Ok(true)` when
-    /// it is done with (published or dropped for want of subscribers).
-    fn retry_publish(
-        &mut self,
-        topic: u16,
-        frame: Bytes,
-        cx: &mut Context<'_>,
-    ) -> Result<bool, End> {
-        let t = &self.shared.topics[topic as usize];
-        let tx = self.pubs[topic as usize]
-            .as_mut()
-            .expect("a pending publish has its publisher");
-        let mut frame = frame;
+    /// Retries a publish that found its ring full; `true` once it is
+    /// done with (published, or dropped for want of subscribers).
+    fn retry_publish(&mut self, topic: u16, mut frame: Bytes, cx: &mut Context<'_>) -> bool {
         loop {
-            match tx.poll_ready(cx) {
-                Poll::Pending => {
-                    self.pending = Some((topic, frame));
-                    return Ok(false);
-                }
-                Poll::Ready(Err(_)) => {
-                    t.counters.drops.fetch_add(1, Relaxed);
-                    return Ok(true);
-                }
-                Poll::Ready(Ok(())) => match tx.push(frame) {
-                    Ok(_) => {
-                        t.counters.msgs_in.fetch_add(1, Relaxed);
-                        return Ok(true);
-                    }
-                    // Another publisher took the room first.
-                    Err(PushError::Full(f)) => frame = f,
-                    Err(PushError::Disconnected(_)) => {
-                        t.counters.drops.fetch_add(1, Relaxed);
-                        return Ok(true);
-                    }
-                    Err(_) => unreachable!("a multicast push is never Busy"),
-                },
+            if self.pubs.poll_ready(topic, cx).is_pending() {
+                self.pending = Some((topic, frame));
+                return false;
+            }
+            match self.pubs.push(&self.shared.topics, topic, frame) {
+                Pushed::Done | Pushed::Dropped => return true,
+                // Another publisher took the room first.
+                Pushed::Full(f) => frame = f,
             }
         }
     }
@@ -553,42 +401,19 @@ impl Conn {
     }
 
     fn publish(&mut self, topic: u16, frame: Bytes) {
-        let t = &self.shared.topics[topic as usize];
-        let tx = self.pubs[topic as usize]
-            .get_or_insert_with(|| t.tx.lock().unwrap_or_else(|e| e.into_inner()).clone());
-        match tx.push(frame) {
-            Ok(_) => {
-                t.counters.msgs_in.fetch_add(1, Relaxed);
-            }
-            Err(PushError::Full(f)) => self.pending = Some((topic, f)),
-            // Nobody subscribed: the message reaches nobody.
-            Err(_) => {
-                t.counters.drops.fetch_add(1, Relaxed);
-            }
+        if let Pushed::Full(f) = self.pubs.push(&self.shared.topics, topic, frame) {
+            self.pending = Some((topic, f));
         }
     }
 
     fn subscribe(&mut self, topic: u16, policy: Policy) {
-        let Some(t) = self.shared.topics.get(topic as usize) else {
-            return self.error(Code::UnknownTopic, &format!("no topic {topic}"));
-        };
-        if self.subs.iter().any(|s| s.topic == topic) {
-            return self.error(
-                Code::Duplicate,
-                &format!("topic {topic} already subscribed"),
-            );
+        match self.subs.subscribe(topic, policy) {
+            Ok(()) => wire::subscribe(&mut self.ctl, wire::SUBSCRIBED, topic, policy),
+            Err(Code::Duplicate) => {
+                self.error(Code::Duplicate, &format!("topic {topic} already subscribed"))
+            }
+            Err(c) => self.error(c, &format!("no topic {topic}")),
         }
-        let reader = match policy {
-            Policy::Block => Reader::Block(t.joiner.subscribe()),
-            Policy::Drop => Reader::Drop(t.joiner.subscribe_lossy()),
-        };
-        t.counters.subscribers.fetch_add(1, Relaxed);
-        self.subs.push(Sub {
-            topic,
-            reader,
-            shared: self.shared.clone(),
-        });
-        wire::subscribe(&mut self.ctl, wire::SUBSCRIBED, topic, policy);
     }
 
     /// A non-fatal ERROR: the frame was skipped.
@@ -602,19 +427,5 @@ impl Conn {
         self.closing = Some(code);
         self.pending = None;
         self.subs.clear();
-    }
-}
-
-// TEMP-SHIM: removed once io::TcpStream::start_send_vectored lands.
-trait Shim {
-    fn start_send_vectored(&mut self, b: &mut Vec<Bytes>) -> io::Result<()>;
-}
-impl Shim for TcpStream {
-    fn start_send_vectored(&mut self, b: &mut Vec<Bytes>) -> io::Result<()> {
-        let mut v = BytesMut::new();
-        for x in b.drain(..) {
-            v.extend_from_slice(&x);
-        }
-        self.start_send(v.freeze())
     }
 }
