@@ -1,14 +1,15 @@
 //! A counting allocator checks the io driver's steady state: after warm-up
 //! an echo request (a multishot receive completion lent as `Bytes`, a send
-//! of that `Bytes`, the completions and wakes around them) allocates
-//! nothing on the core. Only the core threads are counted (a flag each
+//! of that `Bytes`, or a vectored send of its two halves, the completions
+//! and wakes around them) allocates nothing on the core. Only the core threads are counted (a flag each
 //! sets from a task); the client is a plain blocking thread.
 #![cfg(not(corelane_loom))] // no io driver under the loom build
 
 #[path = "common/alloc.rs"]
 mod counting_alloc;
 
-use corelane::io::{self, Config, Server, TcpStream};
+use bytes::Bytes;
+use corelane::io::{self, Config, Server, ServerHandle, TcpStream};
 use corelane::sched::{self, Idle, Priority, Runtime};
 use counting_alloc::Counting;
 use std::cell::Cell;
@@ -43,23 +44,13 @@ fn round_trips(c: &mut std::net::TcpStream, n: usize, size: usize) {
     }
 }
 
-#[test]
-fn echo_requests_allocate_nothing_after_warm_up() {
-    if let Err(why) = io::probe() {
-        eprintln!("skipped: io_uring unavailable here: {why}");
-        return;
-    }
-    for idle in [Idle::Park, Idle::Spin(Duration::from_micros(20))] {
-        let rt = Runtime::builder()
-            .cores([0])
-            .pin(false)
-            .idle(idle)
-            .io(Config::default().required(true))
-            .build()
-            .unwrap();
-        let server = Server::builder("127.0.0.1:0".parse().unwrap())
-            .priority(Priority::High)
-            .serve(&rt, |mut s: TcpStream| async move {
+/// An echo server: each chunk back as one `send`, or (`vectored`) as its
+/// two halves in one `send_vectored` (the batch `Vec` reused).
+fn echo(rt: &Runtime, vectored: bool) -> ServerHandle {
+    let b = Server::builder("127.0.0.1:0".parse().unwrap()).priority(Priority::High);
+    if !vectored {
+        return b
+            .serve(rt, |mut s: TcpStream| async move {
                 while let Ok(Some(b)) = s.recv().await {
                     if s.send(b).await.is_err() {
                         break;
@@ -67,6 +58,38 @@ fn echo_requests_allocate_nothing_after_warm_up() {
                 }
             })
             .unwrap();
+    }
+    b.serve(rt, |mut s: TcpStream| async move {
+        let mut batch: Vec<Bytes> = Vec::with_capacity(2);
+        while let Ok(Some(b)) = s.recv().await {
+            let half = b.len() / 2;
+            batch.push(b.slice(..half));
+            batch.push(b.slice(half..));
+            drop(b);
+            if s.send_vectored(&mut batch).await.is_err() {
+                break;
+            }
+        }
+    })
+    .unwrap()
+}
+
+#[test]
+fn echo_requests_allocate_nothing_after_warm_up() {
+    if let Err(why) = io::probe() {
+        eprintln!("skipped: io_uring unavailable here: {why}");
+        return;
+    }
+    let idles = [Idle::Park, Idle::Spin(Duration::from_micros(20))];
+    for (idle, vectored) in idles.into_iter().flat_map(|i| [(i, false), (i, true)]) {
+        let rt = Runtime::builder()
+            .cores([0])
+            .pin(false)
+            .idle(idle)
+            .io(Config::default().required(true))
+            .build()
+            .unwrap();
+        let server = echo(&rt, vectored);
         rt.block_on(async {
             sched::spawn_on(0, Priority::Normal, async { COUNTED.with(|c| c.set(true)) }).await
         })
@@ -82,10 +105,12 @@ fn echo_requests_allocate_nothing_after_warm_up() {
         round_trips(&mut c, N / 2, 64);
         round_trips(&mut c, N / 2, 1500);
         let allocs = ALLOCS.load(SeqCst) - before;
-        eprintln!("{idle:?}: {allocs} allocations on the core over {N} echo requests");
+        eprintln!(
+            "{idle:?}, vectored {vectored}: {allocs} allocations on the core over {N} echo requests"
+        );
         assert_eq!(
             allocs, 0,
-            "{idle:?}: {allocs} allocations over {N} requests"
+            "{idle:?}, vectored {vectored}: {allocs} allocations over {N} requests"
         );
         drop(c);
         drop(server);

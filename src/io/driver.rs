@@ -23,9 +23,11 @@
 mod complete;
 mod park;
 mod send;
+mod vectored;
 
 use park::set_waker;
 pub(crate) use park::{current, install, Inner, IoPark};
+pub(crate) use vectored::Vectored;
 
 use super::buf_ring::{self, BufRing};
 use super::{Config, Unavailable};
@@ -105,6 +107,9 @@ pub(crate) enum Mem {
         Box<(libc::sockaddr_storage, libc::socklen_t)>,
         std::os::fd::OwnedFd,
     ),
+    /// A vectored send's buffers, iovecs and msghdr, boxed: the entry
+    /// points into the box (see `vectored`'s ground rules).
+    Vectored(Box<Vectored>),
 }
 
 impl Mem {
@@ -116,10 +121,23 @@ impl Mem {
             _ => &[],
         }
     }
+
+    /// The length of a send op's data (a vectored send's total).
+    pub(crate) fn send_len(&self) -> usize {
+        match self {
+            Mem::Vectored(v) => v.total(),
+            m => m.bytes().len(),
+        }
+    }
 }
 
-/// A send of `m[off..]` on `t` (no SIGPIPE; the caller sets user_data).
-fn send_entry(t: Target, m: &Mem, off: usize) -> squeue::Entry {
+/// A send of `m`'s data from byte `off` on `t` (no SIGPIPE; the caller
+/// sets user_data). A vectored send re-aims its iovecs: only while no SQE
+/// of the op is in the kernel.
+fn send_entry(t: Target, m: &mut Mem, off: usize) -> squeue::Entry {
+    if let Mem::Vectored(v) = m {
+        return v.entry(t, off);
+    }
     let s = &m.bytes()[off..];
     let len = s.len().min(u32::MAX as usize) as u32;
     match t {
@@ -190,6 +208,10 @@ pub(crate) struct Driver {
     starved: Vec<Waker>,
     /// Spare buffers for `write_all` (copies of borrowed slices).
     pool: Vec<Vec<u8>>,
+    /// Spare vectored-send storage (emptied). Boxed on purpose: a pooled
+    /// box moves into `Mem::Vectored` as it is, with no allocation.
+    #[allow(clippy::vec_box)]
+    vec_pool: Vec<Box<Vectored>>,
     /// Sends whose stream was dropped, with the end of their grace.
     detached: Vec<(Key, Instant)>,
     /// Teardown found ops still in flight: their memory is leaked, never
@@ -319,6 +341,7 @@ impl Driver {
             wake: Vec::with_capacity(64),
             starved: Vec::new(),
             pool: Vec::new(),
+            vec_pool: Vec::new(),
             detached: Vec::new(),
             leak: false,
             stats,
@@ -430,7 +453,11 @@ impl Driver {
         if self.backlog.is_empty() {
             // SAFETY: every pointer in an entry we build points into memory
             // owned by the op's slot (or the driver) until the op's terminal
-            // completion; see `submit`.
+            // completion; see `submit`. A vectored send's entry points at
+            // the msghdr in its `Box<Vectored>`, the msghdr at the box's
+            // iovecs, the iovecs into the box's `Bytes`: the slot holds the
+            // box until the terminal completion, and moving the `Mem` moves
+            // the box pointer, not the heap block (`vectored`'s ground rules).
             if unsafe { self.ring.submission().push(&e) }.is_ok() {
                 return;
             }
@@ -440,15 +467,16 @@ impl Driver {
     }
 
     /// Queues an op whose memory `mem` moves into its slot; `build` makes the
-    /// entry from the slot's memory (stable: it is on the heap).
+    /// entry from the slot's memory (stable: it is on the heap; `build` may
+    /// write it, a vectored send's iovecs, before the entry is queued).
     pub(crate) fn submit(
         &mut self,
         kind: Kind,
         mem: Mem,
-        build: impl FnOnce(&Mem) -> squeue::Entry,
+        build: impl FnOnce(&mut Mem) -> squeue::Entry,
     ) -> Key {
         let key = self.alloc(kind, mem);
-        let e = build(&self.slots[key.slot as usize].mem).user_data(key.user_data(kind));
+        let e = build(&mut self.slots[key.slot as usize].mem).user_data(key.user_data(kind));
         self.inflight += 1;
         self.push(e);
         key

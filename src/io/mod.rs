@@ -23,6 +23,11 @@
 //!   data surfaces as [`bytes::Bytes`] without a copy and the buffer goes
 //!   back to the ring once the last `Bytes` has dropped, on any thread (the
 //!   core finds it at its next reclaim scan, before each wait).
+//! - **Sends** are queued, one in flight per stream, and resumed by the
+//!   driver when short: a `Bytes` ([`TcpStream::send`]), a batch of them
+//!   in one `SENDMSG` op without a copy ([`TcpStream::send_vectored`]), or
+//!   a borrowed slice copied into a pooled buffer
+//!   ([`TcpStream::write_all`]).
 //! - [`TcpListener`] (multishot accept), [`TcpStream`], and [`Server`]:
 //!   one `SO_REUSEPORT` listener per core and a handler task per
 //!   connection.

@@ -330,7 +330,9 @@ pub struct IoStats {
     pub enter_errors: u64,
     /// Sends of dropped streams cancelled at the end of their grace.
     pub sends_expired: u64,
-    /// Sends the kernel took only part of (the rest was sent again).
+    /// Sends the kernel took only part of (the rest was sent again), and
+    /// vectored sends of more buffers than one op takes (1024), once per
+    /// further op.
     pub short_sends: u64,
     /// Multishot receives armed (first arms and re-arms).
     pub recv_arms: u64,

@@ -141,7 +141,7 @@ impl Driver {
             }
         } else if skind == Kind::Send {
             let s = &mut self.slots[key.slot as usize];
-            let total = s.mem.bytes().len();
+            let total = s.mem.send_len();
             let again = if res > 0 {
                 s.done += res as usize;
                 s.done < total
@@ -151,9 +151,10 @@ impl Driver {
             // A detached send (its stream dropped) still goes out in full;
             // one whose cancel was requested (`throttled`) stops.
             if again && !s.throttled {
-                // A short send: the rest goes out under the same key.
+                // A short send (or a vectored one past IOV_MAX): the rest
+                // goes out under the same key, from the first unsent byte.
                 let (t, done) = (s.target.expect("a send has a target"), s.done);
-                let e = send_entry(t, &s.mem, done).user_data(key.user_data(Kind::Send));
+                let e = send_entry(t, &mut s.mem, done).user_data(key.user_data(Kind::Send));
                 self.stats.short_sends += 1;
                 self.push(e);
                 return;

@@ -48,15 +48,38 @@ pub(crate) fn discard(g: Garbage) {
 }
 
 /// Drops what [`discard`] kept (one at a time: the list keeps its
-/// capacity, and a drop that discards more cannot find it borrowed).
-fn drop_replaced() {
+/// capacity, and a drop that discards more cannot find it borrowed); a
+/// vectored send's emptied storage goes back to `inner`'s pool.
+fn drop_replaced(inner: &Inner) {
     while let Some(g) = GARBAGE.with(|d| d.borrow_mut().pop()) {
         // A user's `Bytes` owner or waker may panic in its drop: that
         // must not unwind out of the core's park step. The panic is
         // swallowed (its payload leaked), as the scheduler does for drops
         // it runs outside any task.
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(g))) {
-            std::mem::forget(payload);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.dispose())) {
+            Ok(Some(spare)) => {
+                if let Ok(mut d) = inner.driver.try_borrow_mut() {
+                    d.put_vectored(spare);
+                }
+            }
+            Ok(None) => {}
+            Err(payload) => std::mem::forget(payload),
+        }
+    }
+}
+
+impl Garbage {
+    /// Drops it; a vectored send's storage is returned, emptied, for reuse.
+    fn dispose(self) -> Option<Box<super::Vectored>> {
+        match self {
+            Garbage::Mem(super::Mem::Vectored(mut v)) => {
+                v.clear();
+                Some(v)
+            }
+            g => {
+                drop(g);
+                None
+            }
         }
     }
 }
@@ -109,7 +132,7 @@ impl Inner {
                 d.put_back(v);
             }
         }
-        drop_replaced();
+        drop_replaced(self);
     }
 
     /// For drop paths: act now, or later if the driver is busy.
@@ -254,7 +277,7 @@ impl Drop for IoPark {
         for _ in 0..8 {
             let wakes = self.inner.driver.borrow_mut().take_wakes();
             drop(wakes);
-            drop_replaced();
+            drop_replaced(&self.inner);
             let mut d = self.inner.driver.borrow_mut();
             self.inner.run_deferred(&mut d);
             d.enter(false, None);
@@ -298,7 +321,7 @@ impl Drop for IoPark {
         // comes).
         self.inner.dead.set(true);
         drop(wakes);
-        drop_replaced();
+        drop_replaced(&self.inner);
         let late: Vec<Deferred> = self.inner.deferred.borrow_mut().drain(..).collect();
         for a in late {
             self.inner.or_defer(a);
