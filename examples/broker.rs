@@ -46,8 +46,10 @@ use std::time::{Duration, Instant};
 
 #[path = "broker/config.rs"]
 mod config;
+#[cfg(not(corelane_loom))] // no io under the loom build (lint only)
 #[path = "broker/fanout.rs"]
 mod fanout;
+#[cfg(not(corelane_loom))]
 #[path = "broker/server.rs"]
 mod server;
 #[path = "broker/tokio_check.rs"]
@@ -60,6 +62,7 @@ mod wire;
 use config::{Config, USAGE};
 
 enum Broker {
+    #[cfg(not(corelane_loom))]
     Corelane(server::Running),
     Tokio(tokio_ref::Running),
 }
@@ -67,6 +70,7 @@ enum Broker {
 impl Broker {
     fn addr(&self) -> std::net::SocketAddr {
         match self {
+            #[cfg(not(corelane_loom))]
             Broker::Corelane(r) => r.addr,
             Broker::Tokio(r) => r.addr,
         }
@@ -76,6 +80,7 @@ impl Broker {
     fn print_stats(&self, since: Instant) {
         let t = since.elapsed().as_secs_f64();
         let rows: Vec<(u16, u64, u64, u64, u64, u64)> = match self {
+            #[cfg(not(corelane_loom))]
             Broker::Corelane(r) => r
                 .stats()
                 .into_iter()
@@ -114,6 +119,7 @@ impl Broker {
                 );
             }
         }
+        #[cfg(not(corelane_loom))]
         if let Broker::Corelane(r) = self {
             let (gone, fatal) = r.ended();
             let _ = writeln!(
@@ -130,6 +136,7 @@ impl Broker {
 
     fn stop(self) {
         match self {
+            #[cfg(not(corelane_loom))]
             Broker::Corelane(r) => r.stop(),
             Broker::Tokio(r) => r.stop(),
         }
@@ -156,6 +163,7 @@ fn main() {
         }
     };
     let started = match imp.as_str() {
+        #[cfg(not(corelane_loom))]
         "corelane" => server::start(&cfg).map(Broker::Corelane),
         "tokio" => tokio_ref::start(&cfg).map(Broker::Tokio),
         other => {

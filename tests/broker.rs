@@ -19,6 +19,10 @@ mod server;
 mod wire;
 
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+
+use bytes::{Bytes, BytesMut};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -230,4 +234,69 @@ fn broker_serves_block_and_drop_subscribers_through_hostile_clients() {
         );
     }
     broker.stop();
+}
+
+/// Zero-copy fan-out: every subscriber's next send holds the very
+/// allocation its publisher's connection split off its arena (the
+/// vectored send then hands the kernel these pointers).
+#[test]
+fn fan_out_sends_the_publishers_allocation_to_every_subscriber() {
+    let topics = Arc::new(fanout::Topics::new(1, 64).unwrap());
+    let mut subs: Vec<fanout::Subscriptions> = (0..3)
+        .map(|_| fanout::Subscriptions::new(topics.clone()))
+        .collect();
+    subs[0].subscribe(0, Policy::Block).unwrap();
+    subs[1].subscribe(0, Policy::Block).unwrap();
+    subs[2].subscribe(0, Policy::Drop).unwrap();
+    assert_eq!(subs[0].subscribe(0, Policy::Drop), Err(Code::Duplicate));
+    assert_eq!(subs[0].subscribe(1, Policy::Drop), Err(Code::UnknownTopic));
+
+    // Frames as a publisher's connection cuts them off its arena.
+    let mut wire_bytes = Vec::new();
+    for i in 0..10u8 {
+        wire::publish(&mut wire_bytes, 0, &[i; 40]);
+    }
+    let mut arena = BytesMut::from(&wire_bytes[..]);
+    let mut frames: Vec<Bytes> = Vec::new();
+    while let Ok(Some((_, total))) = wire::next_frame(&arena, 1024) {
+        frames.push(arena.split_to(total).freeze());
+    }
+    assert_eq!(frames.len(), 10);
+    let mut pubs = fanout::Publishers::new(&topics);
+    for f in &frames {
+        assert!(matches!(
+            pubs.push(&topics, 0, f.clone()),
+            fanout::Pushed::Done
+        ));
+    }
+
+    let mut cx = Context::from_waker(Waker::noop());
+    for (i, s) in subs.iter_mut().enumerate() {
+        let mut out = Vec::new();
+        assert_eq!(s.gather(&mut out, 256, &mut cx), 10, "subscriber {i}");
+        for (o, f) in out.iter().zip(&frames) {
+            assert_eq!(o.as_ptr(), f.as_ptr(), "subscriber {i}: a copy");
+            assert_eq!(o.len(), f.len());
+        }
+    }
+    let st = &topics.stats()[0];
+    assert_eq!((st.msgs_in, st.msgs_out, st.subscribers), (10, 30, 3));
+
+    // A block-policy subscriber that reads nothing more holds the
+    // publisher at one ring; a drop-policy one never does.
+    subs.remove(1);
+    let mut pushed = 0;
+    while let fanout::Pushed::Done = pubs.push(&topics, 0, frames[0].clone()) {
+        pushed += 1;
+        assert!(pushed <= 64);
+        let mut out = Vec::new();
+        subs[1].gather(&mut out, 256, &mut cx); // the drop-policy one keeps up
+    }
+    assert_eq!(pushed, 64, "the block-policy cursor gates at one ring");
+    drop(subs.remove(0)); // it leaves: the publisher runs free
+    assert!(matches!(
+        pubs.push(&topics, 0, frames[0].clone()),
+        fanout::Pushed::Done
+    ));
+    assert_eq!(topics.stats()[0].subscribers, 1);
 }

@@ -111,8 +111,11 @@ impl Tally {
 
 struct Link {
     sock: mio::net::TcpStream,
+    /// Received bytes: `rbuf[start..end]` is still to parse (allocated
+    /// and zeroed once: no memset per read).
     rbuf: Vec<u8>,
     start: usize,
+    end: usize,
     wbuf: Vec<u8>,
     wpos: usize,
     writable: bool,
@@ -127,8 +130,9 @@ impl Link {
         s.set_nonblocking(true)?;
         Ok(Link {
             sock: mio::net::TcpStream::from_std(s),
-            rbuf: Vec::with_capacity(READ_CHUNK * 2),
+            rbuf: vec![0; READ_CHUNK * 4],
             start: 0,
+            end: 0,
             wbuf: Vec::with_capacity(READ_CHUNK),
             wpos: 0,
             writable: true,
@@ -166,48 +170,45 @@ impl Link {
             return Ok(false);
         }
         loop {
-            if self.start > 0 && self.start == self.rbuf.len() {
-                self.rbuf.clear();
-                self.start = 0;
-            } else if self.start > READ_CHUNK {
-                self.rbuf.drain(..self.start);
-                self.start = 0;
+            if self.start == self.end {
+                (self.start, self.end) = (0, 0);
+            } else if self.rbuf.len() - self.end < READ_CHUNK {
+                self.rbuf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+                if self.rbuf.len() - self.end < READ_CHUNK {
+                    self.rbuf.resize(self.end + READ_CHUNK * 2, 0);
+                }
             }
-            let len = self.rbuf.len();
-            self.rbuf.resize(len + READ_CHUNK, 0);
-            match self.sock.read(&mut self.rbuf[len..]) {
+            let want = self.rbuf.len() - self.end;
+            match self.sock.read(&mut self.rbuf[self.end..]) {
                 Ok(0) => {
-                    self.rbuf.truncate(len);
                     self.closed = true;
                     return Ok(got);
                 }
                 Ok(n) => {
-                    self.rbuf.truncate(len + n);
+                    self.end += n;
                     got = true;
-                    if n < READ_CHUNK {
+                    if n < want {
                         // Dry for now: new data raises a new (edge) event.
                         self.readable = false;
                         return Ok(got);
                     }
                 }
-                Err(e) => {
-                    self.rbuf.truncate(len);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => {
-                            self.readable = false;
-                            return Ok(got);
-                        }
-                        io::ErrorKind::Interrupted => {}
-                        _ => return Err(e),
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        self.readable = false;
+                        return Ok(got);
                     }
-                }
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Err(e),
+                },
             }
         }
     }
 
     /// The next whole frame: (kind, body).
     fn next(&mut self) -> Result<Option<(u8, std::ops::Range<usize>)>, String> {
-        match wire::next_frame(&self.rbuf[self.start..], u32::MAX) {
+        match wire::next_frame(&self.rbuf[self.start..self.end], u32::MAX) {
             Ok(Some((kind, total))) => {
                 let body = self.start + wire::HEADER..self.start + total;
                 self.start += total;
@@ -306,7 +307,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
 
     let mut payload = vec![0u8; size];
     let t0 = Instant::now();
-        let end = t0 + shape.window;
+    let end = t0 + shape.window;
     let mut last_beat = t0;
     let mut last_delivery = t0;
     let mut publishing = true;

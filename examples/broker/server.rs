@@ -409,9 +409,10 @@ impl Conn {
     fn subscribe(&mut self, topic: u16, policy: Policy) {
         match self.subs.subscribe(topic, policy) {
             Ok(()) => wire::subscribe(&mut self.ctl, wire::SUBSCRIBED, topic, policy),
-            Err(Code::Duplicate) => {
-                self.error(Code::Duplicate, &format!("topic {topic} already subscribed"))
-            }
+            Err(Code::Duplicate) => self.error(
+                Code::Duplicate,
+                &format!("topic {topic} already subscribed"),
+            ),
             Err(c) => self.error(c, &format!("no topic {topic}")),
         }
     }
