@@ -79,45 +79,21 @@ impl Broker {
     /// One line per topic with traffic, then the runtime's cores.
     fn print_stats(&self, since: Instant) {
         let t = since.elapsed().as_secs_f64();
-        let rows: Vec<(u16, u64, u64, u64, u64, u64)> = match self {
+        let rows = match self {
             #[cfg(not(corelane_loom))]
-            Broker::Corelane(r) => r
-                .stats()
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.topic,
-                        s.msgs_in,
-                        s.msgs_out,
-                        s.drops,
-                        s.lagged,
-                        s.subscribers,
-                    )
-                })
-                .collect(),
-            Broker::Tokio(r) => r
-                .stats()
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.topic,
-                        s.msgs_in,
-                        s.msgs_out,
-                        s.drops,
-                        s.lagged,
-                        s.subscribers,
-                    )
-                })
-                .collect(),
+            Broker::Corelane(r) => r.stats(),
+            Broker::Tokio(r) => r.stats(),
         };
         let mut out = std::io::stdout().lock();
-        for (topic, i, o, d, l, s) in rows {
-            if i + o + d + s > 0 {
-                let _ = writeln!(
-                    out,
-                    "stats t={t:.0}s topic={topic} in={i} out={o} drops={d} lagged={l} subscribers={s}"
-                );
-            }
+        for s in rows
+            .iter()
+            .filter(|s| s.msgs_in + s.msgs_out + s.subscribers > 0)
+        {
+            let _ = writeln!(
+                out,
+                "stats t={t:.0}s topic={} in={} out={} drops={} lagged={} subscribers={}",
+                s.topic, s.msgs_in, s.msgs_out, s.drops, s.lagged, s.subscribers
+            );
         }
         #[cfg(not(corelane_loom))]
         if let Broker::Corelane(r) = self {

@@ -5,6 +5,22 @@
 
 use std::time::Duration;
 
+/// One topic's counters, as both brokers report them (`--stats-every`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TopicStats {
+    pub topic: u16,
+    /// Publishes accepted (a known topic).
+    pub msgs_in: u64,
+    /// Messages handed to subscribers' sends.
+    pub msgs_out: u64,
+    /// Publishes that reached nobody, plus messages skipped by lag.
+    pub drops: u64,
+    /// Times a drop-policy subscriber was lapped (GAP frames sent).
+    pub lagged: u64,
+    /// Subscriptions now.
+    pub subscribers: u64,
+}
+
 /// How a broker runs.
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -14,6 +14,7 @@ use corelane::queue::multicast::{
 };
 use corelane::queue::PushError;
 
+pub use super::config::TopicStats;
 use super::wire::{self, Code, Policy};
 
 /// Per-topic counters, read only for display (Relaxed: nothing is
@@ -25,17 +26,6 @@ pub struct Counters {
     pub drops: AtomicU64,
     pub lagged: AtomicU64,
     pub subscribers: AtomicU64,
-}
-
-/// One topic's counters, as printed by `--stats-every`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopicStats {
-    pub topic: u16,
-    pub msgs_in: u64,
-    pub msgs_out: u64,
-    pub drops: u64,
-    pub lagged: u64,
-    pub subscribers: u64,
 }
 
 struct Topic {

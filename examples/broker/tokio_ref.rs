@@ -71,16 +71,7 @@ const BUF: usize = 64 * 1024;
 /// the connection's writer.
 pub const BATCH: usize = 256;
 
-/// One topic's counters, as [`Running::stats`] reports them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TopicStats {
-    pub topic: u16,
-    pub msgs_in: u64,
-    pub msgs_out: u64,
-    pub drops: u64,
-    pub lagged: u64,
-    pub subscribers: u64,
-}
+pub use super::config::TopicStats;
 
 #[derive(Default)]
 struct Counters {
