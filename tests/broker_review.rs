@@ -136,7 +136,11 @@ fn reader(mut s: TcpStream, stop: Arc<AtomicBool>) -> (Seen, JoinHandle<()>) {
                         buf.drain(..total);
                     }
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => break,
             }
         }
@@ -336,4 +340,188 @@ fn a_peer_that_never_reads_cannot_grow_the_brokers_memory() {
         grown < 32 * 1024,
         "the broker queued {grown} KiB of answers for a peer that never reads"
     );
+}
+
+/// Reads frames until `n` of `kind` arrived, EOF, or `within`.
+fn read_frames(s: &mut TcpStream, within: Duration, until: impl Fn(&[(u8, Vec<u8>)]) -> bool) -> (Vec<(u8, Vec<u8>)>, bool) {
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let deadline = Instant::now() + within;
+    let (mut buf, mut out) = (Vec::new(), Vec::new());
+    let mut chunk = [0u8; 8192];
+    while Instant::now() < deadline && !until(&out) {
+        match s.read(&mut chunk) {
+            Ok(0) => return (out, true),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return (out, true),
+        }
+        while let Ok(Some((kind, total))) = wire::next_frame(&buf, u32::MAX) {
+            out.push((kind, buf[wire::HEADER..total].to_vec()));
+            buf.drain(..total);
+        }
+    }
+    (out, false)
+}
+
+fn has(kind: u8, n: usize) -> impl Fn(&[(u8, Vec<u8>)]) -> bool {
+    move |f| f.iter().filter(|(k, _)| *k == kind).count() >= n
+}
+
+/// A frame of exactly `max_frame` passes through whole; one byte more is
+/// ERROR Oversize and a close; frames written one byte at a time arrive
+/// whole and in order.
+#[test]
+fn frame_limits_and_byte_by_byte_frames() {
+    if io_common::skip() {
+        return;
+    }
+    let cfg = cfg(1000, 3);
+    let broker = server::start(&cfg).expect("broker starts");
+    let addr = broker.addr;
+    let mut sub = connect(addr);
+    subscribe(&mut sub, 0, Policy::Block);
+    assert!(read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1)).0.len() == 1);
+
+    let max_payload = cfg.max_frame as usize - 3; // kind + topic
+    let mut p = connect(addr);
+    let mut out = Vec::new();
+    wire::publish(&mut out, 0, &vec![7u8; max_payload]);
+    p.write_all(&out).unwrap();
+    let (f, _) = read_frames(&mut sub, Duration::from_secs(2), has(wire::PUBLISH, 1));
+    assert_eq!(f.len(), 1, "{:?}", f.iter().map(|x| x.0).collect::<Vec<_>>());
+    assert_eq!(f[0].1.len(), 2 + max_payload);
+
+    out.clear();
+    wire::publish(&mut out, 0, &vec![8u8; max_payload + 1]);
+    p.write_all(&out).unwrap();
+    let (f, closed) = read_frames(&mut p, Duration::from_secs(2), |_| false);
+    assert!(closed, "no close after an oversize frame");
+    let codes: Vec<_> = f.iter().filter(|(k, _)| *k == wire::ERROR).map(|(_, b)| b[0]).collect();
+    assert_eq!(codes, [Code::Oversize as u8]);
+
+    // Byte by byte.
+    let mut p = connect(addr);
+    out.clear();
+    for i in 0..4u8 {
+        wire::publish(&mut out, 0, &[i; 5]);
+    }
+    wire::heartbeat(&mut out);
+    for b in &out {
+        p.write_all(std::slice::from_ref(b)).unwrap();
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    let (f, _) = read_frames(&mut sub, Duration::from_secs(2), has(wire::PUBLISH, 4));
+    let got: Vec<_> = f.iter().filter(|(k, _)| *k == wire::PUBLISH).map(|(_, b)| b[2]).collect();
+    assert_eq!(got, [0, 1, 2, 3]);
+    drop(broker);
+}
+
+/// A client that sends a bad frame and half-closes (`shutdown(Write)`,
+/// like `nc -N`) must still get its ERROR before the broker closes, also
+/// while the broker has a send in flight to it (it is subscribed to a
+/// busy topic).
+#[test]
+fn a_half_closing_client_still_gets_its_error() {
+    if io_common::skip() {
+        return;
+    }
+    let cfg = cfg(1000, 3);
+    let broker = server::start(&cfg).expect("broker starts");
+    let addr = broker.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    // A busy topic 0.
+    let (ps, mut pw) = (stop.clone(), connect(addr));
+    let writer = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            wire::publish(&mut out, 0, &[1u8; 64]);
+        }
+        while !ps.load(Relaxed) {
+            if pw.write_all(&out).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    let mut lost = 0;
+    let tries = 30;
+    for _ in 0..tries {
+        let mut c = connect(addr);
+        subscribe(&mut c, 0, Policy::Drop);
+        read_frames(&mut c, Duration::from_secs(2), has(wire::PUBLISH, 1));
+        let mut out = Vec::new();
+        wire::publish(&mut out, 999, b"nobody");
+        c.write_all(&out).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let (f, closed) = read_frames(&mut c, Duration::from_secs(3), |_| false);
+        assert!(closed, "the broker did not close a half-closed client");
+        if !f.iter().any(|(k, b)| *k == wire::ERROR && b[0] == Code::UnknownTopic as u8) {
+            lost += 1;
+        }
+    }
+    stop.store(true, Relaxed);
+    writer.join().unwrap();
+    drop(broker);
+    assert_eq!(lost, 0, "{lost} of {tries} half-closing clients never got their ERROR");
+}
+
+/// Many connections opened and dropped (some mid-frame, some reset, some
+/// subscribed): the counters come back to zero and the broker serves.
+#[test]
+fn churn_of_connections_leaves_no_subscriber_behind() {
+    if io_common::skip() {
+        return;
+    }
+    let cfg = cfg(1000, 3);
+    let broker = server::start(&cfg).expect("broker starts");
+    let addr = broker.addr;
+    for i in 0..600 {
+        let mut s = connect(addr);
+        match i % 3 {
+            0 => subscribe(&mut s, 1, if i % 2 == 0 { Policy::Block } else { Policy::Drop }),
+            1 => s.write_all(&[200, 0, 0, 0, wire::PUBLISH, 1, 0, 9, 9]).unwrap(),
+            _ => {
+                subscribe(&mut s, 1, Policy::Block);
+                s.write_all(&[200, 0, 0]).unwrap();
+                // Reset: SO_LINGER 0.
+                let l = libc::linger { l_onoff: 1, l_linger: 0 };
+                unsafe {
+                    libc::setsockopt(
+                        std::os::fd::AsRawFd::as_raw_fd(&s),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&l as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as u32,
+                    );
+                }
+            }
+        }
+    }
+    let t = Instant::now();
+    let ended = |b: &server::Running| {
+        let (gone, fatal) = b.ended();
+        gone + fatal.iter().sum::<u64>()
+    };
+    while ended(&broker) < 600 && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        broker.stats()[1].subscribers,
+        0,
+        "after {:?}: {:?}",
+        t.elapsed(),
+        broker.ended()
+    );
+    let mut sub = connect(addr);
+    subscribe(&mut sub, 1, Policy::Block);
+    assert!(read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1)).0.len() == 1);
+    let mut p = connect(addr);
+    let mut out = Vec::new();
+    wire::publish(&mut out, 1, b"after the churn");
+    p.write_all(&out).unwrap();
+    let (f, _) = read_frames(&mut sub, Duration::from_secs(2), has(wire::PUBLISH, 1));
+    assert_eq!(f.len(), 1);
+    assert_eq!(broker.stats()[1].subscribers, 1);
+    drop(broker);
 }
