@@ -342,6 +342,31 @@ fn a_peer_that_never_reads_cannot_grow_the_brokers_memory() {
     );
 }
 
+/// A peer that sends many answered frames, then reads: once it reads,
+/// every one is answered (none stranded while the broker held off).
+#[test]
+fn a_backlog_of_answers_all_arrive_once_the_peer_reads() {
+    if io_common::skip() {
+        return;
+    }
+    let broker = server::start(&cfg(1000, 10)).expect("broker starts");
+    let mut c = connect(broker.addr);
+    subscribe(&mut c, 0, Policy::Drop);
+    let frames = 40_000; // 320 KiB in, 1.25 MiB of ERROR frames out
+    let mut flood = Vec::new();
+    for _ in 0..frames {
+        wire::subscribe(&mut flood, wire::SUBSCRIBE, 0, Policy::Drop);
+    }
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&flood).unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    let (f, _) = read_frames(&mut c, Duration::from_secs(5), has(wire::ERROR, frames));
+    writer.join().unwrap();
+    let dups = f.iter().filter(|(k, b)| *k == wire::ERROR && b[0] == Code::Duplicate as u8).count();
+    assert_eq!(dups, frames);
+    drop(broker);
+}
+
 /// Reads frames until `n` of `kind` arrived, EOF, or `within`.
 fn read_frames(s: &mut TcpStream, within: Duration, until: impl Fn(&[(u8, Vec<u8>)]) -> bool) -> (Vec<(u8, Vec<u8>)>, bool) {
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
