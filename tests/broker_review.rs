@@ -48,9 +48,11 @@ fn connect(addr: SocketAddr) -> TcpStream {
 /// A socket whose receive buffer is as small as the kernel allows, so a
 /// peer that stops reading fills it at once.
 fn connect_small(addr: SocketAddr) -> TcpStream {
+    // SAFETY: plain syscalls on a descriptor this function owns.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     assert!(fd >= 0);
     let one: libc::c_int = 1;
+    // SAFETY: `one` outlives the call; its size is passed.
     unsafe {
         libc::setsockopt(
             fd,
@@ -69,6 +71,7 @@ fn connect_small(addr: SocketAddr) -> TcpStream {
         },
         sin_zero: [0; 8],
     };
+    // SAFETY: `sin` is a valid sockaddr_in of the size passed.
     let r = unsafe {
         libc::connect(
             fd,
@@ -77,6 +80,7 @@ fn connect_small(addr: SocketAddr) -> TcpStream {
         )
     };
     assert_eq!(r, 0);
+    // SAFETY: `fd` is a connected socket nobody else owns.
     let s: TcpStream = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
     s.set_nodelay(true).unwrap();
     s
@@ -84,9 +88,11 @@ fn connect_small(addr: SocketAddr) -> TcpStream {
 
 /// Frames a background thread reads off a stream: (when, kind, body),
 /// and when the stream ended (EOF or error).
+type Log = Arc<Mutex<Vec<(Instant, u8, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct Seen {
-    frames: Arc<Mutex<Vec<(Instant, u8, Vec<u8>)>>>,
+    frames: Log,
     ended: Arc<Mutex<Option<Instant>>>,
 }
 
@@ -250,7 +256,10 @@ fn stalled_round(round: u32) {
     // The longest pause in what the drop-policy subscriber received.
     let gap = {
         let f = d_seen.frames.lock().unwrap();
-        let mut pubs = f.iter().filter(|(_, k, _)| *k == wire::PUBLISH).map(|(t, _, _)| *t);
+        let mut pubs = f
+            .iter()
+            .filter(|(_, k, _)| *k == wire::PUBLISH)
+            .map(|(t, _, _)| *t);
         let mut last = pubs.next().unwrap_or(t0);
         let mut worst = Duration::ZERO;
         for t in pubs {
@@ -274,8 +283,14 @@ fn stalled_round(round: u32) {
         published.load(Relaxed),
         p_ended.map(|e| e - t0)
     );
-    assert_eq!(stalled, 1, "round {round}: the stuck subscriber was not cut off");
-    assert_eq!(subs, 1, "round {round}: only the drop-policy subscriber is left");
+    assert_eq!(
+        stalled, 1,
+        "round {round}: the stuck subscriber was not cut off"
+    );
+    assert_eq!(
+        subs, 1,
+        "round {round}: only the drop-policy subscriber is left"
+    );
     assert!(d_errors.is_empty(), "round {round}: {d_errors:?}");
     assert!(
         p_errors.is_empty() && p_ended.is_none(),
@@ -362,13 +377,20 @@ fn a_backlog_of_answers_all_arrive_once_the_peer_reads() {
     std::thread::sleep(Duration::from_millis(300));
     let (f, _) = read_frames(&mut c, Duration::from_secs(5), has(wire::ERROR, frames));
     writer.join().unwrap();
-    let dups = f.iter().filter(|(k, b)| *k == wire::ERROR && b[0] == Code::Duplicate as u8).count();
+    let dups = f
+        .iter()
+        .filter(|(k, b)| *k == wire::ERROR && b[0] == Code::Duplicate as u8)
+        .count();
     assert_eq!(dups, frames);
     drop(broker);
 }
 
 /// Reads frames until `n` of `kind` arrived, EOF, or `within`.
-fn read_frames(s: &mut TcpStream, within: Duration, until: impl Fn(&[(u8, Vec<u8>)]) -> bool) -> (Vec<(u8, Vec<u8>)>, bool) {
+fn read_frames(
+    s: &mut TcpStream,
+    within: Duration,
+    until: impl Fn(&[(u8, Vec<u8>)]) -> bool,
+) -> (Vec<(u8, Vec<u8>)>, bool) {
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     let deadline = Instant::now() + within;
     let (mut buf, mut out) = (Vec::new(), Vec::new());
@@ -406,7 +428,12 @@ fn frame_limits_and_byte_by_byte_frames() {
     let addr = broker.addr;
     let mut sub = connect(addr);
     subscribe(&mut sub, 0, Policy::Block);
-    assert!(read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1)).0.len() == 1);
+    assert!(
+        read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1))
+            .0
+            .len()
+            == 1
+    );
 
     let max_payload = cfg.max_frame as usize - 3; // kind + topic
     let mut p = connect(addr);
@@ -414,7 +441,12 @@ fn frame_limits_and_byte_by_byte_frames() {
     wire::publish(&mut out, 0, &vec![7u8; max_payload]);
     p.write_all(&out).unwrap();
     let (f, _) = read_frames(&mut sub, Duration::from_secs(2), has(wire::PUBLISH, 1));
-    assert_eq!(f.len(), 1, "{:?}", f.iter().map(|x| x.0).collect::<Vec<_>>());
+    assert_eq!(
+        f.len(),
+        1,
+        "{:?}",
+        f.iter().map(|x| x.0).collect::<Vec<_>>()
+    );
     assert_eq!(f[0].1.len(), 2 + max_payload);
 
     out.clear();
@@ -422,7 +454,11 @@ fn frame_limits_and_byte_by_byte_frames() {
     p.write_all(&out).unwrap();
     let (f, closed) = read_frames(&mut p, Duration::from_secs(2), |_| false);
     assert!(closed, "no close after an oversize frame");
-    let codes: Vec<_> = f.iter().filter(|(k, _)| *k == wire::ERROR).map(|(_, b)| b[0]).collect();
+    let codes: Vec<_> = f
+        .iter()
+        .filter(|(k, _)| *k == wire::ERROR)
+        .map(|(_, b)| b[0])
+        .collect();
     assert_eq!(codes, [Code::Oversize as u8]);
 
     // Byte by byte.
@@ -437,7 +473,11 @@ fn frame_limits_and_byte_by_byte_frames() {
         std::thread::sleep(Duration::from_micros(300));
     }
     let (f, _) = read_frames(&mut sub, Duration::from_secs(2), has(wire::PUBLISH, 4));
-    let got: Vec<_> = f.iter().filter(|(k, _)| *k == wire::PUBLISH).map(|(_, b)| b[2]).collect();
+    let got: Vec<_> = f
+        .iter()
+        .filter(|(k, _)| *k == wire::PUBLISH)
+        .map(|(_, b)| b[2])
+        .collect();
     assert_eq!(got, [0, 1, 2, 3]);
     drop(broker);
 }
@@ -481,14 +521,20 @@ fn a_half_closing_client_still_gets_its_error() {
         c.shutdown(Shutdown::Write).unwrap();
         let (f, closed) = read_frames(&mut c, Duration::from_secs(3), |_| false);
         assert!(closed, "the broker did not close a half-closed client");
-        if !f.iter().any(|(k, b)| *k == wire::ERROR && b[0] == Code::UnknownTopic as u8) {
+        if !f
+            .iter()
+            .any(|(k, b)| *k == wire::ERROR && b[0] == Code::UnknownTopic as u8)
+        {
             lost += 1;
         }
     }
     stop.store(true, Relaxed);
     writer.join().unwrap();
     drop(broker);
-    assert_eq!(lost, 0, "{lost} of {tries} half-closing clients never got their ERROR");
+    assert_eq!(
+        lost, 0,
+        "{lost} of {tries} half-closing clients never got their ERROR"
+    );
 }
 
 /// Many connections opened and dropped (some mid-frame, some reset, some
@@ -504,13 +550,27 @@ fn churn_of_connections_leaves_no_subscriber_behind() {
     for i in 0..600 {
         let mut s = connect(addr);
         match i % 3 {
-            0 => subscribe(&mut s, 1, if i % 2 == 0 { Policy::Block } else { Policy::Drop }),
-            1 => s.write_all(&[200, 0, 0, 0, wire::PUBLISH, 1, 0, 9, 9]).unwrap(),
+            0 => subscribe(
+                &mut s,
+                1,
+                if i % 2 == 0 {
+                    Policy::Block
+                } else {
+                    Policy::Drop
+                },
+            ),
+            1 => s
+                .write_all(&[200, 0, 0, 0, wire::PUBLISH, 1, 0, 9, 9])
+                .unwrap(),
             _ => {
                 subscribe(&mut s, 1, Policy::Block);
                 s.write_all(&[200, 0, 0]).unwrap();
                 // Reset: SO_LINGER 0.
-                let l = libc::linger { l_onoff: 1, l_linger: 0 };
+                let l = libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                // SAFETY: `l` outlives the call; its size is passed.
                 unsafe {
                     libc::setsockopt(
                         std::os::fd::AsRawFd::as_raw_fd(&s),
@@ -540,7 +600,12 @@ fn churn_of_connections_leaves_no_subscriber_behind() {
     );
     let mut sub = connect(addr);
     subscribe(&mut sub, 1, Policy::Block);
-    assert!(read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1)).0.len() == 1);
+    assert!(
+        read_frames(&mut sub, Duration::from_secs(2), has(wire::SUBSCRIBED, 1))
+            .0
+            .len()
+            == 1
+    );
     let mut p = connect(addr);
     let mut out = Vec::new();
     wire::publish(&mut out, 1, b"after the churn");
