@@ -55,6 +55,11 @@ const BATCH: usize = 256;
 const PASSES: usize = 16;
 /// Arena growth step (and the first arena's size).
 const ARENA: usize = 64 * 1024;
+/// Control frames (answers: SUBSCRIBED, ERROR) queued for one connection
+/// past which the broker stops reading it until they have gone out: a
+/// peer that sends without reading cannot make it queue answers without
+/// bound.
+const CTL_LIMIT: usize = 64 * 1024;
 
 struct Shared {
     cfg: Config,
@@ -282,7 +287,15 @@ impl Conn {
                     continue;
                 }
             }
-            if self.pending.is_none() {
+            // A backlog of answers waits for the send in flight (whose
+            // completion wakes us): read nothing more until it has gone,
+            // then first the frames it left in the arena.
+            if self.pending.is_none() && self.ctl.len() < CTL_LIMIT {
+                let before = self.arena.len();
+                self.parse();
+                progress |= self.arena.len() != before;
+            }
+            if self.pending.is_none() && self.closing.is_none() && self.ctl.len() < CTL_LIMIT {
                 match self.stream.poll_recv(cx) {
                     Poll::Pending => {}
                     Poll::Ready(Ok(Some(data))) => {
@@ -359,7 +372,7 @@ impl Conn {
 
     /// Handles every whole frame in the arena, until one must wait.
     fn parse(&mut self) {
-        while self.pending.is_none() && self.closing.is_none() {
+        while self.pending.is_none() && self.closing.is_none() && self.ctl.len() < CTL_LIMIT {
             let (kind, total) = match wire::next_frame(&self.arena, self.shared.cfg.max_frame) {
                 Ok(Some(f)) => f,
                 Ok(None) => return,
