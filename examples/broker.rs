@@ -22,21 +22,32 @@
 //! 4 HEARTBEAT   -                       both ways after a quiet interval
 //! 5 GAP         topic:u16 missed:u64    drop policy: this many were skipped
 //! 6 ERROR       code:u8 text            1 malformed, 2 unknown topic, 3 oversize,
-//!                                       4 silent, 5 unknown kind, 6 stalled,
-//!                                       7 duplicate; 2 and 7 skip the frame,
-//!                                       the others close the connection
+//!                                       4 silent, 5 unknown kind, 7 duplicate;
+//!                                       2 and 7 skip the frame, the others
+//!                                       close the connection (6, stalled,
+//!                                       is never sent: see below)
 //! ```
 //!
 //! **Semantics.** Topics are `0..--topics`. A subscriber receives every
 //! message of its topics published after its SUBSCRIBED, each publisher's
 //! in publication order. *Block*: the topic's publishers wait for this
-//! subscriber (nothing is lost; a subscriber that stops taking data is
-//! disconnected after `--missed` heartbeat intervals, which bounds the
-//! stall). *Drop*: it never holds anyone back; when it falls a ring behind
-//! it gets a GAP with the count and carries on from the oldest message
-//! still there. No replay store: a reconnecting subscriber resumes from
-//! now. Bad input gets an ERROR frame (and a close, when fatal); the broker
-//! keeps serving everyone else. The design is in `broker/server.rs`.
+//! subscriber, and nothing is lost. *Drop*: it never holds anyone back;
+//! when it falls a ring behind it gets a GAP with the count and carries on
+//! from the oldest message still there. No replay store: a reconnecting
+//! subscriber resumes from now.
+//!
+//! **Liveness.** Every peer, a subscriber that only receives included,
+//! must send something (a HEARTBEAT will do) at least once per `--missed`
+//! heartbeat intervals, or it gets ERROR silent and is closed. A
+//! connection that does not take what the broker sends for as long is
+//! closed without an ERROR (it could not be delivered: the *stalled* case)
+//! — whatever its policy; this is what bounds how long a stuck
+//! block-policy subscriber holds its publishers. A peer that shuts its
+//! write side gets the answers already queued, then the close: nothing
+//! more is delivered to it. Bad input gets an ERROR frame (and a close,
+//! when fatal); the broker keeps serving everyone else. A connection whose
+//! answers pile up unread (64 KiB of them) is not read until they go. The
+//! design is in `broker/server.rs` and `broker/fanout.rs`.
 //!
 //! `--stats-every SECS` prints each topic's counters (messages in and out,
 //! drops, lag events, subscribers) and `Runtime::stats()` per core.

@@ -162,6 +162,8 @@ impl Drop for Sub {
 pub struct Subscriptions {
     topics: Arc<Topics>,
     subs: Vec<Sub>,
+    /// Which topics `subs` holds (the duplicate check in O(1)).
+    subscribed: Vec<bool>,
     /// Where the next gather starts (the topics take turns).
     turn: usize,
     /// A GAP frame being built.
@@ -171,10 +173,11 @@ pub struct Subscriptions {
 impl Subscriptions {
     pub fn new(topics: Arc<Topics>) -> Subscriptions {
         Subscriptions {
-            topics,
             subs: Vec::new(),
+            subscribed: vec![false; topics.len()],
             turn: 0,
             scratch: Vec::new(),
+            topics,
         }
     }
 
@@ -184,7 +187,7 @@ impl Subscriptions {
         let Some(t) = self.topics.list.get(topic as usize) else {
             return Err(Code::UnknownTopic);
         };
-        if self.subs.iter().any(|s| s.topic == topic) {
+        if std::mem::replace(&mut self.subscribed[topic as usize], true) {
             return Err(Code::Duplicate);
         }
         let reader = match policy {
@@ -203,6 +206,7 @@ impl Subscriptions {
     /// Leaves every topic (a block-policy cursor stops gating at once).
     pub fn clear(&mut self) {
         self.subs.clear();
+        self.subscribed.fill(false);
     }
 
     /// Appends to `out` what the cursors have ready, at most `budget`

@@ -90,7 +90,11 @@ pub fn start(cfg: &Config) -> io::Result<Running> {
     });
     let rt = Runtime::builder()
         .cores(cfg.cpus.iter().copied())
-        .io(cio::Config::default().required(true))
+        // A stalled peer's last send is cancelled after as long as the
+        // broker waited for it (not the default 10 s).
+        .io(cio::Config::default()
+            .required(true)
+            .send_grace(cfg.heartbeat * cfg.missed))
         .build()
         .map_err(io::Error::other)?;
     let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.port));
@@ -200,6 +204,8 @@ struct Conn {
     tick: sched::Interval,
     /// A fatal error is on its way out: read nothing more.
     closing: Option<Code>,
+    /// The peer shut its side: flush what is queued, then end.
+    eof: bool,
 }
 
 impl Conn {
@@ -223,6 +229,7 @@ impl Conn {
             // quarter interval late.
             tick: sched::interval((hb / 4).max(Duration::from_millis(1))),
             closing: None,
+            eof: false,
         }
     }
 
@@ -255,9 +262,12 @@ impl Conn {
                 }
             }
             if !self.in_flight {
-                if let Some(code) = self.closing {
-                    if self.ctl.is_empty() {
+                if self.ctl.is_empty() {
+                    if let Some(code) = self.closing {
                         return Poll::Ready(End::Fatal(code));
+                    }
+                    if self.eof {
+                        return Poll::Ready(End::Gone);
                     }
                 }
                 if self.gather(cx) {
@@ -270,7 +280,7 @@ impl Conn {
                     continue; // register for its completion
                 }
             }
-            if self.closing.is_some() {
+            if self.closing.is_some() || self.eof {
                 if !progress {
                     return Poll::Pending;
                 }
@@ -308,9 +318,15 @@ impl Conn {
                         self.parse();
                         progress = true;
                     }
-                    Poll::Ready(Ok(None)) | Poll::Ready(Err(_)) => {
-                        return Poll::Ready(End::Gone);
+                    // The peer shut its side (the arena holds no whole frame:
+                    // every one was handled before this read): nothing more
+                    // is delivered; answers already queued still go out.
+                    Poll::Ready(Ok(None)) => {
+                        self.eof = true;
+                        self.subs.clear();
+                        progress = true;
                     }
+                    Poll::Ready(Err(_)) => return Poll::Ready(End::Gone),
                 }
             }
             if !progress {
@@ -325,6 +341,11 @@ impl Conn {
     /// Heartbeat duties; `Some` ends the connection.
     fn on_tick(&mut self, now: Instant) -> Option<End> {
         let limit = self.shared.cfg.heartbeat * self.shared.cfg.missed;
+        if self.pending.is_some() || self.ctl.len() >= CTL_LIMIT {
+            // Not reading this peer now (its publish waits for room, or
+            // its answers for it to read): its silence is ours.
+            self.last_rx = now;
+        }
         if self.in_flight && now.duration_since(self.sent_at) > limit {
             // Not even an ERROR could get through.
             return Some(End::Fatal(Code::Stalled));

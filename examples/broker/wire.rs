@@ -86,7 +86,8 @@ pub enum Code {
     /// A kind the broker does not know (or one only it sends). Fatal.
     UnknownKind = 5,
     /// The connection did not take what the broker sent for the configured
-    /// number of heartbeat intervals. Fatal.
+    /// number of heartbeat intervals. Reserved: the broker closes such a
+    /// connection without it (nothing more gets through).
     Stalled = 6,
     /// The topic is already subscribed on this connection. Skipped.
     Duplicate = 7,
