@@ -48,8 +48,8 @@ use super::config::Config;
 use super::fanout::{Publishers, Pushed, Subscriptions, TopicStats, Topics};
 use super::wire::{self, Code, Policy};
 
-/// Most messages one vectored send carries.
-const BATCH: usize = 256;
+/// Most messages one vectored send carries (IOV_MAX: one SENDMSG op).
+const BATCH: usize = 1024;
 /// Loop passes of one connection's poll before it lets the core's other
 /// tasks run.
 const PASSES: usize = 16;
