@@ -417,3 +417,66 @@ fn a_buffer_whose_drop_uses_the_driver_is_dropped_outside_its_borrow() {
     assert_eq!(pa.join().unwrap(), Ok(FRAME * 4 + 4));
     assert_eq!(pb.join().unwrap(), b"dropped");
 }
+
+/// A runtime dropped while a vectored send to a peer that does not read is
+/// in flight: the teardown's cancel ends the send (its partial count is
+/// not resumed), so the buffers are dropped, not leaked, and the teardown
+/// does not sit out its 1 s wait for the op.
+#[test]
+fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
+    if skip() {
+        return;
+    }
+    use std::cell::RefCell;
+    use std::sync::atomic::AtomicBool;
+    thread_local! {
+        static KEEP: RefCell<Option<TcpStream>> = const { RefCell::new(None) };
+    }
+    struct Owner(Vec<u8>, Arc<AtomicBool>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    // A peer that takes the connection and never reads (until the end).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&l), 4096);
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let p = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let _ = rx.recv();
+        drop(s);
+    });
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let rt = runtime(1, Config::default());
+    let all = stream(BIG);
+    on_core(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut b = cut(&all, mixed);
+        b.push(Bytes::from_owner(Owner(vec![1; 16], flag)));
+        s.start_send_vectored(&mut b)?;
+        // Let the kernel take what fits, then keep the stream (and its
+        // send) alive past the runtime.
+        sched::sleep(Duration::from_millis(100)).await;
+        KEEP.with(|k| *k.borrow_mut() = Some(s));
+        Ok(())
+    })
+    .expect("io");
+    let t = std::time::Instant::now();
+    drop(rt);
+    let took = t.elapsed();
+    let _ = tx.send(());
+    p.join().unwrap();
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the in-flight send's buffers were leaked at teardown ({took:?})"
+    );
+    assert!(took < Duration::from_millis(800), "teardown took {took:?}");
+}
