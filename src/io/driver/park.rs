@@ -289,6 +289,9 @@ impl Drop for IoPark {
             }
         }
         let mut d = self.inner.driver.borrow_mut();
+        // A send cancelled here reports what it sent so far: it must end
+        // there, not be resumed (the wait below would run out and leak it).
+        d.closing = true;
         let _ = d
             .ring
             .submitter()
