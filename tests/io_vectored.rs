@@ -480,3 +480,50 @@ fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
     );
     assert!(took < Duration::from_millis(800), "teardown took {took:?}");
 }
+
+/// A batch whose lengths add up past `usize::MAX` (one readable 32 TiB
+/// mapping, reserved but never touched, shared by 2^19 buffers; on a
+/// 32-bit target 4096 clones of a 1 MiB buffer would do) is refused with
+/// `InvalidInput` and nothing taken: no overflow panic under the driver's
+/// borrow (debug), and no wrapped total that would end the send early and
+/// report it sent (release).
+#[test]
+fn a_batch_longer_than_usize_max_is_refused_with_nothing_taken() {
+    if skip() {
+        return;
+    }
+    const HUGE: usize = 1 << 45;
+    // SAFETY: a fresh private anonymous read-only mapping (zero pages on
+    // read, no reservation), never unmapped: a `&'static [u8]` of it is
+    // valid.
+    let data: &'static [u8] = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            HUGE,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            eprintln!("skipped: no 32 TiB mapping here");
+            return;
+        }
+        std::slice::from_raw_parts(p as *const u8, HUGE)
+    };
+    let (addr, p) = peer(false, Duration::ZERO);
+    let rt = runtime(1, Config::default());
+    let got = on_core(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await?;
+        let one = Bytes::from_static(data);
+        let mut b = vec![one; 1 << 19]; // 2^64 bytes in all
+        let e = s.start_send_vectored(&mut b).map(|()| b.len());
+        let kept = b.len();
+        drop(b);
+        s.close().await?;
+        Ok((e.map_err(|e| e.kind()), kept))
+    })
+    .expect("io");
+    assert_eq!(got, (Err(std::io::ErrorKind::InvalidInput), 1 << 19));
+    assert_eq!(p.join().unwrap(), Ok(0));
+}
