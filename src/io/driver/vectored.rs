@@ -128,14 +128,17 @@ impl Vectored {
 
 impl Driver {
     /// A vectored send's memory holding every buffer of `bufs` (`bufs` is
-    /// left empty, its capacity kept). Drops nothing; allocates only when
-    /// the pool is dry (or a longer list than before comes).
-    pub(crate) fn vectored(&mut self, bufs: &mut Vec<Bytes>) -> Mem {
+    /// left empty, its capacity kept), `total` the sum of their lengths
+    /// (checked by the caller: it did not overflow). Drops nothing;
+    /// allocates only when the pool is dry (or a longer list than before
+    /// comes).
+    pub(crate) fn vectored(&mut self, bufs: &mut Vec<Bytes>, total: usize) -> Mem {
+        debug_assert_eq!(total, bufs.iter().map(Bytes::len).sum::<usize>());
         let mut v = self
             .vec_pool
             .pop()
             .unwrap_or_else(|| Box::new(Vectored::new()));
-        v.total = bufs.iter().map(Bytes::len).sum();
+        v.total = total;
         v.bufs.append(bufs);
         let n = v.bufs.len().min(IOV_MAX);
         v.iov.reserve(n);
