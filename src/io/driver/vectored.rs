@@ -238,6 +238,32 @@ mod tests {
     }
 
     #[test]
+    fn empty_buffers_around_the_iov_max_boundary_count_for_nothing() {
+        // 1-byte buffers, each followed by 0..3 empty ones: the 1024th
+        // iovec's buffer is followed by empties, and resumes land exactly
+        // at the boundary, one byte short of it, and every 7 bytes.
+        let mut bufs = Vec::new();
+        for i in 0..IOV_MAX * 3 {
+            bufs.push(Bytes::from(vec![i as u8; 1]));
+            for _ in 0..i % 4 {
+                bufs.push(Bytes::new());
+            }
+        }
+        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        for step in [IOV_MAX, IOV_MAX - 1, 7] {
+            let mut v = with(bufs.clone());
+            let mut off = 0;
+            while off < v.total() {
+                v.aim(off);
+                assert_eq!(v.iov.len(), IOV_MAX.min(all.len() - off));
+                assert_eq!(aimed(&v), &all[off..off + v.iov.len()]);
+                off += step.min(v.iov.len());
+            }
+            assert_eq!(off, all.len());
+        }
+    }
+
+    #[test]
     fn aim_past_the_end_and_backwards_is_harmless() {
         let (bufs, all) = numbered();
         let mut v = with(bufs);
