@@ -419,9 +419,10 @@ fn a_buffer_whose_drop_uses_the_driver_is_dropped_outside_its_borrow() {
 }
 
 /// A runtime dropped while a vectored send to a peer that does not read is
-/// in flight: the teardown's cancel ends the send (its partial count is
-/// not resumed), so the buffers are dropped, not leaked, and the teardown
-/// does not sit out its 1 s wait for the op.
+/// in flight: the teardown's first cancel resumes the send's partial count
+/// (a detached send may still finish, see io_review3), but once its 1 s
+/// wait has run out a second cancel ends the send where it stands, so the
+/// buffers are dropped, not leaked.
 #[test]
 fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
     if skip() {
@@ -478,7 +479,7 @@ fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
         dropped.load(Ordering::SeqCst),
         "the in-flight send's buffers were leaked at teardown ({took:?})"
     );
-    assert!(took < Duration::from_millis(800), "teardown took {took:?}");
+    assert!(took < Duration::from_millis(1600), "teardown took {took:?}");
 }
 
 /// A batch whose lengths add up past `usize::MAX` (one readable 32 TiB

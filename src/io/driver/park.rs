@@ -289,16 +289,32 @@ impl Drop for IoPark {
             }
         }
         let mut d = self.inner.driver.borrow_mut();
-        // A send cancelled here reports what it sent so far: it must end
-        // there, not be resumed (the wait below would run out and leak it).
-        d.closing = true;
         let _ = d
             .ring
             .submitter()
             .register_sync_cancel(None, types::CancelBuilder::any());
+        // A send cancelled here reports what it sent so far and is resumed
+        // (a detached send may still finish within this wait).
         let deadline = Instant::now() + Duration::from_secs(1);
         while d.inflight > 0 && Instant::now() < deadline {
             d.enter(true, Some(Duration::from_millis(10)));
+        }
+        if d.inflight > 0 {
+            // What is still in flight (resumed sends to a peer that does
+            // not read, say): cancel again, and this time a send ends where
+            // it stands, so its memory is freed rather than leaked below.
+            d.closing = true;
+            // A resumption queued by the last reap is submitted first (the
+            // cancel reaches only what the kernel has).
+            d.enter(false, None);
+            let _ = d
+                .ring
+                .submitter()
+                .register_sync_cancel(None, types::CancelBuilder::any());
+            let deadline = Instant::now() + Duration::from_millis(200);
+            while d.inflight > 0 && Instant::now() < deadline {
+                d.enter(true, Some(Duration::from_millis(10)));
+            }
         }
         // Closes queued by the last completions (detached sends' streams,
         // an orphaned accept's connections); reaping those can queue more.
