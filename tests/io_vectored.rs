@@ -417,3 +417,114 @@ fn a_buffer_whose_drop_uses_the_driver_is_dropped_outside_its_borrow() {
     assert_eq!(pa.join().unwrap(), Ok(FRAME * 4 + 4));
     assert_eq!(pb.join().unwrap(), b"dropped");
 }
+
+/// A runtime dropped while a vectored send to a peer that does not read is
+/// in flight: the teardown's first cancel resumes the send's partial count
+/// (a detached send may still finish, see io_review3), but once its 1 s
+/// wait has run out a second cancel ends the send where it stands, so the
+/// buffers are dropped, not leaked.
+#[test]
+fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
+    if skip() {
+        return;
+    }
+    use std::cell::RefCell;
+    use std::sync::atomic::AtomicBool;
+    thread_local! {
+        static KEEP: RefCell<Option<TcpStream>> = const { RefCell::new(None) };
+    }
+    struct Owner(Vec<u8>, Arc<AtomicBool>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    // A peer that takes the connection and never reads (until the end).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&l), 4096);
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let p = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let _ = rx.recv();
+        drop(s);
+    });
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let rt = runtime(1, Config::default());
+    let all = stream(BIG);
+    on_core(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut b = cut(&all, mixed);
+        b.push(Bytes::from_owner(Owner(vec![1; 16], flag)));
+        s.start_send_vectored(&mut b)?;
+        // Let the kernel take what fits, then keep the stream (and its
+        // send) alive past the runtime.
+        sched::sleep(Duration::from_millis(100)).await;
+        KEEP.with(|k| *k.borrow_mut() = Some(s));
+        Ok(())
+    })
+    .expect("io");
+    let t = std::time::Instant::now();
+    drop(rt);
+    let took = t.elapsed();
+    let _ = tx.send(());
+    p.join().unwrap();
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the in-flight send's buffers were leaked at teardown ({took:?})"
+    );
+    assert!(took < Duration::from_millis(1600), "teardown took {took:?}");
+}
+
+/// A batch whose lengths add up past `usize::MAX` (one readable 32 TiB
+/// mapping, reserved but never touched, shared by 2^19 buffers; on a
+/// 32-bit target 4096 clones of a 1 MiB buffer would do) is refused with
+/// `InvalidInput` and nothing taken: no overflow panic under the driver's
+/// borrow (debug), and no wrapped total that would end the send early and
+/// report it sent (release).
+#[test]
+fn a_batch_longer_than_usize_max_is_refused_with_nothing_taken() {
+    if skip() {
+        return;
+    }
+    const HUGE: usize = 1 << 45;
+    // SAFETY: a fresh private anonymous read-only mapping (zero pages on
+    // read, no reservation), never unmapped: a `&'static [u8]` of it is
+    // valid.
+    let data: &'static [u8] = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            HUGE,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            eprintln!("skipped: no 32 TiB mapping here");
+            return;
+        }
+        std::slice::from_raw_parts(p as *const u8, HUGE)
+    };
+    let (addr, p) = peer(false, Duration::ZERO);
+    let rt = runtime(1, Config::default());
+    let got = on_core(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await?;
+        let one = Bytes::from_static(data);
+        let mut b = vec![one; 1 << 19]; // 2^64 bytes in all
+        let e = s.start_send_vectored(&mut b).map(|()| b.len());
+        let kept = b.len();
+        drop(b);
+        s.close().await?;
+        Ok((e.map_err(|e| e.kind()), kept))
+    })
+    .expect("io");
+    assert_eq!(got, (Err(std::io::ErrorKind::InvalidInput), 1 << 19));
+    assert_eq!(p.join().unwrap(), Ok(0));
+}

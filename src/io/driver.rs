@@ -217,6 +217,9 @@ pub(crate) struct Driver {
     /// Teardown found ops still in flight: their memory is leaked, never
     /// freed, when the driver drops.
     pub(crate) leak: bool,
+    /// Teardown has cancelled every op: a send's partial count (or
+    /// EAGAIN) ends it instead of resuming it.
+    pub(crate) closing: bool,
     pub(crate) stats: IoStats,
 }
 
@@ -344,6 +347,7 @@ impl Driver {
             vec_pool: Vec::new(),
             detached: Vec::new(),
             leak: false,
+            closing: false,
             stats,
         })
     }

@@ -149,8 +149,9 @@ impl Driver {
                 res == -libc::EAGAIN || res == -libc::EINTR
             };
             // A detached send (its stream dropped) still goes out in full;
-            // one whose cancel was requested (`throttled`) stops.
-            if again && !s.throttled {
+            // one whose cancel was requested (`throttled`), or cancelled by
+            // the teardown (`closing`: a partial count is not resumed), stops.
+            if again && !s.throttled && !self.closing {
                 // A short send (or a vectored one past IOV_MAX): the rest
                 // goes out under the same key, from the first unsent byte.
                 let (t, done) = (s.target.expect("a send has a target"), s.done);

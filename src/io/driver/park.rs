@@ -293,9 +293,28 @@ impl Drop for IoPark {
             .ring
             .submitter()
             .register_sync_cancel(None, types::CancelBuilder::any());
+        // A send cancelled here reports what it sent so far and is resumed
+        // (a detached send may still finish within this wait).
         let deadline = Instant::now() + Duration::from_secs(1);
         while d.inflight > 0 && Instant::now() < deadline {
             d.enter(true, Some(Duration::from_millis(10)));
+        }
+        if d.inflight > 0 {
+            // What is still in flight (resumed sends to a peer that does
+            // not read, say): cancel again, and this time a send ends where
+            // it stands, so its memory is freed rather than leaked below.
+            d.closing = true;
+            // A resumption queued by the last reap is submitted first (the
+            // cancel reaches only what the kernel has).
+            d.enter(false, None);
+            let _ = d
+                .ring
+                .submitter()
+                .register_sync_cancel(None, types::CancelBuilder::any());
+            let deadline = Instant::now() + Duration::from_millis(200);
+            while d.inflight > 0 && Instant::now() < deadline {
+                d.enter(true, Some(Duration::from_millis(10)));
+            }
         }
         // Closes queued by the last completions (detached sends' streams,
         // an orphaned accept's connections); reaping those can queue more.

@@ -128,14 +128,17 @@ impl Vectored {
 
 impl Driver {
     /// A vectored send's memory holding every buffer of `bufs` (`bufs` is
-    /// left empty, its capacity kept). Drops nothing; allocates only when
-    /// the pool is dry (or a longer list than before comes).
-    pub(crate) fn vectored(&mut self, bufs: &mut Vec<Bytes>) -> Mem {
+    /// left empty, its capacity kept), `total` the sum of their lengths
+    /// (checked by the caller: it did not overflow). Drops nothing;
+    /// allocates only when the pool is dry (or a longer list than before
+    /// comes).
+    pub(crate) fn vectored(&mut self, bufs: &mut Vec<Bytes>, total: usize) -> Mem {
+        debug_assert_eq!(total, bufs.iter().map(Bytes::len).sum::<usize>());
         let mut v = self
             .vec_pool
             .pop()
             .unwrap_or_else(|| Box::new(Vectored::new()));
-        v.total = bufs.iter().map(Bytes::len).sum();
+        v.total = total;
         v.bufs.append(bufs);
         let n = v.bufs.len().min(IOV_MAX);
         v.iov.reserve(n);
@@ -232,6 +235,32 @@ mod tests {
         }
         assert_eq!(off, all.len());
         assert!(sqes >= 3, "the list took {sqes} SQEs");
+    }
+
+    #[test]
+    fn empty_buffers_around_the_iov_max_boundary_count_for_nothing() {
+        // 1-byte buffers, each followed by 0..3 empty ones: the 1024th
+        // iovec's buffer is followed by empties, and resumes land exactly
+        // at the boundary, one byte short of it, and every 7 bytes.
+        let mut bufs = Vec::new();
+        for i in 0..IOV_MAX * 3 {
+            bufs.push(Bytes::from(vec![i as u8; 1]));
+            for _ in 0..i % 4 {
+                bufs.push(Bytes::new());
+            }
+        }
+        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        for step in [IOV_MAX, IOV_MAX - 1, 7] {
+            let mut v = with(bufs.clone());
+            let mut off = 0;
+            while off < v.total() {
+                v.aim(off);
+                assert_eq!(v.iov.len(), IOV_MAX.min(all.len() - off));
+                assert_eq!(aimed(&v), &all[off..off + v.iov.len()]);
+                off += step.min(v.iov.len());
+            }
+            assert_eq!(off, all.len());
+        }
     }
 
     #[test]

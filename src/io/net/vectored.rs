@@ -31,8 +31,10 @@ impl TcpStream {
     ///
     /// # Errors
     ///
-    /// The previous send's failure; `bufs` is then untouched, as it is if
-    /// the future is dropped while it waits for the previous send.
+    /// The previous send's failure, or `InvalidInput` if the buffers'
+    /// lengths add up to more than `usize::MAX`; `bufs` is then untouched,
+    /// as it is if the future is dropped while it waits for the previous
+    /// send.
     ///
     /// # Examples
     ///
@@ -80,7 +82,8 @@ impl TcpStream {
     /// # Errors
     ///
     /// `WouldBlock` if a send is still in flight, `NotConnected` after
-    /// [`close`](TcpStream::close): `bufs` is then untouched.
+    /// [`close`](TcpStream::close), `InvalidInput` if the buffers' lengths
+    /// add up to more than `usize::MAX`: `bufs` is then untouched.
     ///
     /// # Examples
     ///
@@ -108,13 +111,21 @@ impl TcpStream {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let target = self.target()?;
-        if bufs.iter().all(Bytes::is_empty) {
+        // The send's length: the driver's progress counts against it, so
+        // it must not wrap (only a 32-bit target gets there for real).
+        let Some(total) = bufs.iter().try_fold(0usize, |n, b| n.checked_add(b.len())) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the buffers add up to more than usize::MAX bytes",
+            ));
+        };
+        if total == 0 {
             // Dropped here, outside the driver's borrow.
             bufs.clear();
             return Ok(());
         }
         let key = self.inner.with(|d| {
-            let mem = d.vectored(bufs);
+            let mem = d.vectored(bufs, total);
             d.submit_send(target, mem)
         });
         self.send = Some(key);
