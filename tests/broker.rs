@@ -87,7 +87,12 @@ fn errors(frames: &[(u8, Vec<u8>)]) -> Vec<Code> {
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
+    let s = loop {
+        match TcpStream::connect(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.unwrap(),
+        }
+    };
     s.set_nodelay(true).unwrap();
     s
 }

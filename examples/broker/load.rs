@@ -125,7 +125,12 @@ struct Link {
 
 impl Link {
     fn connect(addr: SocketAddr) -> io::Result<Link> {
-        let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        let s = loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
         s.set_nodelay(true)?;
         s.set_nonblocking(true)?;
         Ok(Link {
@@ -277,7 +282,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
                 "no SUBSCRIBED in 5 s",
             ));
         }
-        poll.poll(&mut events, Some(Duration::from_millis(10)))?;
+        wait(&mut poll, &mut events, Some(Duration::from_millis(10)))?;
         for s in subs.iter_mut().filter(|s| !s.subscribed) {
             s.link.readable = true;
             s.link.fill()?;
@@ -440,7 +445,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
         } else {
             Some(Duration::ZERO)
         };
-        poll.poll(&mut events, timeout)?;
+        wait(&mut poll, &mut events, timeout)?;
         for e in events.iter() {
             let t = e.token().0;
             let link = if t < ns {
@@ -466,6 +471,17 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
     tally.per_sub = subs.into_iter().map(|s| s.t).collect();
     tally.elapsed = last_delivery.duration_since(t0);
     Ok(tally)
+}
+
+/// `poll`, with EINTR as an empty round (a signal is not an error here).
+fn wait(poll: &mut Poll, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+    match poll.poll(events, timeout) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            events.clear();
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 fn error_text(body: &[u8]) -> String {
