@@ -161,7 +161,7 @@ mod tests {
     /// The bytes the iovecs of the last `aim` cover, in order.
     fn aimed(v: &Vectored) -> Vec<u8> {
         assert_eq!(v.msg.msg_iov, v.iov.as_ptr() as *mut libc::iovec);
-        assert_eq!(v.msg.msg_iovlen, v.iov.len() as _);
+        assert_eq!(v.msg.msg_iovlen, v.iov.len());
         let mut out = Vec::new();
         for io in &v.iov {
             assert!(io.iov_len > 0, "an empty iovec");
