@@ -73,6 +73,8 @@ pub const BATCH: usize = 256;
 
 pub use super::config::TopicStats;
 
+/// Per-topic counters, read only for display (Relaxed: nothing is
+/// ordered by them).
 #[derive(Default)]
 struct Counters {
     msgs_in: AtomicU64,
@@ -286,10 +288,14 @@ struct Out {
     w: Mutex<BufWriter<OwnedWriteHalf>>,
     stall: Duration,
     born: std::time::Instant,
-    /// When something was last sent, in ns since `born`.
+    /// When something was last sent, in ns since `born`. Relaxed: a
+    /// heartbeat hint, it orders nothing (a stale read only sends one
+    /// HEARTBEAT more or one interval later).
     last_sent: AtomicU64,
     /// A frame too big for the buffer is being written straight to the
-    /// socket: if that is cut short, the stream is mid-frame.
+    /// socket: if that is cut short, the stream is mid-frame. Relaxed: it
+    /// is stored while holding `w`'s lock and read after every
+    /// subscription task has been shut down (joined), which orders it.
     torn: AtomicBool,
 }
 

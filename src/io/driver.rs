@@ -455,13 +455,14 @@ impl Driver {
     fn push(&mut self, e: squeue::Entry) {
         self.stats.sqes += 1;
         if self.backlog.is_empty() {
-            // SAFETY: every pointer in an entry we build points into memory
-            // owned by the op's slot (or the driver) until the op's terminal
+            // Every pointer in an entry we build points into memory owned
+            // by the op's slot (or the driver) until the op's terminal
             // completion; see `submit`. A vectored send's entry points at
             // the msghdr in its `Box<Vectored>`, the msghdr at the box's
             // iovecs, the iovecs into the box's `Bytes`: the slot holds the
             // box until the terminal completion, and moving the `Mem` moves
             // the box pointer, not the heap block (`vectored`'s ground rules).
+            // SAFETY: so the entry's memory outlives the op (above).
             if unsafe { self.ring.submission().push(&e) }.is_ok() {
                 return;
             }
