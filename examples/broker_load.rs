@@ -39,7 +39,6 @@ use std::error::Error;
 use std::time::Duration;
 
 use corelane::topology::{pin_current_thread, CpuId};
-use hdrhistogram::Histogram;
 
 #[path = "broker/load.rs"]
 mod load;
@@ -128,13 +127,8 @@ fn parse() -> Result<Opts, String> {
 struct Runs {
     who: Who,
     rates: Vec<f64>,
-    latency: Histogram<u64>,
-    published: u64,
-    delivered: u64,
-    lost: u64,
-    gapped: u64,
-    reordered: u64,
-    errors: Vec<String>,
+    /// The rounds' counts and latencies together.
+    all: Tally,
     cpu_us: f64,
 }
 
@@ -143,25 +137,13 @@ impl Runs {
         Runs {
             who,
             rates: Vec::new(),
-            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
-            published: 0,
-            delivered: 0,
-            lost: 0,
-            gapped: 0,
-            reordered: 0,
-            errors: Vec::new(),
+            all: Tally::new(),
             cpu_us: 0.0,
         }
     }
     fn add(&mut self, t: Tally, cpu_us: f64) {
         self.rates.push(t.delivered_per_sec());
-        let _ = self.latency.add(&t.latency);
-        self.published += t.published;
-        self.delivered += t.delivered;
-        self.lost += t.lost;
-        self.gapped += t.gapped;
-        self.reordered += t.reordered;
-        self.errors.extend(t.errors);
+        self.all.absorb(t);
         self.cpu_us += cpu_us;
     }
     fn median(&self) -> f64 {
@@ -170,7 +152,7 @@ impl Runs {
         r.get(r.len() / 2).copied().unwrap_or(0.0)
     }
     fn q_us(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / 1000.0
+        self.all.latency.value_at_quantile(q) as f64 / 1000.0
     }
 }
 
@@ -237,12 +219,12 @@ fn run_case(
             r.q_us(0.5),
             r.q_us(0.99),
             r.q_us(0.999),
-            r.lost,
-            r.gapped,
-            r.reordered,
-            r.cpu_us / r.delivered.max(1) as f64,
+            r.all.lost,
+            r.all.gapped,
+            r.all.reordered,
+            r.cpu_us / r.all.delivered.max(1) as f64,
         );
-        for e in r.errors.iter().take(3) {
+        for e in r.all.errors.iter().take(3) {
             println!("    ! {e}");
         }
     }
@@ -302,7 +284,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let bad: u64 = runs
             .iter()
             .filter(|r| r.who == Who::CorelaneBlock)
-            .map(|r| r.lost + r.reordered + r.errors.len() as u64)
+            .map(|r| r.all.lost + r.all.reordered + r.all.errors.len() as u64)
             .sum();
         if bad > 0 {
             return Err("messages lost or reordered under the block policy".into());
@@ -341,15 +323,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         .chain(&half)
         .filter(|r| r.who == Who::CorelaneBlock)
     {
-        let bad = r.lost + r.reordered + r.errors.len() as u64;
+        let bad = r.all.lost + r.all.reordered + r.all.errors.len() as u64;
         failed |= bad > 0;
         println!(
             "  corelane block: {} published, {} delivered, {} lost, {} reordered, {} errors: {}",
-            r.published,
-            r.delivered,
-            r.lost,
-            r.reordered,
-            r.errors.len(),
+            r.all.published,
+            r.all.delivered,
+            r.all.lost,
+            r.all.reordered,
+            r.all.errors.len(),
             if bad == 0 { "MET (0 lost)" } else { "FAILED" }
         );
     }

@@ -104,6 +104,33 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Nothing yet.
+    pub fn new() -> Tally {
+        Tally {
+            published: 0,
+            delivered: 0,
+            lost: 0,
+            gapped: 0,
+            reordered: 0,
+            errors: Vec::new(),
+            elapsed: Duration::ZERO,
+            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
+            per_sub: Vec::new(),
+        }
+    }
+
+    /// Adds another round's counts and latencies to these (its elapsed
+    /// time and per-subscriber accounts are not kept).
+    pub fn absorb(&mut self, t: Tally) {
+        let _ = self.latency.add(&t.latency);
+        self.published += t.published;
+        self.delivered += t.delivered;
+        self.lost += t.lost;
+        self.gapped += t.gapped;
+        self.reordered += t.reordered;
+        self.errors.extend(t.errors);
+    }
+
     pub fn delivered_per_sec(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -241,17 +268,7 @@ pub fn round(addr: SocketAddr, shape: &Shape) -> io::Result<Tally> {
     let size = shape.size.max(wire::STAMP);
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(256);
-    let mut tally = Tally {
-        published: 0,
-        delivered: 0,
-        lost: 0,
-        gapped: 0,
-        reordered: 0,
-        errors: Vec::new(),
-        elapsed: Duration::ZERO,
-        latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
-        per_sub: Vec::new(),
-    };
+    let mut tally = Tally::new();
 
     let mut subs = Vec::with_capacity(ns);
     for i in 0..ns {
