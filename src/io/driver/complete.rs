@@ -163,6 +163,9 @@ impl Driver {
             s.result = match res {
                 r if r < 0 => r,
                 0 => -libc::EPIPE,
+                // Stopped short (cancelled, or the teardown's `closing`
+                // ended it at a partial count): not sent in full.
+                _ if s.done < total => -libc::ECANCELED,
                 _ => 0,
             };
             if let Some(w) = s.err_waker.take() {
