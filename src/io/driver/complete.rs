@@ -146,7 +146,11 @@ impl Driver {
                 s.done += res as usize;
                 s.done < total
             } else {
-                res == -libc::EAGAIN || res == -libc::EINTR
+                // ECANCELED on a send not `throttled`: the teardown's first
+                // cancel (the only one that reaches such a send) found it
+                // with nothing moved since it went in; resumed like a
+                // partial count (`closing` ends it below).
+                res == -libc::EAGAIN || res == -libc::EINTR || res == -libc::ECANCELED
             };
             // A detached send (its stream dropped) still goes out in full;
             // one whose cancel was requested (`throttled`), or cancelled by
