@@ -205,3 +205,71 @@ fn server_handlers_response_tail_does_not_reach_the_next_client() {
         "client 2 (direct descriptors: {direct}) received {n} bytes of client 1's response"
     );
 }
+
+/// Review of the two-phase teardown (afb0a0b): its first cancel resumes a
+/// send that reports a partial count, so a detached send (grace MAX:
+/// "never cancel") may still finish in the 1 s wait — but a send the
+/// kernel has taken nothing of since it was (re)submitted completes that
+/// cancel with `ECANCELED`, not a count, and ends there: whether a
+/// detached send's bytes reach a peer that reads 300 ms into the teardown
+/// depended on whether the socket had room when it went in. Here it has
+/// none (filled beforehand through the descriptor).
+#[test]
+fn teardown_first_cancel_resumes_a_detached_send_that_moved_nothing_yet() {
+    if skip() {
+        return;
+    }
+    const N: usize = 1 << 20;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = go_rx.recv();
+        std::thread::sleep(Duration::from_millis(300));
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (mut n, mut buf) = (0usize, vec![0u8; 1 << 16]);
+        while let Ok(k) = s.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        n
+    });
+    let rt = runtime(1, Config::default().send_grace(Duration::MAX));
+    let pre = rt
+        .block_on(async move {
+            sched::spawn_local(Priority::Normal, async move {
+                let mut s = TcpStream::connect(addr).await?;
+                let fd = s.as_raw_fd().expect("a plain descriptor");
+                // Fill the socket (twice: what drained in between too).
+                let mut pre = 0usize;
+                let chunk = vec![1u8; 1 << 16];
+                for _ in 0..2 {
+                    loop {
+                        // SAFETY: a live socket and a live buffer of that length.
+                        let r = unsafe {
+                            libc::send(fd, chunk.as_ptr().cast(), chunk.len(), libc::MSG_DONTWAIT)
+                        };
+                        if r <= 0 {
+                            break;
+                        }
+                        pre += r as usize;
+                    }
+                    sched::sleep(Duration::from_millis(50)).await;
+                }
+                s.send(Bytes::from(vec![7u8; N])).await?;
+                sched::sleep(Duration::from_millis(50)).await;
+                drop(s);
+                Ok::<_, std::io::Error>(pre)
+            })
+            .await
+        })
+        .expect("task")
+        .expect("io");
+    let _ = go.send(());
+    drop(rt);
+    let got = peer.join().unwrap();
+    assert_eq!(got, pre + N, "the peer got {got} of {pre} + {N} bytes");
+}

@@ -482,6 +482,89 @@ fn a_runtime_dropped_with_a_vectored_send_in_flight_drops_its_buffers() {
     assert!(took < Duration::from_millis(1600), "teardown took {took:?}");
 }
 
+/// The teardown's second cancel ends a send where it stands: a send the
+/// kernel had moved part of since the first cancel completes with that
+/// partial count, and `closing` ends it there — recorded as sent in full
+/// (result 0), so a stream that outlives the runtime flushes `Ok` although
+/// most of its bytes never left. A flush after the teardown must fail.
+#[test]
+fn a_send_cut_short_by_the_teardown_does_not_flush_ok() {
+    if skip() {
+        return;
+    }
+    use std::cell::RefCell;
+    use std::sync::Mutex;
+    use std::task::{Context, Waker};
+    const TOTAL: usize = 16 << 20;
+    thread_local! {
+        static KEEP: RefCell<Option<TcpStream>> = const { RefCell::new(None) };
+    }
+    // Dropped (on the core, outside the driver's borrow) once the send has
+    // ended: polls the kept stream's flush and records what it says.
+    struct Owner(Vec<u8>, Arc<Mutex<Option<String>>>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            let r = KEEP.with(|k| {
+                k.borrow_mut()
+                    .as_mut()
+                    .map(|s| s.poll_flush(&mut Context::from_waker(Waker::noop())))
+            });
+            *self.1.lock().unwrap() = Some(format!("{r:?}"));
+        }
+    }
+    // A peer that reads nothing until the teardown has begun, then takes
+    // 256 KiB (so the send resumed by the first cancel moves on), then
+    // nothing more until the end.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&l), 4096);
+    let addr = l.local_addr().unwrap();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let (end, end_rx) = std::sync::mpsc::channel::<()>();
+    let p = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = go_rx.recv();
+        std::thread::sleep(Duration::from_millis(400));
+        let (mut n, mut buf) = (0usize, vec![0u8; 8192]);
+        while n < 256 << 10 {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        let _ = end_rx.recv();
+        n
+    });
+    let seen = Arc::new(Mutex::new(None));
+    let flag = seen.clone();
+    let rt = runtime(1, Config::default());
+    let all = stream(TOTAL);
+    on_core(&rt, move || async move {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut b = cut(&all, |_| 64 << 10);
+        b.push(Bytes::from_owner(Owner(vec![1; 16], flag)));
+        s.start_send_vectored(&mut b)?;
+        sched::sleep(Duration::from_millis(100)).await;
+        KEEP.with(|k| *k.borrow_mut() = Some(s));
+        Ok(())
+    })
+    .expect("io");
+    let _ = go.send(());
+    drop(rt);
+    let _ = end.send(());
+    let read = p.join().unwrap();
+    assert!(read > 0 && read < TOTAL, "the peer read {read} bytes");
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.as_deref().is_some_and(|s| s.starts_with("Some(Ready(Err(")),
+        "a flush after the teardown cut the send short says {seen:?}"
+    );
+}
+
 /// A batch whose lengths add up past `usize::MAX` (one readable 32 TiB
 /// mapping, reserved but never touched, shared by 2^19 buffers; on a
 /// 32-bit target 4096 clones of a 1 MiB buffer would do) is refused with

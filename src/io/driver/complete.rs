@@ -146,7 +146,11 @@ impl Driver {
                 s.done += res as usize;
                 s.done < total
             } else {
-                res == -libc::EAGAIN || res == -libc::EINTR
+                // ECANCELED on a send not `throttled`: the teardown's first
+                // cancel (the only one that reaches such a send) found it
+                // with nothing moved since it went in; resumed like a
+                // partial count (`closing` ends it below).
+                res == -libc::EAGAIN || res == -libc::EINTR || res == -libc::ECANCELED
             };
             // A detached send (its stream dropped) still goes out in full;
             // one whose cancel was requested (`throttled`), or cancelled by
@@ -163,6 +167,9 @@ impl Driver {
             s.result = match res {
                 r if r < 0 => r,
                 0 => -libc::EPIPE,
+                // Stopped short (cancelled, or the teardown's `closing`
+                // ended it at a partial count): not sent in full.
+                _ if s.done < total => -libc::ECANCELED,
                 _ => 0,
             };
             if let Some(w) = s.err_waker.take() {

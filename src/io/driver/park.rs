@@ -293,8 +293,9 @@ impl Drop for IoPark {
             .ring
             .submitter()
             .register_sync_cancel(None, types::CancelBuilder::any());
-        // A send cancelled here reports what it sent so far and is resumed
-        // (a detached send may still finish within this wait).
+        // A send cancelled here reports what it sent so far (or ECANCELED,
+        // if nothing since it went in) and is resumed (a detached send may
+        // still finish within this wait).
         let deadline = Instant::now() + Duration::from_secs(1);
         while d.inflight > 0 && Instant::now() < deadline {
             d.enter(true, Some(Duration::from_millis(10)));
