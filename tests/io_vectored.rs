@@ -560,7 +560,8 @@ fn a_send_cut_short_by_the_teardown_does_not_flush_ok() {
     assert!(read > 0 && read < TOTAL, "the peer read {read} bytes");
     let seen = seen.lock().unwrap().clone();
     assert!(
-        seen.as_deref().is_some_and(|s| s.starts_with("Some(Ready(Err(")),
+        seen.as_deref()
+            .is_some_and(|s| s.starts_with("Some(Ready(Err(")),
         "a flush after the teardown cut the send short says {seen:?}"
     );
 }

@@ -462,6 +462,9 @@ impl Driver {
             // iovecs, the iovecs into the box's `Bytes`: the slot holds the
             // box until the terminal completion, and moving the `Mem` moves
             // the box pointer, not the heap block (`vectored`'s ground rules).
+            // If the runtime tears down with ops still in flight, the driver
+            // leaks their memory and the buffer ring rather than free it
+            // (`IoPark::drop`, `leak`).
             // SAFETY: so the entry's memory outlives the op (above).
             if unsafe { self.ring.submission().push(&e) }.is_ok() {
                 return;
